@@ -1,0 +1,59 @@
+/*
+ * seal_cli.h - what the files of the vap-seal tool share: parsed options,
+ * the commands, and terminal/stdin/config input helpers.  Not a library API.
+ */
+#ifndef SEAL_CLI_H
+#define SEAL_CLI_H
+
+#include "vapseal.h"
+
+#include <stdio.h>
+
+enum { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
+
+typedef struct cli_opts {
+    const char *keyring;
+    const char *store;
+    const char *issuer;
+    const char *client_id;
+    const char *config;
+    const char *instance;
+    const char *owner;
+    const char *output;
+    const char *input;
+    const char *name; /* put: the item */
+    int json;
+    int force;
+    unsigned long long kdf_ops;
+    size_t kdf_mem;
+    /* Filled from -c CONFIG: owned here, freed by cli_opts_free. */
+    char *cfg_issuer, *cfg_client_id, *cfg_store, *cfg_keyring;
+} cli_opts;
+
+int cli_init(cli_opts *o);
+int cli_put(cli_opts *o);
+int cli_list(cli_opts *o);
+int cli_verify(cli_opts *o);
+int cli_rotate_key(cli_opts *o);
+int cli_export(cli_opts *o);
+int cli_import(cli_opts *o);
+
+/* Prints "vap-seal: MESSAGE" on stderr; returns CLI_EXIT_FAIL. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Reads the secret: no-echo prompt when stdin is a tty, else all of stdin
+ * with exactly one trailing newline stripped.  *out is sodium_malloc'd. */
+int cli_read_secret(const char *prompt, int confirm, uint8_t **out, size_t *len);
+/* Reads a passphrase the same way, but only the first line of stdin. */
+int cli_read_passphrase(int confirm, char **out, size_t *len);
+/* Minimal reader of a PAM-style config line (NAME MODULE key=value ...)
+ * for issuer=, client_id=, store= and keyring=; INSTANCE may be NULL when
+ * the file has one line. */
+int cli_read_config(const char *path, const char *instance, cli_opts *o);
+/* Parses the config text (pure; exposed for tests). */
+int cli_parse_config(const char *buf, size_t len, const char *instance, cli_opts *o, char *why, size_t why_cap);
+void cli_opts_free(cli_opts *o);
+/* Writes S as a JSON string (with quotes) to F. */
+void cli_json_string(FILE *f, const char *s);
+
+#endif

@@ -1,0 +1,73 @@
+/*
+ * seal_lock.c - cross-process coordination of readers (shared) and writers
+ * (exclusive) with flock on STORE/.NAME.lock.  Lock files are never
+ * unlinked: unlinking one would let two processes lock two different
+ * inodes of the same name.
+ */
+#include "seal_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int lock_take(seal_store *st, const char *name, int exclusive, int nonblock, seal_lock *lk,
+                     seal_err *err);
+
+int seal_lock_acquire(seal_store *st, const char *name, int exclusive, seal_lock *lk, seal_err *err)
+{
+    return lock_take(st, name, exclusive, 0, lk, err);
+}
+
+int seal_lock_try(seal_store *st, const char *name, int exclusive, seal_lock *lk, seal_err *err)
+{
+    return lock_take(st, name, exclusive, 1, lk, err);
+}
+
+static int lock_take(seal_store *st, const char *name, int exclusive, int nonblock, seal_lock *lk,
+                     seal_err *err)
+{
+    char lname[SEAL_NAME_MAX + 8];
+    lk->fd = -1;
+    if (!seal_name_valid(name))
+        return seal_fail(err, SEAL_E_INVAL, "invalid item name (use a-z, 0-9, _ and -)");
+    snprintf(lname, sizeof lname, ".%s.lock", name);
+    int fd = openat(st->dirfd, lname, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return seal_fail(err, SEAL_E_IO, "cannot open lock file %s/%s: %s (is the store writable by this "
+                                         "user?)", st->path, lname, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) == 0 && geteuid() == 0 && st->new_uid != (uid_t)-1 && sb.st_uid != st->new_uid &&
+        fchown(fd, st->new_uid, st->new_gid) != 0) {
+        int e = errno;
+        close(fd);
+        return seal_fail(err, SEAL_E_IO, "cannot give lock file %s/%s to uid %u: %s", st->path, lname,
+                         (unsigned)st->new_uid, strerror(e));
+    }
+    int rc;
+    do
+        rc = flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | (nonblock ? LOCK_NB : 0));
+    while (rc != 0 && errno == EINTR);
+    if (rc != 0) {
+        int e = errno;
+        close(fd);
+        if (nonblock && e == EWOULDBLOCK)
+            return seal_fail(err, SEAL_E_BUSY, "%s/%s is locked by another process", st->path,
+                             lname);
+        return seal_fail(err, SEAL_E_IO, "cannot lock %s/%s: %s", st->path, lname, strerror(e));
+    }
+    lk->fd = fd;
+    return SEAL_OK;
+}
+
+void seal_lock_release(seal_lock *lk)
+{
+    if (lk->fd < 0)
+        return;
+    flock(lk->fd, LOCK_UN);
+    close(lk->fd);
+    lk->fd = -1;
+}

@@ -1,0 +1,71 @@
+/*
+ * seal_txn.c - replacing one sealed item in two steps for the refresh path:
+ * prepare the temp file (space reserved) before the token endpoint is
+ * called, then seal and commit once the new grant is known; a failed
+ * commit is retried by calling it again while the lock is still held
+ * (DESIGN.md, Keeping the grant alive, rules 2 and 4).
+ */
+#include "seal_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct seal_txn {
+    seal_store *st; /* borrowed */
+    seal_atomic a;
+    uint8_t *buf; /* sodium_malloc: the payload is assembled here in clear */
+    char name[SEAL_NAME_MAX + 1];
+};
+
+int seal_txn_prepare(seal_store *st, const char *name, size_t reserve, seal_txn **out, seal_err *err)
+{
+    if (!seal_name_valid(name))
+        return seal_fail(err, SEAL_E_INVAL, "invalid item name (use a-z, 0-9, _ and -)");
+    seal_txn *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return seal_fail(err, SEAL_E_NOMEM, "out of memory");
+    t->a.fd = -1;
+    t->st = st;
+    memcpy(t->name, name, strlen(name) + 1);
+    t->buf = sodium_malloc(SEAL_FILE_MAX);
+    if (t->buf == NULL) {
+        free(t);
+        return seal_fail(err, SEAL_E_NOMEM, "out of secure memory");
+    }
+    if (reserve > SEAL_FILE_MAX)
+        reserve = SEAL_FILE_MAX;
+    /* The caller holds the exclusive lock, so any temp file of NAME is a
+     * leftover from a writer that was killed: reclaim its space first. */
+    seal_atomic_sweep(st->dirfd, name);
+    int rc = seal_atomic_prepare(&t->a, st->dirfd, st->path, name, reserve, st->new_uid, st->new_gid, err);
+    if (rc != SEAL_OK) {
+        seal_txn_free(t);
+        return rc;
+    }
+    *out = t;
+    return SEAL_OK;
+}
+
+int seal_txn_commit(seal_txn *t, const seal_keyring *ring, const seal_binding *bind, uint64_t generation,
+                    const uint8_t *value, size_t value_len, seal_err *err)
+{
+    size_t len = 0;
+    int rc = SEAL_OK;
+    if (t->a.state == SEAL_ATOMIC_PREPARED) {
+        rc = seal_format_seal(ring, t->name, bind, (uint64_t)time(NULL), generation, value, value_len, t->buf,
+                              SEAL_FILE_MAX, &len, err);
+        if (rc != SEAL_OK)
+            return rc;
+    }
+    return seal_atomic_commit(&t->a, t->buf, len, err);
+}
+
+void seal_txn_free(seal_txn *t)
+{
+    if (t == NULL)
+        return;
+    seal_atomic_abort(&t->a);
+    sodium_free(t->buf);
+    free(t);
+}

@@ -1,0 +1,37 @@
+/* fuzz_tokenresp.c - token endpoint bodies (plugin/tokenresp.c): the
+ * success parser, the error-body parser and the classifier over both
+ * grants and a spread of statuses. */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "tokenresp.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const int statuses[] = {400, 401, 404, 429, 503};
+    const char *body = (const char *)data;
+    vap_error err;
+    tokresp t;
+
+    VAP_INIT(vap_error, err);
+    if (tokresp_parse(body, size, &t, &err) == VAP_OK) {
+        if (t.access_token == NULL || t.access_token[0] == '\0')
+            __builtin_trap();
+        tokresp_free(&t);
+    }
+    tokresp_error e;
+    tokresp_error_parse(body, size, &e);
+    for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) {
+        tokresp_ctx ctx = {(tokresp_grant)(i & 1),
+                           "http://localhost:8000/oauth/callback", 0};
+        VAP_INIT(vap_error, err);
+        int rc = tokresp_classify(statuses[i], body, size, &ctx, &err);
+        if (rc >= 0 || err.code != rc ||
+            memchr(err.message, '\0', sizeof err.message) == NULL)
+            __builtin_trap();
+    }
+    return 0;
+}

@@ -1,0 +1,182 @@
+/*
+ * cmd_grant.c - vap-host status, refresh and fetch: the commands that use a
+ * stored grant.  Nothing here ever prints a token: the plugin never hands
+ * one out, and grant info carries none.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "exitcodes.h"
+#include "vaphost.h"
+
+static const char *grant_state_name(int state);
+static void grant_print_time(const char *label, int64_t ms);
+
+int cmd_status(struct vaphost *vh, int argc, char **argv)
+{
+    vap_grant_info *gi = NULL;
+    vap_error err;
+    int code;
+
+    if (argc > 1) {
+        fprintf(stderr, "vap-host: status takes no arguments; run: vap-host status --help\n");
+        return VAPHOST_EXIT_USAGE;
+    }
+    VAP_INIT(vap_error, err);
+    int rc = vh->api->status(vh->inst, NULL, &gi, &err);
+    if (rc != VAP_OK) {
+        vh->api->release(gi);
+        return vaphost_report(vh, rc, &err);
+    }
+    if (gi == NULL || gi->state == VAP_GRANT_NONE) {
+        printf("no grant\n");
+        fflush(stdout);
+        fprintf(stderr, "vap-host: instance %s has no grant yet; a staff member must run: "
+                        "vap-host -i %s authorize\n", vh->instance_name, vh->instance_name);
+        code = VAPHOST_EXIT_REAUTH;
+    } else {
+        vaphost_print_grant(gi);
+        fflush(stdout);
+        if (gi->state == VAP_GRANT_REAUTH_REQUIRED) {
+            fprintf(stderr, "vap-host: the grant of instance %s can no longer be renewed; a "
+                            "staff member must run: vap-host -i %s authorize\n",
+                    vh->instance_name, vh->instance_name);
+            code = VAPHOST_EXIT_REAUTH;
+        } else {
+            code = VAPHOST_EXIT_OK;
+        }
+    }
+    vh->api->release(gi);
+    return code;
+}
+
+int cmd_refresh(struct vaphost *vh, int argc, char **argv)
+{
+    vap_grant_info *gi = NULL;
+    vap_error err;
+
+    if (argc > 1) {
+        fprintf(stderr, "vap-host: refresh takes no arguments; run: vap-host refresh --help\n");
+        return VAPHOST_EXIT_USAGE;
+    }
+    VAP_INIT(vap_error, err);
+    int rc = vh->api->refresh(vh->inst, NULL, &gi, &err);
+    if (rc != VAP_OK) {
+        vh->api->release(gi);
+        return vaphost_report(vh, rc, &err);
+    }
+    if (gi != NULL)
+        vaphost_print_grant(gi);
+    vh->api->release(gi);
+    return VAPHOST_EXIT_OK;
+}
+
+int cmd_fetch(struct vaphost *vh, int argc, char **argv)
+{
+    vap_fetch_request req;
+    vap_fetch_response *resp = NULL;
+    vap_error err;
+    const char *target = NULL;
+    char path[4096];
+    int code;
+
+    VAP_INIT(vap_fetch_request, req);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--all-pages") == 0) {
+            req.flags |= VAP_FETCH_ALL_PAGES;
+        } else if (strcmp(argv[i], "--standard-api") == 0) {
+            req.flags |= VAP_FETCH_STANDARD_API;
+        } else if (argv[i][0] == '-' || target != NULL) {
+            fprintf(stderr, "vap-host: fetch: unexpected argument; run: vap-host fetch --help\n");
+            return VAPHOST_EXIT_USAGE;
+        } else {
+            target = argv[i];
+        }
+    }
+    if (target == NULL) {
+        fprintf(stderr, "vap-host: fetch needs a PATH such as Patient/123; run: vap-host fetch "
+                        "--help\n");
+        return VAPHOST_EXIT_USAGE;
+    }
+    /* PATH?QUERY on the command line; the ABI takes them apart. */
+    const char *q = strchr(target, '?');
+    size_t plen = q ? (size_t)(q - target) : strlen(target);
+    if (plen >= sizeof path) {
+        fprintf(stderr, "vap-host: fetch: the path is too long (at most %zu bytes)\n",
+                sizeof path - 1);
+        return VAPHOST_EXIT_USAGE;
+    }
+    memcpy(path, target, plen);
+    path[plen] = '\0';
+    req.method = "GET";
+    req.path = path;
+    req.query = q ? q + 1 : NULL;
+
+    VAP_INIT(vap_error, err);
+    int rc = vh->api->fetch(vh->inst, NULL, &req, &resp, &err);
+    if (rc == VAP_OK && resp != NULL) {
+        if (resp->body_len > 0 && fwrite(resp->body, 1, resp->body_len, stdout) != resp->body_len)
+            rc = VAP_E_IO;
+        if (fflush(stdout) != 0)
+            rc = VAP_E_IO;
+        code = rc == VAP_OK ? VAPHOST_EXIT_OK : VAPHOST_EXIT_FAILURE;
+        if (rc != VAP_OK)
+            fprintf(stderr, "vap-host: cannot write the response body to standard output\n");
+    } else {
+        code = vaphost_report(vh, rc, &err);
+    }
+    vh->api->release(resp);
+    return code;
+}
+
+void vaphost_print_grant(const vap_grant_info *gi)
+{
+    printf("state: %s\n", grant_state_name(gi->state));
+    if (VAP_HAS(gi, scope) && gi->scope != NULL)
+        printf("scope: %s\n", gi->scope);
+    if (VAP_HAS(gi, patient) && gi->patient != NULL && gi->patient[0] != '\0')
+        printf("patient: %s\n", gi->patient);
+    if (VAP_HAS(gi, encounter) && gi->encounter != NULL && gi->encounter[0] != '\0')
+        printf("encounter: %s\n", gi->encounter);
+    if (VAP_HAS(gi, subject) && gi->subject != NULL && gi->subject[0] != '\0')
+        printf("subject: %s\n", gi->subject);
+    if (VAP_HAS(gi, fhir_user) && gi->fhir_user != NULL && gi->fhir_user[0] != '\0')
+        printf("fhir_user: %s\n", gi->fhir_user);
+    if (VAP_HAS(gi, access_expires_at_ms))
+        grant_print_time("access_expires", gi->access_expires_at_ms);
+    if (VAP_HAS(gi, obtained_at_ms))
+        grant_print_time("obtained", gi->obtained_at_ms);
+    if (VAP_HAS(gi, generation))
+        printf("generation: %" PRIu64 "\n", gi->generation);
+    if (VAP_HAS(gi, has_refresh_token))
+        printf("refresh_token: %s\n", gi->has_refresh_token ? "present" : "absent");
+}
+
+static const char *grant_state_name(int state)
+{
+    switch (state) {
+    case VAP_GRANT_NONE:
+        return "none";
+    case VAP_GRANT_VALID:
+        return "valid";
+    case VAP_GRANT_EXPIRED:
+        return "expired (refresh will renew it)";
+    case VAP_GRANT_REAUTH_REQUIRED:
+        return "reauthorization required";
+    default:
+        return "unknown";
+    }
+}
+
+static void grant_print_time(const char *label, int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char when[64];
+    if (gmtime_r(&t, &tm) != NULL && strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
+        printf("%s: %s\n", label, when);
+}

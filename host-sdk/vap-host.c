@@ -1,0 +1,354 @@
+/*
+ * vap-host.c - the reference host: loads a vap plugin exactly as a voice AI
+ * platform does (config -> loader -> entry -> instance_new) and runs one
+ * command against it.  One function per command (cmd_*.c); this file holds
+ * option parsing, loading, help and error reporting.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exitcodes.h"
+#include "loader.h"
+#include "vaphost.h"
+
+#define VAPHOST_DEFAULT_CONFIG "/etc/vap/plugins.conf"
+
+static const struct vaphost_command vaphost_commands[] = {
+    {"authorize", "authorize [--no-listen] [--no-browser] [--wait SECONDS]",
+     "authorize this service with OpenEMR (a staff member signs in once)",
+     "Listens on the redirect URI's loopback port (127.0.0.1 and ::1), then prints\n"
+     "the URL to open in the browser alone on one line of standard output (and\n"
+     "opens it with xdg-open where there is a display).  A staff member signs in\n"
+     "to OpenEMR and approves; the browser comes back here, the plugin checks the\n"
+     "answer, exchanges the code, verifies the id_token and seals the grant.\n"
+     "Prints what was granted (never a token).\n"
+     "  --no-listen    for a machine without a browser: after approving elsewhere,\n"
+     "                 paste the address the browser ended on into standard input\n"
+     "  --no-browser   do not run xdg-open\n"
+     "  --wait SECONDS how long to wait for the browser (default 600)\n",
+     VAP_CAP_AUTHORIZE, cmd_authorize, 0},
+    {"refresh", "refresh", "renew the access token now",
+     "Renews the access token with the sealed refresh token and prints the\n"
+     "renewed grant (never a token).\n",
+     VAP_CAP_REFRESH, cmd_refresh, 0},
+    {"fetch", "fetch [--all-pages] [--standard-api] PATH[?QUERY]",
+     "fetch a FHIR resource and print its body",
+     "PATH is relative to fhir_base (e.g. Patient/123, or Patient?family=Smith);\n"
+     "with --standard-api it is relative to OpenEMR's /api base instead.\n"
+     "--all-pages follows paging and prints one merged Bundle.\n"
+     "Only the response body goes to standard output.\n",
+     VAP_CAP_FETCH, cmd_fetch, 0},
+    {"status", "status", "show the stored grant (never a token)",
+     "Prints the grant's state, scopes, context and expiry.  Says \"no grant\"\n"
+     "and exits 3 when there is none, as when it needs re-authorization.\n",
+     VAP_CAP_STATUS, cmd_status, 0},
+    {"check", "check", "check the configuration against the server",
+     "Checks discovery, TLS, the client and the scopes against the server.\n", 0, NULL, 0},
+    {"register", "register", "register this service as a client with OpenEMR",
+     "Registers a confidential client and seals its secret.\n", 0, NULL, 0},
+    {"note",
+     "note --patient ID --encounter ID (--subjective T --objective T --assessment T "
+     "--plan T | --json FILE)",
+     "write a SOAP note to a patient's encounter",
+     "ID are the FHIR ids (UUIDs) of the Patient and Encounter; vap-host resolves the\n"
+     "numeric ids OpenEMR's standard API needs, then POSTs the note to\n"
+     ".../api/patient/{pid}/encounter/{eid}/soap_note.  --json FILE gives the four\n"
+     "fields as a JSON object instead.  Needs the scopes api:oemr and\n"
+     "user/soap_note.write, and a staff login with the encounters/notes permission.\n"
+     "Prints the server's answer ({\"sid\":..,\"fid\":..}).\n",
+     VAP_CAP_FETCH, cmd_note, 0},
+    {"demo", "demo [--keep]", "run the demo against the bundled OpenEMR simulator",
+     "Starts the bundled simulator on 127.0.0.1 with a throwaway CA, makes a keyring\n"
+     "and seals a client secret in a temporary directory, writes a config,\n"
+     "authorizes (the simulated staff login approves), finds a caller by name and\n"
+     "birth date, reads their record, writes a note, expires the token and shows\n"
+     "the transparent refresh, then cleans up.  Needs no config.\n"
+     "  --keep   leave the temporary directory (keyring, store, config) behind\n",
+     0, cmd_demo, 1},
+    {"find-patient",
+     "find-patient (--name NAME [--birthdate YYYY-MM-DD] | --phone NUMBER)",
+     "find the caller: Patient search by name and birth date, or phone",
+     "Searches FHIR Patient and prints the matches as a JSON array of\n"
+     "{\"id\",\"name\",\"birthDate\",\"phone\"} on standard output (the id is what\n"
+     "fetch and note take).  An empty array means no match.\n",
+     VAP_CAP_FETCH, cmd_find_patient, 0},
+};
+#define VAPHOST_N_COMMANDS (sizeof vaphost_commands / sizeof vaphost_commands[0])
+
+static const char vaphost_exit_help[] =
+    "Exit codes (stable; scripts may rely on them):\n"
+    "  0  success\n"
+    "  1  other failure (including: not implemented yet)\n"
+    "  2  usage or configuration error (an unknown command too)\n"
+    "  3  re-authorization needed (or no grant yet): run vap-host authorize\n"
+    "  4  client rejected by the server: the practice admin must fix the client\n"
+    "  5  denied: missing scope, access control or role\n"
+    "  6  server unavailable or timed out (after retries)\n";
+
+static void vaphost_log(void *ctx, int level, const char *msg);
+static void vaphost_usage(FILE *out);
+static void vaphost_command_help(const struct vaphost_command *cmd);
+static const struct vaphost_command *vaphost_find_command(const char *name);
+static int vaphost_wants_help(int argc, char **argv);
+static int vaphost_printable(const char *s, size_t max);
+static int vaphost_open(struct vaphost *vh, vap_host_api *host);
+static int vaphost_pick_instance(struct vaphost *vh);
+static void vaphost_close(struct vaphost *vh);
+
+int main(int argc, char **argv)
+{
+    static vap_host_api host; /* the plugin keeps it: must outlive everything */
+    static struct vaphost vh; /* the host api's ctx: lives as long */
+    const char *config = NULL;
+    int code;
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'}, {"instance", required_argument, NULL, 'i'},
+        {"verbose", no_argument, NULL, 'v'},      {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+
+    vh.verbosity = VAP_LOG_WARN;
+    int opt;
+    /* '+': stop at the command; its own options follow it. */
+    while ((opt = getopt_long(argc, argv, "+c:i:vqh", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'i':
+            vh.instance_name = optarg;
+            break;
+        case 'v':
+            if (vh.verbosity < VAP_LOG_DEBUG)
+                vh.verbosity++;
+            break;
+        case 'q':
+            vh.verbosity = VAP_LOG_ERROR;
+            break;
+        case 'h':
+            vaphost_usage(stdout);
+            return VAPHOST_EXIT_OK;
+        default:
+            fprintf(stderr, "vap-host: bad option; run: vap-host --help\n");
+            return VAPHOST_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        vaphost_usage(stderr);
+        fprintf(stderr, "vap-host: no command given; run: vap-host --help\n");
+        return VAPHOST_EXIT_USAGE;
+    }
+    const struct vaphost_command *cmd = vaphost_find_command(argv[optind]);
+    if (cmd == NULL) {
+        if (vaphost_printable(argv[optind], 32))
+            fprintf(stderr, "vap-host: unknown command '%s'; run vap-host --help for the list "
+                            "of commands\n", argv[optind]);
+        else
+            fprintf(stderr, "vap-host: unknown command; run vap-host --help for the list of "
+                            "commands\n");
+        return VAPHOST_EXIT_USAGE;
+    }
+    if (vaphost_wants_help(argc - optind, argv + optind)) {
+        vaphost_command_help(cmd);
+        return VAPHOST_EXIT_OK;
+    }
+
+    vh.host = &host;
+    if (cmd->standalone && cmd->run != NULL) {
+        code = cmd->run(&vh, argc - optind, argv + optind);
+        goto out;
+    }
+    if (config == NULL) {
+        const char *env = getenv("VAP_CONFIG");
+        config = (env != NULL && env[0] != '\0') ? env : VAPHOST_DEFAULT_CONFIG;
+    }
+    vh.config_path = config;
+    code = vaphost_open(&vh, &host);
+    if (code != VAPHOST_EXIT_OK)
+        goto out;
+
+    /* The plugin's capability first: it is what a later release adds. */
+    if (cmd->cap != 0 && ((vh.api->caps & cmd->cap) == 0 ||
+        (cmd->cap == VAP_CAP_REFRESH && vh.api->refresh == NULL) ||
+        (cmd->cap == VAP_CAP_FETCH && vh.api->fetch == NULL) ||
+        (cmd->cap == VAP_CAP_STATUS && vh.api->status == NULL) ||
+        (cmd->cap == VAP_CAP_AUTHORIZE &&
+         (vh.api->authorize_begin == NULL || vh.api->authorize_complete == NULL)))) {
+        fprintf(stderr, "vap-host: %s is not implemented by this plugin yet\n", cmd->name);
+        code = VAPHOST_EXIT_FAILURE;
+        goto out;
+    }
+    if (cmd->run == NULL) {
+        fprintf(stderr, "vap-host: %s is not implemented in this vap-host yet\n", cmd->name);
+        code = VAPHOST_EXIT_FAILURE;
+        goto out;
+    }
+    code = cmd->run(&vh, argc - optind, argv + optind);
+out:
+    vaphost_close(&vh);
+    return code;
+}
+
+int vaphost_report(const struct vaphost *vh, int rc, const vap_error *err)
+{
+    const char *msg = NULL;
+    if (err != NULL && err->message[0] != '\0')
+        msg = err->message;
+    else if (vh->api != NULL && vh->api->strerror != NULL)
+        msg = vh->api->strerror(rc);
+    if (msg == NULL)
+        msg = "failed";
+    if (err != NULL && err->oauth_error[0] != '\0' && strstr(msg, err->oauth_error) == NULL)
+        fprintf(stderr, "vap-host: %.*s (OAuth error %.*s)\n", 256, msg,
+                (int)sizeof err->oauth_error, err->oauth_error);
+    else
+        fprintf(stderr, "vap-host: %.*s\n", 256, msg);
+    return vaphost_exit_code(rc);
+}
+
+int vaphost_load(struct vaphost *vh)
+{
+    return vaphost_open(vh, vh->host);
+}
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static void vaphost_log(void *ctx, int level, const char *msg)
+{
+    const struct vaphost *vh = ctx;
+    static const char *const prefix[] = {"error", "warning", "info", "debug"};
+    if (level > vh->verbosity)
+        return;
+    if (level < VAP_LOG_ERROR || level > VAP_LOG_DEBUG)
+        level = VAP_LOG_DEBUG;
+    fprintf(stderr, "%s: %s\n", prefix[level], msg);
+}
+
+static void vaphost_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: vap-host [-c CONFIG] [-i NAME] [-v|-q] COMMAND [ARGS...]\n"
+            "       vap-host COMMAND --help\n\n"
+            "The reference host for vap plugins: loads the plugin named in CONFIG as a\n"
+            "voice AI platform would, and runs one command.\n\n"
+            "  -c CONFIG   the plugin config (default: $VAP_CONFIG, else " VAPHOST_DEFAULT_CONFIG
+            ")\n"
+            "  -i NAME     the instance (default: the only one in CONFIG)\n"
+            "  -v          more log lines (repeat for debug); -q: errors only\n\n"
+            "Commands:\n");
+    for (size_t i = 0; i < VAPHOST_N_COMMANDS; i++)
+        fprintf(out, "  %-13s %s\n", vaphost_commands[i].name, vaphost_commands[i].summary);
+    fprintf(out, "\n%s", vaphost_exit_help);
+}
+
+static void vaphost_command_help(const struct vaphost_command *cmd)
+{
+    printf("Usage: vap-host [-c CONFIG] [-i NAME] %s\n\n%s.\n%s\n%s", cmd->usage, cmd->summary,
+           cmd->help, vaphost_exit_help);
+}
+
+static const struct vaphost_command *vaphost_find_command(const char *name)
+{
+    for (size_t i = 0; i < VAPHOST_N_COMMANDS; i++)
+        if (strcmp(vaphost_commands[i].name, name) == 0)
+            return &vaphost_commands[i];
+    return NULL;
+}
+
+static int vaphost_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return 0;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Short and printable: safe to echo back in a message. */
+static int vaphost_printable(const char *s, size_t max)
+{
+    size_t n = 0;
+    for (; s[n] != '\0'; n++)
+        if (n >= max || (unsigned char)s[n] < 0x21 || (unsigned char)s[n] > 0x7e)
+            return 0;
+    return n > 0;
+}
+
+/* Config -> instance -> module -> instance_new; exit code on failure. */
+static int vaphost_open(struct vaphost *vh, vap_host_api *host)
+{
+    char why[512];
+    vap_error err;
+
+    int rc = vaploader_read_config(vh->config_path, &vh->conf, why, sizeof why);
+    if (rc != VAP_OK) {
+        if (rc == VAP_E_IO)
+            fprintf(stderr, "vap-host: %s (name the config with -c CONFIG or VAP_CONFIG)\n",
+                    why);
+        else
+            fprintf(stderr, "vap-host: %s\n", why);
+        return rc == VAP_E_NOMEM ? VAPHOST_EXIT_FAILURE : VAPHOST_EXIT_USAGE;
+    }
+    int code = vaphost_pick_instance(vh);
+    if (code != VAPHOST_EXIT_OK)
+        return code;
+
+    VAP_INIT(vap_host_api, *host);
+    host->ctx = vh;
+    host->log = vaphost_log;
+    rc = vaploader_load(vh->conf_inst->module, host, &vh->api, why, sizeof why);
+    if (rc != VAP_OK) {
+        fprintf(stderr, "vap-host: %s:%u: %s\n", vh->config_path, vh->conf_inst->line, why);
+        return rc == VAP_E_NOMEM ? VAPHOST_EXIT_FAILURE : VAPHOST_EXIT_USAGE;
+    }
+    VAP_INIT(vap_error, err);
+    rc = vh->api->instance_new(vh->conf_inst->opts, vh->conf_inst->n_opts, &vh->inst, &err);
+    if (rc != VAP_OK) {
+        vh->inst = NULL;
+        fprintf(stderr, "vap-host: %s:%u: instance %s: %.*s\n", vh->config_path,
+                vh->conf_inst->line, vh->instance_name, (int)sizeof err.message,
+                err.message[0] ? err.message
+                               : (vh->api->strerror ? vh->api->strerror(rc) : "refused"));
+        return rc == VAP_E_CONFIG ? VAPHOST_EXIT_USAGE : vaphost_exit_code(rc);
+    }
+    return VAPHOST_EXIT_OK;
+}
+
+static int vaphost_pick_instance(struct vaphost *vh)
+{
+    const vapconf *conf = vh->conf;
+    if (vh->instance_name != NULL) {
+        vh->conf_inst = vapconf_find(conf, vh->instance_name);
+        if (vh->conf_inst == NULL) {
+            fprintf(stderr, "vap-host: %s has no instance named %s; check -i NAME against the "
+                            "first word of its lines\n", vh->config_path, vh->instance_name);
+            return VAPHOST_EXIT_USAGE;
+        }
+        return VAPHOST_EXIT_OK;
+    }
+    if (conf->n_inst == 0) {
+        fprintf(stderr, "vap-host: %s configures no instance; add a line NAME MODULE "
+                        "key=value ... (see vap-plugins.conf(5))\n", vh->config_path);
+        return VAPHOST_EXIT_USAGE;
+    }
+    if (conf->n_inst > 1) {
+        fprintf(stderr, "vap-host: %s configures %zu instances; choose one with -i NAME "
+                        "(e.g. -i %s)\n", vh->config_path, conf->n_inst, conf->inst[0].name);
+        return VAPHOST_EXIT_USAGE;
+    }
+    vh->conf_inst = &conf->inst[0];
+    vh->instance_name = vh->conf_inst->name;
+    return VAPHOST_EXIT_OK;
+}
+
+static void vaphost_close(struct vaphost *vh)
+{
+    if (vh->inst != NULL)
+        vh->api->instance_free(vh->inst);
+    vh->inst = NULL;
+    vapconf_free(vh->conf);
+    vh->conf = NULL;
+}

@@ -1,0 +1,53 @@
+/* config.h - the instance's options, validated once at instance_new. */
+#ifndef VAP_CONFIG_H
+#define VAP_CONFIG_H
+
+#include <stddef.h>
+#include <vap/plugin.h>
+
+enum client_auth { CLIENT_AUTH_AUTO = 0, CLIENT_AUTH_BASIC, CLIENT_AUTH_POST };
+
+#define CONFIG_DEFAULT_REDIRECT_URI "http://localhost:8000/oauth/callback"
+#define CONFIG_DEFAULT_SCOPE                                                       \
+    "openid fhirUser offline_access api:fhir api:oemr user/Patient.read "          \
+    "user/Appointment.read user/MedicationRequest.read user/Encounter.read "       \
+    "user/AllergyIntolerance.read user/patient.read user/encounter.read user/soap_note.write"
+#define CONFIG_DEFAULT_TIMEOUT_MS 10000L
+#define CONFIG_DEFAULT_REFRESH_MARGIN_S 300L
+#define CONFIG_DEFAULT_LEEWAY_S 120L
+#define CONFIG_DEFAULT_MAX_RESPONSE (32L << 20)
+
+/* Every string is malloc'd and owned by the struct (config_free). */
+struct config {
+    char *issuer;       /* https, exact (compared with discovery)          */
+    char *fhir_base;    /* https, no trailing slash                         */
+    char *api_base;     /* derived: fhir_base with /api in place of /fhir   */
+    char *client_id;    /* NULL until registered                            */
+    char *redirect_uri;
+    char *scope;
+    char *store;        /* directory of sealed files                        */
+    char *keyring;      /* keyring file                                     */
+    char *ca_file;      /* NULL: the system bundle file                     */
+    char *pin_sha256;   /* NULL, or curl's "sha256//...;sha256//..."        */
+    enum client_auth client_auth;
+    long timeout_ms;
+    long refresh_margin_s;
+    long leeway_s;
+    long max_response_bytes;
+    unsigned scope_warnings; /* SCOPE_WARN_* of the configured scope         */
+};
+
+/* Validate n options into cfg (zeroed first).  Unknown and duplicate keys,
+ * missing required keys and recognised mistakes fail with VAP_E_CONFIG and a
+ * message naming the key; for a recognised mistake the message ends with the
+ * corrected option, ready to paste.  Nothing is ever rewritten silently.
+ * Scope warnings are returned in cfg->scope_warnings, not logged. */
+int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
+                        vap_error *err);
+
+/* The warning text for one SCOPE_WARN_* bit (for logs and `check`). */
+const char *config_scope_warning_text(unsigned bit);
+
+void config_free(struct config *cfg);
+
+#endif

@@ -1,0 +1,266 @@
+/* entry.c - the plugin's only exported symbol and its descriptor.
+ *
+ * This is glue: it checks what crosses the ABI, then hands each call to the
+ * file that owns the concern.  Functions that a later part of the plugin has
+ * not built yet are left NULL and their caps bit clear, so a host says "not
+ * implemented" instead of getting a fake success. */
+#include <curl/curl.h>
+#include <gnutls/gnutls.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <vap/plugin.h>
+
+#include "authorize.h"
+#include "cancel.h"
+#include "config.h"
+#include "fetch.h"
+#include "fetch_pages.h"
+#include "http.h"
+#include "errors.h"
+#include "instance.h"
+#include "json.h"
+#include "log.h"
+#include "object.h"
+#include "refresh.h"
+#include "scope.h"
+#include "status.h"
+
+#define VAP_EXPORT __attribute__((visibility("default")))
+
+VAP_EXPORT int vap_plugin_entry_v1(const vap_host_api *host, const vap_plugin_api **out,
+                                   vap_error *err);
+
+static int api_instance_new(const vap_option *opts, size_t n_opts, vap_instance **out,
+                            vap_error *err);
+static void api_instance_free(vap_instance *inst);
+static const char *api_strerror(int code);
+static int api_status(vap_instance *inst, const vap_call *call, vap_grant_info **out,
+                      vap_error *err);
+static int api_reload(vap_instance *inst, const vap_call *call, vap_error *err);
+static int api_authorize_begin(vap_instance *inst, const vap_call *call,
+                               const vap_authorize_request *req,
+                               vap_authorize_begin_result **out, vap_error *err);
+static int api_refresh(vap_instance *inst, const vap_call *call, vap_grant_info **out,
+                       vap_error *err);
+static int api_fetch(vap_instance *inst, const vap_call *call, const vap_fetch_request *req,
+                     vap_fetch_response **out, vap_error *err);
+static int api_authorize_complete(vap_instance *inst, const vap_call *call,
+                                  const char *callback, size_t len, vap_grant_info **out,
+                                  vap_error *err);
+
+static const vap_plugin_api plugin_api = {
+    .struct_size = sizeof(vap_plugin_api),
+    .abi_minor = VAP_ABI_MINOR,
+    .name = "openemr",
+    .version = "0.1.0",
+    .caps = VAP_CAP_AUTHORIZE | VAP_CAP_REFRESH | VAP_CAP_FETCH | VAP_CAP_STATUS |
+            VAP_CAP_RELOAD | VAP_CAP_CANCEL,
+    .instance_new = api_instance_new,
+    .instance_free = api_instance_free,
+    .authorize_begin = api_authorize_begin,
+    .authorize_complete = api_authorize_complete,
+    .refresh = api_refresh,
+    .fetch = api_fetch,
+    .status = api_status,
+    .reload = api_reload,
+    .release = obj_release,
+    .strerror = api_strerror,
+    .cancel_new = cancel_new,
+    .cancel_fire = cancel_fire,
+    .cancel_free = cancel_free,
+};
+
+static int g_initialised;
+
+int vap_plugin_entry_v1(const vap_host_api *host, const vap_plugin_api **out, vap_error *err)
+{
+    if (out == NULL)
+        return err_set(err, VAP_E_INVAL, "vap_plugin_entry_v1: out is NULL");
+    *out = NULL;
+    if (host == NULL || host->struct_size < offsetof(vap_host_api, log) + sizeof host->log ||
+        host->log == NULL)
+        return err_set(err, VAP_E_ABI,
+                       "the host's vap_host_api is too small or has no log function "
+                       "(host built for another ABI?)");
+    if (!g_initialised) {
+        /* Called once, before the host's worker threads exist (plugin.h):
+         * the global initialisers below are not thread-safe. */
+        if (sodium_init() < 0)
+            return err_set(err, VAP_E_NOMEM, "libsodium failed to initialise");
+        if (gnutls_global_init() != GNUTLS_E_SUCCESS)
+            return err_set(err, VAP_E_NOMEM, "GnuTLS failed to initialise");
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            return err_set(err, VAP_E_NOMEM, "libcurl failed to initialise");
+        pjson_install_wiping_allocator();
+        g_initialised = 1;
+    }
+    plog_init(host);
+    *out = &plugin_api;
+    return VAP_OK;
+}
+
+static int api_instance_new(const vap_option *opts, size_t n_opts, vap_instance **out,
+                            vap_error *err)
+{
+    if (out == NULL)
+        return err_set(err, VAP_E_INVAL, "instance_new: out is NULL");
+    *out = NULL;
+    err_clear(err);
+    vap_instance *inst = calloc(1, sizeof *inst);
+    if (inst == NULL)
+        return err_set(err, VAP_E_NOMEM, "out of memory creating the instance");
+    int rc = config_from_options(opts, n_opts, &inst->cfg, err);
+    if (rc != VAP_OK) {
+        free(inst);
+        return rc;
+    }
+    if ((rc = secrets_init(&inst->secrets, err)) != VAP_OK) {
+        config_free(&inst->cfg);
+        free(inst);
+        return rc;
+    }
+    inst->scratch = grant_new();
+    if (inst->scratch == NULL || pthread_mutex_init(&inst->scratch_mu, NULL) != 0) {
+        grant_free(inst->scratch);
+        secrets_destroy(&inst->secrets);
+        config_free(&inst->cfg);
+        free(inst);
+        return err_set(err, VAP_E_NOMEM, "out of memory creating the instance");
+    }
+    struct http_client_opts hopts = {
+        .ca_file = inst->cfg.ca_file,
+        .pin_sha256 = inst->cfg.pin_sha256,
+    };
+    if ((rc = authz_init(&inst->authz, err)) != VAP_OK ||
+        (rc = refresher_init(&inst->refresher, err)) != VAP_OK ||
+        (rc = http_client_new(&hopts, &inst->http, err)) != VAP_OK) {
+        api_instance_free(inst);
+        return rc;
+    }
+    for (unsigned bit = 1; bit != 0 && bit <= SCOPE_WARN_PATIENT_NO_LAUNCH; bit <<= 1)
+        if (inst->cfg.scope_warnings & bit)
+            plog(VAP_LOG_WARN, "%s", config_scope_warning_text(bit));
+    if (inst->cfg.client_id == NULL)
+        plog(VAP_LOG_INFO, "no client_id configured yet: register the client first "
+                           "(vap-host register, or copy it from Administration > System > "
+                           "API Clients)");
+    inst->pid = getpid();
+    *out = inst;
+    return VAP_OK;
+}
+
+static void api_instance_free(vap_instance *inst)
+{
+    if (inst == NULL)
+        return;
+    http_client_free(inst->http);
+    if (inst->refresher.cur != NULL)
+        refresher_destroy(&inst->refresher);
+    if (inst->authz.tx != NULL)
+        authz_destroy(&inst->authz);
+    grant_free(inst->scratch);
+    pthread_mutex_destroy(&inst->scratch_mu);
+    secrets_destroy(&inst->secrets);
+    config_free(&inst->cfg);
+    free(inst);
+}
+
+static int api_status(vap_instance *inst, const vap_call *call, vap_grant_info **out,
+                      vap_error *err)
+{
+    int rc;
+    if (out == NULL)
+        return err_set(err, VAP_E_INVAL, "status: out is NULL");
+    *out = NULL;
+    err_clear(err);
+    if ((rc = instance_usable(inst, err)) != VAP_OK)
+        return rc;
+    if (inst->cfg.client_id == NULL)
+        return err_set(err, VAP_E_CONFIG,
+                       "no client_id in the config: register the client first (vap-host "
+                       "register), or add client_id=... from Administration > System > API "
+                       "Clients");
+    pthread_mutex_lock(&inst->scratch_mu);
+    rc = secrets_grant_read(&inst->secrets, &inst->cfg, inst->scratch, err);
+    if (rc >= 0) {
+        *out = status_info_new(rc == 1 ? NULL : inst->scratch, plugin_now_ms());
+        rc = *out ? VAP_OK : err_set(err, VAP_E_NOMEM, "out of memory");
+    }
+    grant_clear(inst->scratch);
+    pthread_mutex_unlock(&inst->scratch_mu);
+    return rc;
+}
+
+static int api_reload(vap_instance *inst, const vap_call *call, vap_error *err)
+{
+    int rc;
+    err_clear(err);
+    if ((rc = instance_usable(inst, err)) != VAP_OK)
+        return rc;
+    rc = secrets_reload(&inst->secrets, &inst->cfg, err);
+    if (rc == VAP_OK)
+        refresh_invalidate(inst); /* an admin may have replaced the grant too */
+    return rc;
+}
+
+static int api_refresh(vap_instance *inst, const vap_call *call, vap_grant_info **out,
+                       vap_error *err)
+{
+    int rc;
+    if (out == NULL)
+        return err_set(err, VAP_E_INVAL, "refresh: out is NULL");
+    *out = NULL;
+    err_clear(err);
+    if ((rc = instance_usable(inst, err)) != VAP_OK)
+        return rc;
+    return refresh_now(inst, call, out, err);
+}
+
+static int api_fetch(vap_instance *inst, const vap_call *call, const vap_fetch_request *req,
+                     vap_fetch_response **out, vap_error *err)
+{
+    int rc;
+    if (out == NULL)
+        return err_set(err, VAP_E_INVAL, "fetch: out is NULL");
+    *out = NULL;
+    err_clear(err);
+    if ((rc = instance_usable(inst, err)) != VAP_OK)
+        return rc;
+    if (req != NULL && VAP_HAS(req, flags) && (req->flags & VAP_FETCH_ALL_PAGES))
+        return fetch_all_pages(inst, call, req, out, err);
+    return fetch_do(inst, call, req, out, err);
+}
+
+static const char *api_strerror(int code)
+{
+    return err_name(code);
+}
+
+static int api_authorize_begin(vap_instance *inst, const vap_call *call,
+                               const vap_authorize_request *req,
+                               vap_authorize_begin_result **out, vap_error *err)
+{
+    int rc;
+    if (out == NULL)
+        return err_set(err, VAP_E_INVAL, "authorize_begin: out is NULL");
+    *out = NULL;
+    err_clear(err);
+    if ((rc = instance_usable(inst, err)) != VAP_OK)
+        return rc;
+    return authorize_begin(inst, call, req, out, err);
+}
+
+static int api_authorize_complete(vap_instance *inst, const vap_call *call,
+                                  const char *callback, size_t len, vap_grant_info **out,
+                                  vap_error *err)
+{
+    int rc;
+    if (out == NULL || callback == NULL)
+        return err_set(err, VAP_E_INVAL, "authorize_complete: callback or out is NULL");
+    *out = NULL;
+    err_clear(err);
+    if ((rc = instance_usable(inst, err)) != VAP_OK)
+        return rc;
+    return authorize_complete(inst, call, callback, len, out, err);
+}

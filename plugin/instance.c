@@ -1,0 +1,18 @@
+/* instance.c - checks shared by every call on an instance. */
+#include "instance.h"
+
+#include <unistd.h>
+
+#include "errors.h"
+
+int instance_usable(const vap_instance *inst, vap_error *err)
+{
+    if (inst == NULL)
+        return err_set(err, VAP_E_INVAL, "instance is NULL");
+    if (inst->pid != getpid())
+        return err_set(err, VAP_E_INVAL,
+                       "this instance was created by process %ld and cannot be used after "
+                       "fork(): create a new instance in the child",
+                       (long)inst->pid);
+    return VAP_OK;
+}

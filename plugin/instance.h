@@ -1,0 +1,32 @@
+/* instance.h - one configured connection to one OpenEMR site.  Later
+ * concerns (HTTP client, sealed store, grant, discovery) hang off it. */
+#ifndef VAP_INSTANCE_H
+#define VAP_INSTANCE_H
+
+#include <sys/types.h>
+#include <vap/plugin.h>
+
+#include <pthread.h>
+
+#include "authorize.h"
+#include "config.h"
+#include "grant.h"
+#include "refresh.h"
+#include "secrets.h"
+
+struct vap_instance {
+    pid_t pid; /* the creating process: a forked child must not use it */
+    struct config cfg;
+    struct secrets secrets;
+    struct http_client *http;
+    struct authz authz;
+    struct refresher refresher;
+    pthread_mutex_t scratch_mu; /* guards scratch */
+    struct grant *scratch;      /* sodium_malloc'd; for status reads */
+};
+
+/* VAP_OK, or VAP_E_INVAL with a message when inst is NULL or was created by
+ * another process (used after fork). */
+int instance_usable(const vap_instance *inst, vap_error *err);
+
+#endif

@@ -1,0 +1,39 @@
+/* scope.h - OpenEMR's scope rules (OPENEMR.md §4), checked before anything is
+ * sent, so an admin learns of a rejected scope from the config check and not
+ * from a failed browser login. */
+#ifndef VAP_SCOPE_H
+#define VAP_SCOPE_H
+
+#include <stddef.h>
+
+#define SCOPE_MAX_LEN 4096   /* longer scope strings are refused */
+#define SCOPE_MAX_TOKENS 128
+
+/* Warnings: the scope is usable but the admin should know. */
+#define SCOPE_WARN_NO_OFFLINE (1u << 0)       /* no refresh token will be issued   */
+#define SCOPE_WARN_PATIENT_BOUND (1u << 1)    /* patient/ scopes: one patient only */
+#define SCOPE_WARN_NO_OPENID (1u << 2)        /* no id_token to validate           */
+#define SCOPE_WARN_API_NEEDS_OEMR (1u << 3)   /* standard API scope without api:oemr */
+#define SCOPE_WARN_UNKNOWN (1u << 4)          /* not in OpenEMR's scope list       */
+#define SCOPE_WARN_PATIENT_NO_LAUNCH (1u << 5) /* patient/ without launch/patient  */
+
+struct scope_report {
+    int refused;          /* 1: OpenEMR would reject this scope string */
+    char reason[320];     /* why, naming the offending scopes          */
+    char first_bad[96];   /* the first offending scope                 */
+    unsigned n_bad;       /* how many scopes were refused              */
+    char corrected[1024]; /* with refused: the scope string to use     */
+    unsigned warnings;    /* SCOPE_WARN_* bits                          */
+    char unknown[256];    /* with SCOPE_WARN_UNKNOWN: the unknown names */
+};
+
+/* Check a space-separated scope string of len bytes.  Pure.  Returns 0 when
+ * the string is usable (warnings possible), -1 when refused (rep->reason and
+ * rep->corrected filled).  A string that cannot even be tokenised (too long,
+ * control characters, too many scopes) is refused with corrected == "". */
+int scope_check(const char *scope, size_t len, struct scope_report *rep);
+
+/* 1 if the space-separated list (len bytes) contains name exactly. */
+int scope_has(const char *scope, size_t len, const char *name);
+
+#endif

@@ -1,0 +1,160 @@
+/* test_flow_fetch.c - fetch as the platform uses it (issue 8): searches
+ * merged across OpenEMR's _count/_offset pages, the standard API, OpenEMR's
+ * error bodies turned into readable errors, paths that must never leave the
+ * base, and the response object. */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "flowkit.h"
+
+static int passes, failures;
+
+#define check(ok, name)                                                                    \
+    do {                                                                                   \
+        if (ok) {                                                                          \
+            passes++;                                                                      \
+        } else {                                                                           \
+            failures++;                                                                    \
+            printf("FAIL %s (line %d)\n", name, __LINE__);                                 \
+        }                                                                                  \
+    } while (0)
+
+static struct flowkit k;
+static vap_instance *inst;
+
+static int do_fetch(const char *method, const char *path, const char *query, uint32_t flags,
+                    const char *body, vap_fetch_response **resp, vap_error *err)
+{
+    vap_fetch_request req;
+    VAP_INIT(vap_fetch_request, req);
+    req.method = method;
+    req.path = path;
+    req.query = query;
+    req.flags = flags;
+    if (body) {
+        req.body = body;
+        req.body_len = strlen(body);
+    }
+    *resp = NULL;
+    VAP_INIT(vap_error, *err);
+    return k.api->fetch(inst, NULL, &req, resp, err);
+}
+
+static size_t bundle_entries(const vap_fetch_response *r)
+{
+    json_t *b = json_loadb(r->body, r->body_len, 0, NULL);
+    size_t n = json_array_size(json_object_get(b, "entry"));
+    json_decref(b);
+    return n;
+}
+
+static void test_all_pages_merges_offset_pages(void)
+{
+    vap_fetch_response *one = NULL, *all = NULL;
+    vap_error err;
+    /* The reference: everything in one page. */
+    int rc1 = do_fetch("GET", "Patient", "_count=200", 0, NULL, &one, &err);
+    int rc2 = do_fetch("GET", "Patient", "_count=7", VAP_FETCH_ALL_PAGES, NULL, &all, &err);
+    check(rc1 == VAP_OK && rc2 == VAP_OK, "all_pages_fetches");
+    if (rc1 == VAP_OK && rc2 == VAP_OK) {
+        size_t n1 = bundle_entries(one), n2 = bundle_entries(all);
+        check(n1 > 7 && n1 == n2, "all_pages_merges_every_entry_once");
+        check(all->pages == (uint32_t)(n1 / 7 + 1), "all_pages_counts_pages");
+        check(all->n_headers == 0, "all_pages_not_truncated");
+    }
+    k.api->release(one);
+    k.api->release(all);
+}
+
+static void test_all_pages_stops_at_max_pages(void)
+{
+    vap_fetch_request req;
+    vap_fetch_response *r = NULL;
+    vap_error err;
+    flowkit_get_req(&req, "Patient", "_count=5");
+    req.flags = VAP_FETCH_ALL_PAGES;
+    req.max_pages = 2;
+    VAP_INIT(vap_error, err);
+    int rc = k.api->fetch(inst, NULL, &req, &r, &err);
+    check(rc == VAP_OK && r && r->pages == 2 && bundle_entries(r) == 10 && r->n_headers == 1 &&
+              strcmp(r->headers[0].name, "X-Vap-Pages-Truncated") == 0,
+          "all_pages_stops_at_max_pages_and_says_so");
+    k.api->release(r);
+}
+
+static void test_read_miss_is_http_404_with_body(void)
+{
+    vap_fetch_response *r = NULL;
+    vap_error err;
+    int rc = do_fetch("GET", "Patient/00000000-0000-4000-8000-000000000000", NULL, 0, NULL, &r,
+                      &err);
+    check(rc == VAP_E_HTTP && err.http_status == 404 && r && r->status == 404,
+          "read_miss_is_http_404_with_body");
+    check(strstr(err.message, "not found") != NULL, "read_miss_message_readable");
+    k.api->release(r);
+}
+
+static void test_paths_that_leave_the_base_are_refused(void)
+{
+    static const char *const bad[] = {"https://evil.example/Patient", "../api/patient",
+                                      "Patient/../../x", "Patient/%2e%2e/x", "Patient\r\nX: y",
+                                      "Patient//1", "Patient?x=1", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        vap_fetch_response *r = NULL;
+        vap_error err;
+        int rc = do_fetch("GET", bad[i], NULL, 0, NULL, &r, &err);
+        check(rc == VAP_E_INVAL && r == NULL, "path_leaving_base_refused");
+    }
+    vap_fetch_response *r = NULL;
+    vap_error err;
+    check(do_fetch("GET", "Patient", "name=x#frag", 0, NULL, &r, &err) == VAP_E_INVAL,
+          "query_with_fragment_refused");
+    check(do_fetch("DELETE", "Patient", NULL, 0, NULL, &r, &err) == VAP_E_INVAL,
+          "method_other_than_get_post_put_refused");
+}
+
+static void test_standard_api_and_missing_scope(void)
+{
+    vap_fetch_response *r = NULL;
+    vap_error err;
+    /* A standard-API write the grant has no scope for: 401 "Unauthorized" on a
+     * fresh token is a scope problem, named, not a refresh. */
+    long refreshes = flowkit_counter(&k, "token_requests.refresh_token");
+    int rc = do_fetch("POST", "patient/1/message", NULL, VAP_FETCH_STANDARD_API, "{}", &r, &err);
+    check(rc == VAP_E_HTTP || rc == VAP_E_DENIED, "unknown_route_or_denied");
+    k.api->release(r);
+    r = NULL;
+    rc = do_fetch("GET", "Observation", "patient=x", 0, NULL, &r, &err);
+    check(rc == VAP_E_DENIED && strstr(err.message, "user/Observation.read") != NULL,
+          "missing_scope_on_fresh_token_is_denied_naming_scope");
+    check(flowkit_counter(&k, "token_requests.refresh_token") == refreshes,
+          "missing_scope_makes_no_refresh");
+    k.api->release(r);
+}
+
+int main(int argc, char **argv)
+{
+    sim_config cfg;
+    flowkit_sim_defaults(&cfg);
+    cfg.patients = 40;
+    if (argc != 2 || flowkit_start(&k, argv[1], &cfg) != 0)
+        return 1;
+    vap_error err;
+    vap_grant_info *gi = NULL;
+    if (flowkit_instance(&k, &inst, &err, NULL) != VAP_OK ||
+        flowkit_authorize(&k, inst, &gi, &err, NULL, 0) != VAP_OK) {
+        printf("setup: %s\n", err.message);
+        return 1;
+    }
+    k.api->release(gi);
+    test_all_pages_merges_offset_pages();
+    test_all_pages_stops_at_max_pages();
+    test_read_miss_is_http_404_with_body();
+    test_paths_that_leave_the_base_are_refused();
+    test_standard_api_and_missing_scope();
+    k.api->instance_free(inst);
+    flowkit_stop(&k);
+    printf("%d passed, %d failed\n", passes, failures);
+    return failures ? 1 : 0;
+}

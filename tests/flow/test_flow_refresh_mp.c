@@ -1,0 +1,473 @@
+/* test_flow_refresh_mp.c - the grant under many worker processes: issue 7's
+ * concurrency, kill and seal-failure tests (DESIGN.md, Keeping the grant
+ * alive, rules 1-4), against the simulator, with real worker processes
+ * (refresh-worker) on one shared store.
+ *
+ *   concurrency  64 threads in one process, and 8 processes x 8 threads, all
+ *                hit a server-expired access token: exactly one token request
+ *                per expiry, no revoked refresh token ever presented;
+ *   kills        a worker SIGKILLed at a random point of a refresh: the next
+ *                renewal works unless the kill landed after the server
+ *                rotated and before the seal (counted apart: with OpenEMR's
+ *                no-grace rotation nothing can save those);
+ *   seal faults  writes or fsyncs of the new grant fail (ENOSPC, EIO) after
+ *                the rotation: the worker keeps the lock and the tokens, other
+ *                processes wait and spend nothing, the grant is saved once the
+ *                disk recovers.
+ *
+ * Usage: test-flow-refresh-mp MODULE WORKER SHIM quick|stress
+ * The counts are printed as "COUNT name=value" lines (see the report). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <dirent.h>
+#include <sodium.h>
+
+#include "flowkit.h"
+#include "vapseal.h"
+
+extern char **environ;
+
+static int passes, failures;
+
+#define check(ok, name)                                                                    \
+    do {                                                                                   \
+        if (ok) {                                                                          \
+            passes++;                                                                      \
+        } else {                                                                           \
+            failures++;                                                                    \
+            printf("FAIL %s (line %d)\n", name, __LINE__);                                 \
+        }                                                                                  \
+    } while (0)
+
+struct proc {
+    pid_t pid;
+    FILE *in, *out;
+};
+
+struct mp {
+    struct flowkit k;
+    vap_instance *inst; /* the parent's own instance: authorizes and checks */
+    const char *worker, *shim;
+};
+
+static int proc_start(struct mp *m, struct proc *p, const char *const *env_extra,
+                      const char *const *opts);
+static int proc_cmd(struct proc *p, const char *cmd, char *reply, size_t cap);
+static void proc_stop(struct proc *p);
+static int proc_kill(struct proc *p, char *reply, size_t cap);
+static long reply_int(const char *reply, const char *key);
+static int64_t mono_us(void);
+static long disk_generation(struct mp *m);
+static int count_temp_files(struct mp *m);
+static int check_refresh(struct mp *m, vap_error *err);
+
+/* ---- concurrency ------------------------------------------------------------ */
+
+static void test_concurrency(struct mp *m, int nprocs, int nthreads, int expiries)
+{
+    struct proc p[8];
+    char reply[256], cmd[32], name[96];
+    int started = 0, fails = 0, ok = 0;
+    snprintf(name, sizeof name, "%dx%d", nprocs, nthreads);
+    for (int i = 0; i < nprocs; i++)
+        if (proc_start(m, &p[i], NULL, NULL) == 0)
+            started++;
+    check(started == nprocs, "workers_start");
+    if (started != nprocs)
+        return;
+    snprintf(cmd, sizeof cmd, "fetch %d", nthreads);
+    /* Warm-up: every worker loads the grant; no renewal is due. */
+    for (int i = 0; i < nprocs; i++)
+        if (proc_cmd(&p[i], cmd, reply, sizeof reply) != 0 || reply_int(reply, "fail=") != 0)
+            fails++;
+    check(fails == 0, "warm_up_fetches_succeed");
+    long r0 = flowkit_counter(&m->k, "token_requests.refresh_token");
+    long u0 = flowkit_counter(&m->k, "revoked_refresh_reuse");
+    int per_expiry_ok = 1;
+    for (int e = 0; e < expiries; e++) {
+        long before = flowkit_counter(&m->k, "token_requests.refresh_token");
+        if (flowkit_control(&m->k, "expire-access-tokens", "{}", NULL, 0) != 200)
+            fails++;
+        /* Send to all first, then collect: the workers run at once. */
+        for (int i = 0; i < nprocs; i++) {
+            fprintf(p[i].in, "%s\n", cmd);
+            fflush(p[i].in);
+        }
+        for (int i = 0; i < nprocs; i++) {
+            if (fgets(reply, sizeof reply, p[i].out) == NULL) {
+                fails += nthreads;
+                continue;
+            }
+            ok += (int)reply_int(reply, "ok=");
+            fails += (int)reply_int(reply, "fail=");
+        }
+        if (flowkit_counter(&m->k, "token_requests.refresh_token") != before + 1) {
+            if (per_expiry_ok)
+                printf("  expiry %d of %s: %ld token requests\n", e + 1, name,
+                       flowkit_counter(&m->k, "token_requests.refresh_token") - before);
+            per_expiry_ok = 0;
+        }
+    }
+    long dr = flowkit_counter(&m->k, "token_requests.refresh_token") - r0;
+    long du = flowkit_counter(&m->k, "revoked_refresh_reuse") - u0;
+    printf("COUNT concurrency_%s expiries=%d refresh_requests=%ld fetch_ok=%d fetch_fail=%d "
+           "revoked_reuse=%ld\n", name, expiries, dr, ok, fails, du);
+    check(fails == 0, "every_fetch_succeeds_across_expiries");
+    check(per_expiry_ok && dr == expiries, "exactly_one_token_request_per_expiry");
+    check(du == 0, "no_revoked_refresh_token_is_ever_presented");
+    for (int i = 0; i < nprocs; i++)
+        proc_stop(&p[i]);
+}
+
+/* ---- kills ------------------------------------------------------------------ */
+
+static void test_kills(struct mp *m, int kills)
+{
+    char reply[256];
+    struct proc p;
+    int completed = 0, before_request = 0, after_request_survived = 0, lost_after_rotation = 0,
+        lost_without_rotation = 0, spawn_fail = 0;
+    /* The window: how long a whole refresh takes in a fresh worker
+     * (discovery, JWKS, lock, token request, id_token check, seal). */
+    int64_t window = 0;
+    for (int i = 0; i < 3; i++) {
+        if (proc_start(m, &p, NULL, NULL) != 0)
+            continue;
+        int64_t t0 = mono_us();
+        if (proc_cmd(&p, "refresh", reply, sizeof reply) == 0 && reply_int(reply, "rc=") == 0) {
+            int64_t d = mono_us() - t0;
+            window = d > window ? d : window;
+        }
+        proc_stop(&p);
+    }
+    check(window > 0, "kill_window_measured");
+    window = window * 13 / 10 + 1;
+    for (int i = 0; i < kills; i++) {
+        if (proc_start(m, &p, NULL, NULL) != 0) {
+            spawn_fail++;
+            continue;
+        }
+        long r0 = flowkit_counter(&m->k, "token_requests.refresh_token");
+        long u0 = flowkit_counter(&m->k, "revoked_refresh_reuse");
+        fprintf(p.in, "refresh\n");
+        fflush(p.in);
+        int64_t at = (int64_t)randombytes_uniform((uint32_t)window);
+        struct timespec ts = {(time_t)(at / 1000000), (long)(at % 1000000) * 1000L};
+        nanosleep(&ts, NULL);
+        int done = proc_kill(&p, reply, sizeof reply) == 0;
+        long sent = flowkit_counter(&m->k, "token_requests.refresh_token") - r0;
+        /* The next call, in another process (the parent, after reload, so it
+         * reads the store afresh and really spends the stored token). */
+        vap_error err;
+        int rc = check_refresh(m, &err);
+        long reused = flowkit_counter(&m->k, "revoked_refresh_reuse") - u0;
+        if (rc == VAP_OK) {
+            if (done)
+                completed++;
+            else if (sent == 0)
+                before_request++;
+            else
+                after_request_survived++;
+        } else if (rc == VAP_E_REAUTH_REQUIRED && sent >= 1 && reused >= 1 && !done) {
+            /* The server rotated, the worker died before sealing: the stored
+             * token is revoked.  Authorize again and go on. */
+            lost_after_rotation++;
+            vap_grant_info *gi = NULL;
+            if (flowkit_authorize(&m->k, m->inst, &gi, &err, NULL, 0) != VAP_OK)
+                spawn_fail++;
+            m->k.api->release(gi);
+        } else {
+            lost_without_rotation++;
+            printf("  kill %d: next refresh rc=%d (%s), sent=%ld reused=%ld done=%d\n", i, rc,
+                   err.message, sent, reused, done);
+            vap_grant_info *gi = NULL;
+            if (flowkit_authorize(&m->k, m->inst, &gi, &err, NULL, 0) != VAP_OK)
+                spawn_fail++;
+            m->k.api->release(gi);
+        }
+    }
+    printf("COUNT kills total=%d window_us=%lld completed_before_kill=%d "
+           "killed_before_request=%d killed_after_request_grant_survived=%d "
+           "lost_after_rotation_before_seal=%d lost_without_rotation=%d\n",
+           kills, (long long)window, completed, before_request, after_request_survived,
+           lost_after_rotation, lost_without_rotation);
+    check(spawn_fail == 0, "every_kill_round_ran");
+    check(lost_without_rotation == 0, "no_grant_lost_when_the_server_accepted_nothing");
+    check(count_temp_files(m) == 0, "killed_writers_leave_no_temp_files_behind");
+}
+
+/* ---- seal failures ------------------------------------------------------------ */
+
+static void test_seal_failure(struct mp *m, const char *errno_name, const char *ops)
+{
+    char reply[256], flag[160], name[64], env_flag[200], env_errno[64], env_ops[32],
+        env_pre[600], env_asan[600];
+    struct proc a, b;
+    snprintf(name, sizeof name, "%s_on_%s", errno_name, ops[0] == 'W' ? "write" : "fsync");
+    snprintf(flag, sizeof flag, "%s/disk-failing", m->k.dir);
+    snprintf(env_flag, sizeof env_flag, "REFRESH_SHIM_FLAG=%s", flag);
+    snprintf(env_errno, sizeof env_errno, "REFRESH_SHIM_ERRNO=%s", errno_name);
+    snprintf(env_ops, sizeof env_ops, "REFRESH_SHIM_OPS=%s", ops);
+    snprintf(env_pre, sizeof env_pre, "LD_PRELOAD=%s", m->shim);
+    const char *asan = getenv("ASAN_OPTIONS");
+    snprintf(env_asan, sizeof env_asan, "ASAN_OPTIONS=%s%sverify_asan_link_order=0",
+             asan ? asan : "", asan ? ":" : "");
+    const char *env_a[] = {env_flag, env_errno, env_ops, env_pre, env_asan, NULL};
+    const char *opts_a[] = {"timeout_ms=1500", NULL};
+    const char *opts_b[] = {"timeout_ms=800", NULL};
+    int fd = open(flag, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+    if (proc_start(m, &a, env_a, opts_a) != 0 || proc_start(m, &b, NULL, opts_b) != 0) {
+        check(0, "seal_failure_workers_start");
+        return;
+    }
+    long g0 = disk_generation(m);
+    long r0 = flowkit_counter(&m->k, "token_requests.refresh_token");
+    long u0 = flowkit_counter(&m->k, "revoked_refresh_reuse");
+
+    /* A renews: the server rotates, every seal attempt fails. */
+    int ok = proc_cmd(&a, "refresh", reply, sizeof reply) == 0 && reply_int(reply, "rc=") == 0 &&
+             reply_int(reply, "gen=") == g0 + 1;
+    check(ok, "renewal_succeeds_in_memory_although_the_seal_fails");
+    check(flowkit_counter(&m->k, "token_requests.refresh_token") == r0 + 1,
+          "one_token_request_for_the_failed_seal");
+    check(disk_generation(m) == g0, "stored_grant_untouched_while_the_disk_fails");
+
+    /* B must wait, not spend the stored (now revoked) refresh token. */
+    ok = proc_cmd(&b, "refresh", reply, sizeof reply) == 0 &&
+         reply_int(reply, "rc=") == VAP_E_TIMEOUT;
+    check(ok, "other_process_waits_and_times_out_instead_of_refreshing");
+    ok = proc_cmd(&b, "fetch 1", reply, sizeof reply) == 0 &&
+         reply_int(reply, "rc=") == VAP_E_TIMEOUT;
+    check(ok, "other_process_fetch_waits_too");
+    check(flowkit_counter(&m->k, "token_requests.refresh_token") == r0 + 1 &&
+              flowkit_counter(&m->k, "revoked_refresh_reuse") == u0,
+          "other_process_spends_nothing_while_the_lock_is_held");
+
+    /* A keeps serving with the renewed access token meanwhile. */
+    ok = proc_cmd(&a, "fetch 2", reply, sizeof reply) == 0 && reply_int(reply, "ok=") == 2;
+    check(ok, "parked_process_serves_with_the_renewed_token");
+
+    /* The disk recovers: A's next call saves the parked grant. */
+    unlink(flag);
+    ok = proc_cmd(&a, "fetch 1", reply, sizeof reply) == 0 && reply_int(reply, "ok=") == 1;
+    check(ok && disk_generation(m) == g0 + 1, "parked_grant_is_saved_once_the_disk_recovers");
+    ok = proc_cmd(&b, "fetch 1", reply, sizeof reply) == 0 && reply_int(reply, "ok=") == 1;
+    check(ok && flowkit_counter(&m->k, "token_requests.refresh_token") == r0 + 1,
+          "other_process_then_uses_the_saved_grant_without_a_request");
+    vap_error err;
+    check(check_refresh(m, &err) == VAP_OK &&
+              flowkit_counter(&m->k, "revoked_refresh_reuse") == u0,
+          "saved_refresh_token_is_the_live_one");
+    printf("COUNT seal_failure_%s survived=%d\n", name, failures == 0);
+    proc_stop(&a);
+    proc_stop(&b);
+}
+
+int main(int argc, char **argv)
+{
+    struct mp m;
+    if (argc != 5) {
+        fprintf(stderr, "usage: test-flow-refresh-mp MODULE WORKER SHIM quick|stress\n");
+        return 2;
+    }
+    int stress = strcmp(argv[4], "stress") == 0;
+    memset(&m, 0, sizeof m);
+    m.worker = argv[2];
+    m.shim = argv[3];
+    sim_config cfg;
+    flowkit_sim_defaults(&cfg);
+    cfg.threads = 4;
+    signal(SIGPIPE, SIG_IGN);
+    if (flowkit_start(&m.k, argv[1], &cfg) != 0)
+        return 1;
+    vap_error err;
+    vap_grant_info *gi = NULL;
+    check(flowkit_instance(&m.k, &m.inst, &err, NULL) == VAP_OK, "parent_instance");
+    check(flowkit_authorize(&m.k, m.inst, &gi, &err, NULL, 0) == VAP_OK, "authorize");
+    m.k.api->release(gi);
+
+    int expiries = stress ? 100 : 5;
+    test_concurrency(&m, 1, 64, expiries);
+    test_concurrency(&m, 8, 8, expiries);
+    test_kills(&m, stress ? 200 : 12);
+    test_seal_failure(&m, "ENOSPC", "W");
+    test_seal_failure(&m, "EIO", "W");
+    test_seal_failure(&m, "EIO", "F");
+
+    m.k.api->instance_free(m.inst);
+    flowkit_stop(&m.k);
+    printf("%d passed, %d failed\n", passes, failures);
+    return failures ? 1 : 0;
+}
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static int proc_start(struct mp *m, struct proc *p, const char *const *env_extra,
+                      const char *const *opts)
+{
+    int to[2], from[2];
+    char reply[64];
+    memset(p, 0, sizeof *p);
+    if (pipe2(to, O_CLOEXEC) != 0)
+        return -1;
+    if (pipe2(from, O_CLOEXEC) != 0) {
+        close(to[0]);
+        close(to[1]);
+        return -1;
+    }
+    const char *args[24];
+    size_t n = 0;
+    args[n++] = m->worker;
+    args[n++] = m->k.module;
+    args[n++] = m->k.issuer;
+    args[n++] = m->k.fhir_base;
+    args[n++] = sim_ca_path(m->k.sim);
+    args[n++] = m->k.store;
+    args[n++] = m->k.keyring;
+    args[n++] = FLOW_CLIENT_ID;
+    args[n++] = FLOW_SCOPE;
+    for (size_t i = 0; opts && opts[i] && n < 23; i++)
+        args[n++] = opts[i];
+    args[n] = NULL;
+    const char *env[256];
+    size_t ne = 0;
+    for (char **e = environ; *e && ne < 240; e++) {
+        int replaced = 0;
+        for (size_t i = 0; env_extra && env_extra[i]; i++) {
+            size_t kl = strcspn(env_extra[i], "=");
+            if (strncmp(*e, env_extra[i], kl + 1) == 0)
+                replaced = 1;
+        }
+        if (!replaced)
+            env[ne++] = *e;
+    }
+    for (size_t i = 0; env_extra && env_extra[i] && ne < 255; i++)
+        env[ne++] = env_extra[i];
+    env[ne] = NULL;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        dup2(to[0], 0);
+        dup2(from[1], 1);
+        execve(m->worker, (char *const *)args, (char *const *)env);
+        _exit(127);
+    }
+    close(to[0]);
+    close(from[1]);
+    p->pid = pid;
+    p->in = fdopen(to[1], "w");
+    p->out = fdopen(from[0], "r");
+    if (p->in == NULL || p->out == NULL || fgets(reply, sizeof reply, p->out) == NULL ||
+        strncmp(reply, "ready", 5) != 0) {
+        char ignore[8];
+        proc_kill(p, ignore, sizeof ignore);
+        return -1;
+    }
+    return 0;
+}
+
+static int proc_cmd(struct proc *p, const char *cmd, char *reply, size_t cap)
+{
+    if (fprintf(p->in, "%s\n", cmd) < 0 || fflush(p->in) != 0)
+        return -1;
+    return fgets(reply, (int)cap, p->out) != NULL ? 0 : -1;
+}
+
+static void proc_stop(struct proc *p)
+{
+    int st;
+    if (p->in) {
+        fprintf(p->in, "quit\n");
+        fclose(p->in);
+    }
+    if (p->pid > 0)
+        waitpid(p->pid, &st, 0);
+    if (p->out)
+        fclose(p->out);
+    memset(p, 0, sizeof *p);
+}
+
+/* SIGKILL; returns 0 when the worker had answered its command before dying. */
+static int proc_kill(struct proc *p, char *reply, size_t cap)
+{
+    int st, answered = -1;
+    if (p->pid > 0) {
+        kill(p->pid, SIGKILL);
+        waitpid(p->pid, &st, 0);
+    }
+    if (p->out && fgets(reply, (int)cap, p->out) != NULL)
+        answered = 0;
+    if (p->in)
+        fclose(p->in);
+    if (p->out)
+        fclose(p->out);
+    memset(p, 0, sizeof *p);
+    return answered;
+}
+
+static long reply_int(const char *reply, const char *key)
+{
+    const char *s = strstr(reply, key);
+    return s ? strtol(s + strlen(key), NULL, 10) : -99999;
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The sealed grant's generation from its header, without any lock (a parked
+ * writer holds the exclusive one). */
+static long disk_generation(struct mp *m)
+{
+    seal_store *st = NULL;
+    seal_header h;
+    seal_err se = {0};
+    long gen = -1;
+    if (seal_store_open(m->k.store, &st, &se) == 0 &&
+        seal_store_header(st, "grant", &h, &se) == 0)
+        gen = (long)h.generation;
+    seal_store_close(st);
+    return gen;
+}
+
+static int count_temp_files(struct mp *m)
+{
+    DIR *d = opendir(m->k.store);
+    int n = 0;
+    if (d == NULL)
+        return -1;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (strncmp(e->d_name, ".grant.tmp.", 11) == 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* The parent's check that the stored grant is alive: reload (forget the
+ * in-memory grant), then renew, which spends the stored refresh token. */
+static int check_refresh(struct mp *m, vap_error *err)
+{
+    vap_grant_info *gi = NULL;
+    VAP_INIT(vap_error, *err);
+    int rc = m->k.api->reload(m->inst, NULL, err);
+    if (rc == VAP_OK) {
+        VAP_INIT(vap_error, *err);
+        rc = m->k.api->refresh(m->inst, NULL, &gi, err);
+    }
+    m->k.api->release(gi);
+    return rc;
+}

@@ -1,0 +1,266 @@
+/* test_abi.c - the plugin driven through the real loader and ABI by the fake
+ * host: option validation as a host sees it, warnings in the host's log,
+ * old (smaller) structs, status on an empty and on a filled store, fork. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fakehost.h"
+#include "grant.h"
+#include "secrets.h"
+#include "vapseal.h"
+
+static int passes, failures;
+static fakehost *fh;
+static const vap_plugin_api *api;
+static char dir[64];
+static char store[128], keyring[128];
+
+#define check(ok, name)                                                                    \
+    do {                                                                                   \
+        if (ok) {                                                                          \
+            passes++;                                                                      \
+        } else {                                                                           \
+            failures++;                                                                    \
+            printf("FAIL %s (line %d)\n", name, __LINE__);                                 \
+        }                                                                                  \
+    } while (0)
+
+#define ISSUER "https://emr.example.org/oauth2/default"
+#define CLIENT "client-abc"
+
+static int make_store(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/vap-abi-XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    snprintf(store, sizeof store, "%s/store", dir);
+    snprintf(keyring, sizeof keyring, "%s/keyring", dir);
+    if (mkdir(store, 0700) != 0)
+        return -1;
+    seal_err se = {0};
+    seal_keyring *ring = NULL;
+    if (seal_init(&se) != 0 || seal_keyring_new(&ring, &se) != 0 ||
+        seal_keyring_add_active(ring, 1700000000, NULL, &se) != 0 ||
+        seal_keyring_save(ring, keyring, (uid_t)-1, (gid_t)-1, &se) != 0) {
+        printf("setup: %s\n", se.message);
+        return -1;
+    }
+    seal_keyring_free(ring);
+    return 0;
+}
+
+static int new_instance(const vap_option *extra, size_t n_extra, vap_instance **inst,
+                        vap_error *err)
+{
+    vap_option opts[12] = {
+        {"issuer", ISSUER},
+        {"fhir_base", "https://emr.example.org/apis/default/fhir"},
+        {"store", store},
+        {"keyring", keyring},
+    };
+    size_t n = 4;
+    for (size_t i = 0; i < n_extra; i++)
+        opts[n++] = extra[i];
+    VAP_INIT(vap_error, *err);
+    return api->instance_new(opts, n, inst, err);
+}
+
+static void test_guide_scope_is_config_error_with_corrected_line(void)
+{
+    vap_option o[] = {{"scope", "openid fhirUser patient/*.read Patient.read"}};
+    vap_instance *inst = NULL;
+    vap_error err;
+    int rc = new_instance(o, 1, &inst, &err);
+    check(rc == VAP_E_CONFIG && err.code == VAP_E_CONFIG && inst == NULL,
+          "guide_scope_is_config_error");
+    check(strstr(err.message, "use: scope=\"openid fhirUser patient/Patient.read") != NULL,
+          "guide_scope_message_has_corrected_line");
+    check(fakehost_log_contains(fh, "every resource scope needs a patient/ or user/ prefix"),
+          "guide_scope_explanation_is_logged");
+}
+
+static void test_missing_offline_access_warns_in_host_log(void)
+{
+    vap_option o[] = {{"client_id", CLIENT}, {"scope", "openid api:fhir user/Patient.read"}};
+    vap_instance *inst = NULL;
+    vap_error err;
+    fakehost_log_clear(fh);
+    check(new_instance(o, 2, &inst, &err) == VAP_OK, "no_offline_access_is_accepted");
+    check(fakehost_log_contains(fh, "warn: scope has no offline_access"),
+          "no_offline_access_warns_in_host_log");
+    api->instance_free(inst);
+}
+
+static void test_patient_scopes_warn_bound_to_one_patient(void)
+{
+    vap_option o[] = {{"client_id", CLIENT},
+                      {"scope", "openid offline_access api:fhir launch/patient patient/Patient.read"}};
+    vap_instance *inst = NULL;
+    vap_error err;
+    fakehost_log_clear(fh);
+    check(new_instance(o, 2, &inst, &err) == VAP_OK, "patient_scopes_accepted");
+    check(fakehost_log_contains(fh, "bound to the one patient"), "patient_scopes_warn_bound");
+    api->instance_free(inst);
+}
+
+static void test_unknown_key_named_through_abi(void)
+{
+    vap_option o[] = {{"client_secret", "x"}};
+    vap_instance *inst = NULL;
+    vap_error err;
+    check(new_instance(o, 1, &inst, &err) == VAP_E_CONFIG &&
+              strstr(err.message, "unknown option 'client_secret'") != NULL,
+          "unknown_key_named_through_abi");
+}
+
+/* A host built against an older, smaller vap_error: nothing past its end is
+ * written. */
+static void test_small_error_struct_is_not_overrun(void)
+{
+    struct {
+        vap_error e;
+        unsigned char guard[64];
+    } small;
+    memset(&small, 0xAB, sizeof small);
+    small.e.struct_size = (uint32_t)offsetof(vap_error, oauth_error); /* no strings */
+    small.e.abi_minor = 0;
+    vap_option o[] = {{"issuer", "nope"}, {"fhir_base", "x"}, {"store", "/s"}, {"keyring", "/k"}};
+    vap_instance *inst = NULL;
+    int rc = api->instance_new(o, 4, &inst, &small.e);
+    unsigned char *tail = (unsigned char *)&small.e + offsetof(vap_error, oauth_error);
+    int untouched = 1;
+    for (size_t i = 0; i < sizeof small - offsetof(vap_error, oauth_error); i++)
+        if (tail[i] != 0xAB)
+            untouched = 0;
+    check(rc == VAP_E_CONFIG && small.e.code == VAP_E_CONFIG, "small_error_gets_code");
+    check(untouched, "small_error_struct_is_not_overrun");
+}
+
+static void test_status_without_client_id_is_config_error(void)
+{
+    vap_instance *inst = NULL;
+    vap_error err;
+    check(new_instance(NULL, 0, &inst, &err) == VAP_OK, "instance_without_client_id_accepted");
+    vap_grant_info *info = NULL;
+    int rc = api->status(inst, NULL, &info, &err);
+    check(rc == VAP_E_CONFIG && info == NULL && strstr(err.message, "register") != NULL,
+          "status_without_client_id_is_config_error");
+    api->instance_free(inst);
+}
+
+static void test_status_no_grant_then_grant(void)
+{
+    vap_option o[] = {{"client_id", CLIENT}};
+    vap_instance *inst = NULL;
+    vap_error err;
+    check(new_instance(o, 1, &inst, &err) == VAP_OK, "instance_ok");
+    vap_grant_info *info = NULL;
+    int rc = api->status(inst, NULL, &info, &err);
+    check(rc == VAP_OK && info && info->state == VAP_GRANT_NONE, "status_reports_no_grant");
+    api->release(info);
+
+    /* Seal a grant as authorize would (setup through the library). */
+    struct config cfg = {0};
+    cfg.issuer = (char *)ISSUER;
+    cfg.client_id = (char *)CLIENT;
+    cfg.store = store;
+    cfg.keyring = keyring;
+    struct secrets s;
+    struct grant *g = grant_new();
+    vap_error e2;
+    VAP_INIT(vap_error, e2);
+    snprintf(g->access_token, sizeof g->access_token, "AT-SECRET-VALUE");
+    snprintf(g->refresh_token, sizeof g->refresh_token, "RT-SECRET-VALUE");
+    snprintf(g->scope, sizeof g->scope, "openid offline_access user/Patient.read");
+    snprintf(g->sub, sizeof g->sub, "user-uuid-1");
+    g->access_expires_at_ms = 4102444800000; /* 2100 */
+    g->obtained_at_ms = 4102441200000;
+    g->lifetime_s = 3600;
+    int w = secrets_init(&s, &e2) == VAP_OK ? secrets_grant_write(&s, &cfg, g, &e2) : -1;
+    check(w == VAP_OK && g->generation == 1, "setup_grant_sealed_generation_1");
+    secrets_destroy(&s);
+    grant_free(g);
+
+    rc = api->status(inst, NULL, &info, &err);
+    check(rc == VAP_OK && info && info->state == VAP_GRANT_VALID && info->generation == 1 &&
+              info->has_refresh_token && strcmp(info->subject, "user-uuid-1") == 0 &&
+              strcmp(info->scope, "openid offline_access user/Patient.read") == 0,
+          "status_reports_sealed_grant");
+    api->release(info);
+
+    fakehost_set_now_ms(fh, 4102444800000 + 1);
+    rc = api->status(inst, NULL, &info, &err);
+    check(rc == VAP_OK && info && info->state == VAP_GRANT_EXPIRED, "status_uses_host_clock");
+    api->release(info);
+    fakehost_set_now_ms(fh, 0);
+
+    /* A store from another practice (other client_id) is refused. */
+    vap_option other[] = {{"client_id", "someone-else"}};
+    vap_instance *inst2 = NULL;
+    check(new_instance(other, 1, &inst2, &err) == VAP_OK, "instance2_ok");
+    rc = api->status(inst2, NULL, &info, &err);
+    check(rc == VAP_E_SEAL && info == NULL, "status_refuses_grant_bound_to_other_client");
+    api->instance_free(inst2);
+
+    /* No token value ever reaches the host's log. */
+    check(!fakehost_log_contains(fh, "SECRET-VALUE"), "no_token_in_host_log");
+
+    /* A forked child must not use the parent's instance. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        vap_error ce;
+        VAP_INIT(vap_error, ce);
+        vap_grant_info *ci = NULL;
+        int crc = api->status(inst, NULL, &ci, &ce);
+        _exit(crc == VAP_E_INVAL && strstr(ce.message, "fork") != NULL ? 0 : 1);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    check(WIFEXITED(st) && WEXITSTATUS(st) == 0, "forked_child_is_refused");
+    api->instance_free(inst);
+}
+
+static void test_release_and_strerror(void)
+{
+    api->release(NULL);
+    check(strcmp(api->strerror(VAP_E_REAUTH_REQUIRED), "re-authorization required") == 0,
+          "strerror_names_codes");
+    check((api->caps & VAP_CAP_STATUS) && api->status != NULL, "status_cap_matches_pointer");
+    check(!(api->caps & VAP_CAP_FETCH) == (api->fetch == NULL), "fetch_cap_matches_pointer");
+}
+
+int main(int argc, char **argv)
+{
+    char errbuf[512];
+    if (argc != 2 || sodium_init() < 0 || make_store() != 0) {
+        fprintf(stderr, "usage: test-abi /abs/path/vap_openemr.so (and a writable /tmp)\n");
+        return 1;
+    }
+    if (fakehost_new(argv[1], &fh, errbuf, sizeof errbuf) != VAP_OK) {
+        fprintf(stderr, "cannot load %s: %s\n", argv[1], errbuf);
+        return 1;
+    }
+    api = fakehost_api(fh);
+    test_guide_scope_is_config_error_with_corrected_line();
+    test_missing_offline_access_warns_in_host_log();
+    test_patient_scopes_warn_bound_to_one_patient();
+    test_unknown_key_named_through_abi();
+    test_small_error_struct_is_not_overrun();
+    test_status_without_client_id_is_config_error();
+    test_status_no_grant_then_grant();
+    test_release_and_strerror();
+    fakehost_free(fh);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    printf("%d passed, %d failed\n", passes, failures);
+    return failures ? 1 : 0;
+}

@@ -1,0 +1,404 @@
+/*
+ * test_seal_cli.c - the vap-seal commands as an admin or a script uses them
+ * (argv[2] = the vap-seal binary).  Values are checked by opening the store
+ * with the library.
+ */
+#include "seal_test_util.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+static const char *vap_seal;
+static const seal_binding bind_ok = {TEST_ISSUER, TEST_CLIENT};
+
+struct env {
+    char dir[4096];
+    char keyring[4200];
+    char store[4200];
+    char out[16384];
+    char err[16384];
+};
+
+static int env_setup(void **state)
+{
+    struct env *e = calloc(1, sizeof *e);
+    test_tmpdir(e->dir, "cli");
+    snprintf(e->keyring, sizeof e->keyring, "%s/keys/ring", e->dir);
+    snprintf(e->store, sizeof e->store, "%s/store", e->dir);
+    *state = e;
+    return 0;
+}
+
+static int env_teardown(void **state)
+{
+    struct env *e = *state;
+    test_rmrf(e->dir);
+    free(e);
+    return 0;
+}
+
+/* Runs vap-seal with up to 15 arguments (NULL-terminated) and INPUT on stdin. */
+static int vs(struct env *e, const char *input, ...)
+{
+    char *argv[20];
+    va_list ap;
+    int n = 0;
+    argv[n++] = (char *)vap_seal;
+    va_start(ap, input);
+    for (const char *a; n < 19 && (a = va_arg(ap, const char *)) != NULL;)
+        argv[n++] = (char *)a;
+    va_end(ap);
+    argv[n] = NULL;
+    return test_run(argv, input, input ? strlen(input) : 0, e->out, sizeof e->out, e->err, sizeof e->err, NULL);
+}
+
+static int put(struct env *e, const char *name, const char *input)
+{
+    return vs(e, input, "put", "--keyring", e->keyring, "--store", e->store, "--issuer", TEST_ISSUER, "--client-id",
+              TEST_CLIENT, name, NULL);
+}
+
+/* Opens NAME with the library; copies the value to OUT (NUL-terminated). */
+static int open_item(struct env *e, const char *name, char *out, size_t cap, uint64_t *gen)
+{
+    seal_store *st = NULL;
+    seal_keyring *ring = NULL;
+    seal_secret *s = NULL;
+    seal_err err;
+    int rc = seal_store_open(e->store, &st, &err);
+    if (rc == SEAL_OK)
+        rc = seal_keyring_load(e->keyring, (uid_t)-1, &ring, &err);
+    if (rc == SEAL_OK)
+        rc = seal_secret_new(&s, &err);
+    if (rc == SEAL_OK)
+        rc = seal_store_read(st, ring, name, &bind_ok, s, &err);
+    if (rc == SEAL_OK) {
+        size_t n = seal_secret_size(s) < cap - 1 ? seal_secret_size(s) : cap - 1;
+        memcpy(out, seal_secret_data(s), n);
+        out[n] = '\0';
+        if (gen != NULL)
+            *gen = seal_secret_generation(s);
+    }
+    seal_secret_free(s);
+    seal_keyring_free(ring);
+    seal_store_close(st);
+    return rc;
+}
+
+static void init(struct env *e)
+{
+    assert_int_equal(vs(e, NULL, "init", "--keyring", e->keyring, NULL), 0);
+}
+
+static void init_creates_a_0600_keyring_in_a_new_0700_directory(void **state)
+{
+    struct env *e = *state;
+    struct stat sb;
+    char dir[4300];
+    init(e);
+    assert_int_equal(stat(e->keyring, &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, 0600);
+    snprintf(dir, sizeof dir, "%s/keys", e->dir);
+    assert_int_equal(stat(dir, &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, 0700);
+}
+
+static void init_refuses_to_overwrite_an_existing_keyring(void **state)
+{
+    struct env *e = *state;
+    size_t l1, l2;
+    init(e);
+    uint8_t *before = test_read_file(e->keyring, &l1);
+    assert_int_equal(vs(e, NULL, "init", "--keyring", e->keyring, NULL), 1);
+    assert_non_null(strstr(e->err, "already exists"));
+    uint8_t *after = test_read_file(e->keyring, &l2);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(before, after, l1);
+    free(before);
+    free(after);
+}
+
+static void put_strips_exactly_one_trailing_newline(void **state)
+{
+    struct env *e = *state;
+    char v[64];
+    init(e);
+    assert_int_equal(put(e, "client_secret", "abc\n"), 0);
+    assert_int_equal(open_item(e, "client_secret", v, sizeof v, NULL), SEAL_OK);
+    assert_string_equal(v, "abc");
+    assert_int_equal(put(e, "client_secret", "abc"), 0);
+    assert_int_equal(open_item(e, "client_secret", v, sizeof v, NULL), SEAL_OK);
+    assert_string_equal(v, "abc");
+    assert_int_equal(put(e, "client_secret", "abc\n\n"), 0);
+    assert_int_equal(open_item(e, "client_secret", v, sizeof v, NULL), SEAL_OK);
+    assert_string_equal(v, "abc\n");
+}
+
+static void put_refuses_empty_input(void **state)
+{
+    struct env *e = *state;
+    static const char *inputs[] = {"", "\n"};
+    char v[64];
+    init(e);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(put(e, "client_secret", inputs[i]), 1);
+        assert_non_null(strstr(e->err, "empty"));
+        assert_int_equal(open_item(e, "client_secret", v, sizeof v, NULL), SEAL_E_NOENT);
+    }
+}
+
+static void put_refuses_without_issuer_and_client_id(void **state)
+{
+    struct env *e = *state;
+    init(e);
+    assert_int_equal(vs(e, "x", "put", "--keyring", e->keyring, "--store", e->store, "--issuer", TEST_ISSUER,
+                        "client_secret", NULL),
+                     1);
+    assert_non_null(strstr(e->err, "--client-id"));
+    assert_int_equal(vs(e, "x", "put", "--keyring", e->keyring, "--store", e->store, "--client-id", TEST_CLIENT,
+                        "client_secret", NULL),
+                     1);
+}
+
+static void put_refuses_a_secret_on_the_command_line(void **state)
+{
+    struct env *e = *state;
+    init(e);
+    assert_int_equal(vs(e, "x", "put", "--keyring", e->keyring, "--store", e->store, "--issuer", TEST_ISSUER,
+                        "--client-id", TEST_CLIENT, "client_secret", "hunter2", NULL),
+                     2);
+    assert_non_null(strstr(e->err, "stdin"));
+}
+
+static void put_bumps_the_generation_each_time(void **state)
+{
+    struct env *e = *state;
+    char v[64];
+    uint64_t gen = 0;
+    init(e);
+    for (int i = 1; i <= 3; i++) {
+        assert_int_equal(put(e, "grant", "g"), 0);
+        assert_int_equal(open_item(e, "grant", v, sizeof v, &gen), SEAL_OK);
+        assert_int_equal(gen, (uint64_t)i);
+    }
+}
+
+static void put_reads_issuer_client_id_store_and_keyring_from_the_config(void **state)
+{
+    struct env *e = *state;
+    char cfg[4300], text[12000], v[64];
+    init(e);
+    snprintf(cfg, sizeof cfg, "%s/vap.conf", e->dir);
+    int n = snprintf(text, sizeof text,
+                     "# two instances\n"
+                     "other  /usr/lib/vap/vap_openemr.so issuer=https://wrong.example/oauth2/default client_id=no\n"
+                     "openemr /usr/lib/vap/vap_openemr.so issuer=%s \\\n"
+                     "    client_id=\"%s\" scope=\"openid fhirUser # not a comment\" \\\n"
+                     "    store=%s keyring=%s\n",
+                     TEST_ISSUER, TEST_CLIENT, e->store, e->keyring);
+    test_write_file(cfg, text, (size_t)n, 0600);
+    assert_int_equal(vs(e, "from-config\n", "put", "-c", cfg, "-i", "openemr", "client_secret", NULL), 0);
+    assert_int_equal(open_item(e, "client_secret", v, sizeof v, NULL), SEAL_OK);
+    assert_string_equal(v, "from-config");
+    /* Two instance lines and no -i: refused rather than guessed. */
+    assert_int_equal(vs(e, "x\n", "put", "-c", cfg, "client_secret", NULL), 1);
+    assert_non_null(strstr(e->err, "-i NAME"));
+}
+
+static void list_shows_names_key_ids_and_generations_never_values(void **state)
+{
+    struct env *e = *state;
+    init(e);
+    assert_int_equal(put(e, "client_secret", "very-secret-1"), 0);
+    assert_int_equal(put(e, "grant", "very-secret-2"), 0);
+    assert_int_equal(vs(e, NULL, "list", "--store", e->store, NULL), 0);
+    assert_non_null(strstr(e->out, "client_secret"));
+    assert_non_null(strstr(e->out, "grant"));
+    assert_non_null(strstr(e->out, "generation 1"));
+    assert_null(strstr(e->out, "very-secret"));
+    assert_int_equal(vs(e, NULL, "list", "--store", e->store, "--json", NULL), 0);
+    assert_true(e->out[0] == '[');
+    assert_non_null(strstr(e->out, "{\"name\":\"client_secret\",\"key_id\":\""));
+    assert_non_null(strstr(e->out, "\"generation\":1"));
+    assert_null(strstr(e->out, "very-secret"));
+}
+
+static void verify_names_each_failing_item_and_exits_nonzero(void **state)
+{
+    struct env *e = *state;
+    char p[4300];
+    size_t len;
+    init(e);
+    assert_int_equal(put(e, "client_secret", "a"), 0);
+    assert_int_equal(put(e, "grant", "b"), 0);
+    assert_int_equal(vs(e, NULL, "verify", "--keyring", e->keyring, "--store", e->store, NULL), 0);
+    snprintf(p, sizeof p, "%s/grant", e->store);
+    uint8_t *buf = test_read_file(p, &len);
+    buf[len - 1] ^= 1;
+    test_write_file(p, buf, len, 0600);
+    free(buf);
+    assert_int_equal(vs(e, NULL, "verify", "--keyring", e->keyring, "--store", e->store, NULL), 1);
+    assert_non_null(strstr(e->out, "client_secret    ok"));
+    assert_non_null(strstr(e->out, "grant            FAILED"));
+    assert_non_null(strstr(e->err, "grant: sealed file failed authentication"));
+    assert_int_equal(vs(e, NULL, "verify", "--keyring", e->keyring, "--store", e->store, "--json", NULL), 1);
+    assert_non_null(strstr(e->out, "{\"name\":\"grant\",\"ok\":false,\"error\":"));
+    assert_non_null(strstr(e->out, "\"ok\":false}"));
+}
+
+static void verify_checks_the_binding_when_given(void **state)
+{
+    struct env *e = *state;
+    init(e);
+    assert_int_equal(put(e, "client_secret", "a"), 0);
+    assert_int_equal(vs(e, NULL, "verify", "--keyring", e->keyring, "--store", e->store, "--issuer", TEST_ISSUER,
+                        "--client-id", "someone-else", NULL),
+                     1);
+    assert_non_null(strstr(e->err, "another client_id"));
+}
+
+static void rotate_key_reseals_every_item_and_retires_the_old_key(void **state)
+{
+    struct env *e = *state;
+    char v[64], before[SEAL_NAME_MAX + 40];
+    seal_keyring *ring;
+    seal_err err;
+    init(e);
+    assert_int_equal(put(e, "client_secret", "cs-value"), 0);
+    assert_int_equal(put(e, "grant", "grant-value"), 0);
+    assert_int_equal(vs(e, NULL, "list", "--store", e->store, NULL), 0);
+    snprintf(before, sizeof before, "%.40s", strstr(e->out, "key "));
+    assert_int_equal(vs(e, NULL, "rotate-key", "--keyring", e->keyring, "--store", e->store, NULL), 0);
+    assert_int_equal(vs(e, NULL, "list", "--store", e->store, NULL), 0);
+    assert_null(strstr(e->out, before));
+    assert_int_equal(open_item(e, "client_secret", v, sizeof v, NULL), SEAL_OK);
+    assert_string_equal(v, "cs-value");
+    assert_int_equal(open_item(e, "grant", v, sizeof v, NULL), SEAL_OK);
+    assert_string_equal(v, "grant-value");
+    assert_int_equal(seal_keyring_load(e->keyring, (uid_t)-1, &ring, &err), SEAL_OK);
+    assert_int_equal(seal_keyring_count(ring), 2);
+    uint8_t id[SEAL_KEY_ID_BYTES];
+    int st0, st1;
+    uint64_t created;
+    assert_int_equal(seal_keyring_entry(ring, 0, id, &st0, &created), SEAL_OK);
+    assert_int_equal(seal_keyring_entry(ring, 1, id, &st1, &created), SEAL_OK);
+    assert_int_equal(st0, SEAL_KEY_RETIRED);
+    assert_int_equal(st1, SEAL_KEY_ACTIVE);
+    seal_keyring_free(ring);
+}
+
+static void export_then_import_restores_the_keyring_and_every_item(void **state)
+{
+    struct env *e = *state;
+    char bak[4300], k2[4300], s2[4300], v[64];
+    init(e);
+    assert_int_equal(put(e, "client_secret", "cs-value"), 0);
+    assert_int_equal(put(e, "grant", "grant-value"), 0);
+    snprintf(bak, sizeof bak, "%s/backup.vsb", e->dir);
+    assert_int_equal(vs(e, "correct horse\n", "export", "--keyring", e->keyring, "--store", e->store, "--output", bak,
+                        "--kdf-ops", "1", "--kdf-mem", "8", NULL),
+                     0);
+    struct stat sb;
+    assert_int_equal(stat(bak, &sb), 0);
+    assert_int_equal(sb.st_mode & 07777, 0600);
+    snprintf(k2, sizeof k2, "%s/keys2/ring", e->dir);
+    snprintf(s2, sizeof s2, "%s/store2", e->dir);
+    assert_int_equal(vs(e, "correct horse\n", "import", "--keyring", k2, "--store", s2, "--input", bak, NULL), 0);
+    memcpy(e->keyring, k2, strlen(k2) + 1);
+    memcpy(e->store, s2, strlen(s2) + 1);
+    assert_int_equal(open_item(e, "client_secret", v, sizeof v, NULL), SEAL_OK);
+    assert_string_equal(v, "cs-value");
+    assert_int_equal(open_item(e, "grant", v, sizeof v, NULL), SEAL_OK);
+    assert_string_equal(v, "grant-value");
+}
+
+static void import_with_a_wrong_passphrase_is_refused_and_writes_nothing(void **state)
+{
+    struct env *e = *state;
+    char bak[4300], k2[4300];
+    init(e);
+    assert_int_equal(put(e, "grant", "g"), 0);
+    snprintf(bak, sizeof bak, "%s/backup.vsb", e->dir);
+    snprintf(k2, sizeof k2, "%s/keys2/ring", e->dir);
+    assert_int_equal(vs(e, "right\n", "export", "--keyring", e->keyring, "--store", e->store, "--output", bak,
+                        "--kdf-ops", "1", "--kdf-mem", "8", NULL),
+                     0);
+    assert_int_equal(vs(e, "wrong\n", "import", "--keyring", k2, "--store", e->store, "--input", bak, NULL), 1);
+    assert_non_null(strstr(e->err, "wrong passphrase"));
+    assert_int_equal(access(k2, F_OK), -1);
+}
+
+static void every_command_has_help(void **state)
+{
+    struct env *e = *state;
+    static const char *cmds[] = {"init", "put", "list", "verify", "rotate-key", "export", "import"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        assert_int_equal(vs(e, NULL, cmds[i], "--help", NULL), 0);
+        assert_non_null(strstr(e->out, "usage: vap-seal "));
+        assert_non_null(strstr(e->out, cmds[i]));
+    }
+}
+
+static void unknown_command_is_a_usage_error(void **state)
+{
+    struct env *e = *state;
+    assert_int_equal(vs(e, NULL, "frobnicate", NULL), 2);
+    assert_non_null(strstr(e->err, "unknown command"));
+}
+
+static void root_put_with_owner_gives_the_files_to_that_user(void **state)
+{
+    struct env *e = *state;
+    struct stat sb;
+    char p[4300];
+    init(e);
+    assert_int_equal(vs(e, "x", "put", "--keyring", e->keyring, "--store", e->store, "--issuer", TEST_ISSUER,
+                        "--client-id", TEST_CLIENT, "--owner", "nobody", "grant", NULL),
+                     0);
+    assert_int_equal(stat(e->store, &sb), 0);
+    assert_int_equal(sb.st_uid, TEST_NOBODY);
+    snprintf(p, sizeof p, "%s/grant", e->store);
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(sb.st_uid, TEST_NOBODY);
+    assert_int_equal(sb.st_mode & 07777, 0600);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3)
+        return 2;
+    vap_seal = argv[2];
+    if (sodium_init() < 0)
+        return 1;
+#define T(f) cmocka_unit_test_setup_teardown(f, env_setup, env_teardown)
+    const struct CMUnitTest tests[] = {
+        T(init_creates_a_0600_keyring_in_a_new_0700_directory),
+        T(init_refuses_to_overwrite_an_existing_keyring),
+        T(put_strips_exactly_one_trailing_newline),
+        T(put_refuses_empty_input),
+        T(put_refuses_without_issuer_and_client_id),
+        T(put_refuses_a_secret_on_the_command_line),
+        T(put_bumps_the_generation_each_time),
+        T(put_reads_issuer_client_id_store_and_keyring_from_the_config),
+        T(list_shows_names_key_ids_and_generations_never_values),
+        T(verify_names_each_failing_item_and_exits_nonzero),
+        T(verify_checks_the_binding_when_given),
+        T(rotate_key_reseals_every_item_and_retires_the_old_key),
+        T(export_then_import_restores_the_keyring_and_every_item),
+        T(import_with_a_wrong_passphrase_is_refused_and_writes_nothing),
+        T(every_command_has_help),
+        T(unknown_command_is_a_usage_error),
+        T(root_put_with_owner_gives_the_files_to_that_user),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
