@@ -96,6 +96,7 @@ int main(int argc, char **argv)
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(e, CURLOPT_CAINFO, ca);
     curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "vap-openemr"); /* the same request */
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, bench_sink);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &total);
     /* warm both: connection open, TLS done */

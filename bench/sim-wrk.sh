@@ -26,4 +26,15 @@ patient=$(printf '%s' "$tok" | jq -r .patient)
 url="$base/apis/default/fhir/Patient/$patient"
 bytes=$(curl_ -H "Authorization: Bearer $at" "$url" | wc -c)
 echo "Patient body: $bytes bytes; sim threads $simthreads; wrk -t$wrkthreads -c$conns -d${dur}s"
-wrk -t"$wrkthreads" -c"$conns" -d"${dur}s" -H "Authorization: Bearer $at" "$url"
+# CPU the simulator itself spends per request, which does not depend on how
+# busy the (shared) machine is: utime+stime ticks from /proc before and after.
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+c0=$(cpu)
+wrk -t"$wrkthreads" -c"$conns" -d"${dur}s" -H "Authorization: Bearer $at" "$url" | tee "$dir/wrk"
+c1=$(cpu)
+reqs=$(awk '/requests in/{print $1}' "$dir/wrk")
+hz=$(getconf CLK_TCK)
+awk -v c="$((c1 - c0))" -v hz="$hz" -v n="$reqs" 'BEGIN {
+    if (n > 0) printf "simulator CPU: %.2f s for %d requests = %.1f us/request (%.0f req/s per core)\n",
+        c / hz, n, c / hz / n * 1e6, n / (c / hz) }'
+uptime

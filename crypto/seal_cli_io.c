@@ -225,12 +225,14 @@ static int io_read_tty_line(const char *prompt, uint8_t *buf, size_t cap, size_t
     quiet = old;
     quiet.c_lflag &= ~(tcflag_t)ECHO;
     quiet.c_lflag |= ECHONL;
-    fputs(prompt, stderr);
-    fflush(stderr);
+    /* Echo goes off before the prompt appears, so nothing typed after the
+     * prompt can be echoed or discarded; the restore keeps typed-ahead input. */
     if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) != 0)
         return cli_fail("cannot turn off echo on the terminal: %s", strerror(errno));
+    fputs(prompt, stderr);
+    fflush(stderr);
     int rc = io_read_stdin(buf, cap, len, 1);
-    tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+    tcsetattr(STDIN_FILENO, TCSADRAIN, &old);
     if (rc == 0 && *len > 0 && buf[*len - 1] == '\n')
         (*len)--;
     return rc;

@@ -74,6 +74,10 @@ int cmd_authorize(struct vaphost *vh, int argc, char **argv)
     if (listen && browser && strncmp(begin->url, "https://", 8) == 0 &&
         (getenv("DISPLAY") != NULL || getenv("WAYLAND_DISPLAY") != NULL))
         open_browser(begin->url);
+    /* Kept for the timeout message: OpenEMR answers a redirect URI it does
+     * not know with a JSON error in the browser, never coming back here. */
+    char sent_redirect[512];
+    snprintf(sent_redirect, sizeof sent_redirect, "%s", begin->redirect_uri);
     vh->api->release(begin);
 
     char *target = NULL;
@@ -84,9 +88,13 @@ int cmd_authorize(struct vaphost *vh, int argc, char **argv)
                 wait_s);
         if (listener_wait(l, (int)(wait_s * 1000), &target, &target_len) != 0) {
             listener_finish(l, 0);
-            fprintf(stderr, "vap-host: no answer from the browser within %ld s: run vap-host "
-                            "authorize again (and approve within the time), or use --no-listen "
-                            "on a machine without a browser\n", wait_s);
+            fprintf(stderr, "vap-host: no answer from the browser within %ld s: if it showed "
+                            "invalid_client (\"Client authentication failed\") before any "
+                            "sign-in, the redirect URI sent, %.300s, does not match the "
+                            "client's registration byte for byte: fix redirect_uri or the "
+                            "registration; otherwise run vap-host authorize again (and approve "
+                            "within the time), or use --no-listen on a machine without a "
+                            "browser\n", wait_s, sent_redirect);
             return VAPHOST_EXIT_FAILURE;
         }
     } else {

@@ -40,8 +40,8 @@ struct listener {
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **con_cls);
-static int split_redirect(const char *uri, char *host, size_t host_cap, unsigned *port,
-                          char *path, size_t path_cap);
+static void request_done(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe);
 static struct MHD_Daemon *bind_one(struct listener *l, int family, unsigned port);
 
 int listener_start(const char *redirect_uri, struct listener **out, char *err, size_t errlen)
@@ -55,7 +55,8 @@ int listener_start(const char *redirect_uri, struct listener **out, char *err, s
     }
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
-    if (split_redirect(redirect_uri, host, sizeof host, &port, l->path, sizeof l->path) != 0) {
+    if (listener_split_redirect(redirect_uri, host, sizeof host, &port, l->path,
+                                sizeof l->path) != 0) {
         snprintf(err, errlen,
                  "redirect_uri %s is not http on localhost, 127.0.0.1 or [::1], so this machine "
                  "cannot receive the browser's return: use --no-listen and paste the address "
@@ -192,6 +193,49 @@ size_t listener_html_escape(const char *src, char *out, size_t cap)
     return o;
 }
 
+/* http://HOST[:PORT]/PATH with HOST a loopback name; query and fragment are
+ * not allowed in a redirect URI we listen on. */
+int listener_split_redirect(const char *uri, char *host, size_t host_cap, unsigned *port,
+                            char *path, size_t path_cap)
+{
+    if (strncmp(uri, "http://", 7) != 0)
+        return -1;
+    const char *h = uri + 7, *end;
+    if (*h == '[') {
+        end = strchr(h, ']');
+        if (end == NULL || (size_t)(end - h - 1) >= host_cap)
+            return -1;
+        snprintf(host, host_cap, "%.*s", (int)(end - h - 1), h + 1);
+        end++;
+        if (*end != ':' && *end != '/' && *end != '\0')
+            return -1; /* "[::1]8000/cb": no path the browser can hit */
+    } else {
+        end = h + strcspn(h, ":/");
+        if ((size_t)(end - h) >= host_cap)
+            return -1;
+        snprintf(host, host_cap, "%.*s", (int)(end - h), h);
+    }
+    if (strcmp(host, "localhost") != 0 && strcmp(host, "127.0.0.1") != 0 &&
+        strcmp(host, "::1") != 0)
+        return -1;
+    *port = 80;
+    if (*end == ':') {
+        char *stop;
+        if (end[1] < '0' || end[1] > '9')
+            return -1; /* strtoul would take a sign or blanks */
+        unsigned long p = strtoul(end + 1, &stop, 10);
+        if (p == 0 || p > 65535 || (*stop != '/' && *stop != '\0'))
+            return -1;
+        *port = (unsigned)p;
+        end = stop;
+    }
+    const char *p = *end ? end : "/";
+    if (strpbrk(p, "?#") != NULL || strlen(p) >= path_cap)
+        return -1;
+    snprintf(path, path_cap, "%s", p);
+    return 0;
+}
+
 /* ---- helpers --------------------------------------------------------------- */
 
 static enum MHD_Result queue_text(struct MHD_Connection *c, unsigned status, const char *type,
@@ -262,9 +306,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         char page[LISTENER_PAGE_MAX];
         snprintf(page, sizeof page, "%s",
                  l->have_result ? l->page : "<!doctype html><p>Nothing has happened yet.</p>\n");
+        /* Served once the page is out (request_done), not when queued:
+         * the caller stops the daemon then, and a queued page would die
+         * with it (curl: "Empty reply from server"). */
         if (l->have_result)
-            l->result_served = 1;
-        pthread_cond_broadcast(&l->cv);
+            *con_cls = &l->result_served;
         pthread_mutex_unlock(&l->mu);
         return queue_text(c, MHD_HTTP_OK, "text/html; charset=utf-8", page, NULL);
     }
@@ -312,43 +358,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                       l->result_path);
 }
 
-/* http://HOST[:PORT]/PATH with HOST a loopback name; query and fragment are
- * not allowed in a redirect URI we listen on. */
-static int split_redirect(const char *uri, char *host, size_t host_cap, unsigned *port,
-                          char *path, size_t path_cap)
+/* The result page has been handed to the socket (or the browser went away):
+ * the caller may stop listening now. */
+static void request_done(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
 {
-    if (strncmp(uri, "http://", 7) != 0)
-        return -1;
-    const char *h = uri + 7, *end;
-    if (*h == '[') {
-        end = strchr(h, ']');
-        if (end == NULL || (size_t)(end - h - 1) >= host_cap)
-            return -1;
-        snprintf(host, host_cap, "%.*s", (int)(end - h - 1), h + 1);
-        end++;
-    } else {
-        end = h + strcspn(h, ":/");
-        if ((size_t)(end - h) >= host_cap)
-            return -1;
-        snprintf(host, host_cap, "%.*s", (int)(end - h), h);
-    }
-    if (strcmp(host, "localhost") != 0 && strcmp(host, "127.0.0.1") != 0 &&
-        strcmp(host, "::1") != 0)
-        return -1;
-    *port = 80;
-    if (*end == ':') {
-        char *stop;
-        unsigned long p = strtoul(end + 1, &stop, 10);
-        if (p == 0 || p > 65535 || (*stop != '/' && *stop != '\0'))
-            return -1;
-        *port = (unsigned)p;
-        end = stop;
-    }
-    const char *p = *end ? end : "/";
-    if (strpbrk(p, "?#") != NULL || strlen(p) >= path_cap)
-        return -1;
-    snprintf(path, path_cap, "%s", p);
-    return 0;
+    struct listener *l = cls;
+    (void)c;
+    (void)toe;
+    if (con_cls == NULL || *con_cls != &l->result_served)
+        return;
+    pthread_mutex_lock(&l->mu);
+    l->result_served = 1;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
 }
 
 static struct MHD_Daemon *bind_one(struct listener *l, int family, unsigned port)
@@ -374,5 +397,6 @@ static struct MHD_Daemon *bind_one(struct listener *l, int family, unsigned port
     }
     return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, l,
                             MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)30, MHD_OPTION_END);
+                            (unsigned)30, MHD_OPTION_NOTIFY_COMPLETED, request_done, l,
+                            MHD_OPTION_END);
 }

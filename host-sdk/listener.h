@@ -36,4 +36,11 @@ void listener_finish(struct listener *l, int grace_ms);
 /* HTML-escape src into out (NUL-terminated, truncated to cap); pure. */
 size_t listener_html_escape(const char *src, char *out, size_t cap);
 
+/* Split a redirect URI we can listen on, http://HOST[:PORT][/PATH] with HOST
+ * localhost, 127.0.0.1 or [::1] and no query or fragment, into host (no
+ * brackets), port (80 if absent) and path ("/" if absent).  0, or -1 when
+ * the URI is not such a URI or a part does not fit its buffer; pure. */
+int listener_split_redirect(const char *uri, char *host, size_t host_cap, unsigned *port,
+                            char *path, size_t path_cap);
+
 #endif

@@ -44,10 +44,32 @@ static const struct vaphost_command vaphost_commands[] = {
      "Prints the grant's state, scopes, context and expiry.  Says \"no grant\"\n"
      "and exits 3 when there is none, as when it needs re-authorization.\n",
      VAP_CAP_STATUS, cmd_status, 0},
-    {"check", "check", "check the configuration against the server",
-     "Checks discovery, TLS, the client and the scopes against the server.\n", 0, NULL, 0},
-    {"register", "register", "register this service as a client with OpenEMR",
-     "Registers a confidential client and seals its secret.\n", 0, NULL, 0},
+    {"check", "check [--json]", "test the connection: every setting tried against the server",
+     "One line per check, a tick or a cross with the fix, then a summary:\n"
+     "  connection    the server is reached over TLS (CA, host name, pin)\n"
+     "  discovery     its OpenID configuration is found and its issuer matches\n"
+     "  pkce          it offers PKCE S256\n"
+     "  scopes        every configured scope is one this server accepts\n"
+     "  redirect_uri  OpenEMR accepts the redirect URI for this client\n"
+     "  store         the keyring and the store open (owner and permissions)\n"
+     "  client        client_id and the sealed secret are accepted; the client is enabled\n"
+     "  fhir          the FHIR API answers /metadata\n"
+     "  grant         a grant is stored, with its scopes and expiry\n"
+     "Nothing is created or spent on the server.  Exits with the code of the first\n"
+     "failed check's class (below), 0 when none failed.\n"
+     "  --json   the same as a JSON object {\"ok\",\"failed\",\"warnings\",\"checks\":[...]}\n",
+     VAP_CAP_CHECK, cmd_check, 0},
+    {"register", "register [--name NAME] [--write-config]",
+     "register this service as a client with OpenEMR",
+     "Registers a confidential client (application_type private) at OpenEMR's\n"
+     "registration endpoint with the configured redirect_uri and scope.  The client\n"
+     "secret goes straight into the sealed store (item client_secret); it is never\n"
+     "shown.  Prints the client_id to add to the config line, and, when OpenEMR\n"
+     "created the client disabled (user/ scopes), the steps to enable it.\n"
+     "  --name NAME      the client name shown in OpenEMR (default: Voice AI Platform)\n"
+     "  --write-config   write client_id= into this instance's config line (the old\n"
+     "                   file is kept as CONFIG.bak); other lines are not touched\n",
+     VAP_CAP_REGISTER, cmd_register, 0},
     {"note",
      "note --patient ID --encounter ID (--subjective T --objective T --assessment T "
      "--plan T | --json FILE)",
@@ -173,6 +195,9 @@ int main(int argc, char **argv)
         (cmd->cap == VAP_CAP_REFRESH && vh.api->refresh == NULL) ||
         (cmd->cap == VAP_CAP_FETCH && vh.api->fetch == NULL) ||
         (cmd->cap == VAP_CAP_STATUS && vh.api->status == NULL) ||
+        (cmd->cap == VAP_CAP_CHECK && (!VAP_HAS(vh.api, check) || vh.api->check == NULL)) ||
+        (cmd->cap == VAP_CAP_REGISTER &&
+         (!VAP_HAS(vh.api, register_client) || vh.api->register_client == NULL)) ||
         (cmd->cap == VAP_CAP_AUTHORIZE &&
          (vh.api->authorize_begin == NULL || vh.api->authorize_complete == NULL)))) {
         fprintf(stderr, "vap-host: %s is not implemented by this plugin yet\n", cmd->name);

@@ -162,6 +162,20 @@ int authorize_begin(struct vap_instance *inst, const vap_call *call,
     };
     if ((rc = authurl_build(&p, &url, err)) != VAP_OK)
         goto out;
+    /* OIDC Core §11: offline_access is honoured only with prompt=consent; a
+     * conforming provider (oidc-provider, for one) drops it otherwise and no
+     * refresh token comes back.  OpenEMR shows its consent page anyway. */
+    if (scope_has(scope, strlen(scope), "offline_access")) {
+        static const char prompt[] = "&prompt=consent";
+        size_t n = strlen(url);
+        char *longer = realloc(url, n + sizeof prompt);
+        if (longer == NULL) {
+            rc = err_set(err, VAP_E_NOMEM, "out of memory");
+            goto out;
+        }
+        memcpy(longer + n, prompt, sizeof prompt);
+        url = longer;
+    }
     vap_authorize_begin_result *res = obj_new(sizeof *res, begin_result_dtor);
     if (res == NULL || (res->url = obj_strdup(url)) == NULL ||
         (res->redirect_uri = obj_strdup(cfg->redirect_uri)) == NULL) {
@@ -292,6 +306,15 @@ out:
     authtx_free(tx);
     redirect_free(&r);
     return rc;
+}
+
+int authz_jwks_prefetch(struct vap_instance *inst, const struct authz_endpoints *ep,
+                        int64_t deadline_ms, vap_cancel *cancel, vap_error *err)
+{
+    pthread_mutex_lock(&inst->authz.mu);
+    int need_fetch = inst->authz.jwks == NULL;
+    pthread_mutex_unlock(&inst->authz.mu);
+    return need_fetch ? fetch_jwks(inst, ep->jwks, deadline_ms, cancel, err) : VAP_OK;
 }
 
 int authz_verify_id_token(struct vap_instance *inst, const struct authz_endpoints *ep,

@@ -54,6 +54,13 @@ int authz_verify_id_token(struct vap_instance *inst, const struct authz_endpoint
                           const char *id_token, int64_t deadline_ms, vap_cancel *cancel,
                           struct jose_claims *claims, vap_error *err);
 
+/* Fetch the JWKS now unless it is cached.  The refresh path calls it before
+ * the token request, so that checking the new id_token needs no network
+ * call after the server has rotated the refresh token (a failure or a kill
+ * there would lose the grant).  VAP_OK or the fetch's error. */
+int authz_jwks_prefetch(struct vap_instance *inst, const struct authz_endpoints *ep,
+                        int64_t deadline_ms, vap_cancel *cancel, vap_error *err);
+
 /* The token endpoint's client authentication for a form request: adds the
  * client_id (+ secret for post) fields or sets Basic credentials.  secret is
  * the client secret (secure memory). */

@@ -51,8 +51,8 @@ int authurl_build(const authurl_params *p, char **out, vap_error *err)
         return err_set(err, VAP_E_NOMEM, "Out of memory building the URL");
     size_t eplen = strlen(ep);
     char sep = strchr(ep, '?') == NULL ? '?' : '&';
-    if (eplen > 0 && (ep[eplen - 1] == '?' || ep[eplen - 1] == '&'))
-        sep = 0; /* the endpoint already ends with a separator */
+    if (sep == '&' && (ep[eplen - 1] == '?' || ep[eplen - 1] == '&'))
+        sep = 0; /* the endpoint's query already ends with a separator */
     if ((rc = authurl_append(buf, AUTHURL_MAX_LEN, &pos, ep, eplen)))
         goto too_long;
     for (size_t i = 0; i < sizeof params / sizeof params[0]; i++) {

@@ -24,13 +24,13 @@ enum opt_id {
     OPT_ISSUER, OPT_FHIR_BASE, OPT_CLIENT_ID, OPT_REDIRECT_URI, OPT_SCOPE,
     OPT_STORE, OPT_KEYRING, OPT_CA_FILE, OPT_CLIENT_AUTH, OPT_TIMEOUT_MS,
     OPT_PIN_SHA256, OPT_REFRESH_MARGIN_S, OPT_LEEWAY_S, OPT_MAX_RESPONSE,
-    OPT_COUNT
+    OPT_CONNECTIONS, OPT_WARM_CONNECTIONS, OPT_COUNT
 };
 
 static const char *const opt_names[OPT_COUNT] = {
     "issuer", "fhir_base", "client_id", "redirect_uri", "scope", "store",
     "keyring", "ca_file", "client_auth", "timeout_ms", "pin_sha256",
-    "refresh_margin_s", "leeway_s", "max_response_bytes"};
+    "refresh_margin_s", "leeway_s", "max_response_bytes", "connections", "warm_connections"};
 
 static int check_issuer(const char *v, vap_error *err);
 static int check_fhir_base(const char *v, vap_error *err);
@@ -63,7 +63,8 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
             return err_set(err, VAP_E_CONFIG,
                            "unknown option '%.64s': the openemr plugin takes issuer, fhir_base, "
                            "client_id, redirect_uri, scope, store, keyring, ca_file, client_auth, "
-                           "timeout_ms, pin_sha256, refresh_margin_s, leeway_s, max_response_bytes", k);
+                           "timeout_ms, pin_sha256, refresh_margin_s, leeway_s, max_response_bytes, "
+                           "connections, warm_connections", k);
         if (val[id] != NULL)
             return err_set(err, VAP_E_CONFIG,
                            "option '%s' is given twice: keep one %s=... on the config line", k, k);
@@ -139,6 +140,18 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
          (rc = parse_long("max_response_bytes", val[OPT_MAX_RESPONSE], 4096, 1L << 30,
                           &cfg->max_response_bytes, err))))
         return rc;
+    cfg->connections = CONFIG_DEFAULT_CONNECTIONS;
+    cfg->warm_connections = CONFIG_DEFAULT_WARM_CONNECTIONS;
+    if ((val[OPT_CONNECTIONS] &&
+         (rc = parse_long("connections", val[OPT_CONNECTIONS], 1, 64, &cfg->connections, err))) ||
+        (val[OPT_WARM_CONNECTIONS] &&
+         (rc = parse_long("warm_connections", val[OPT_WARM_CONNECTIONS], 0, 64,
+                          &cfg->warm_connections, err))))
+        return rc;
+    if (cfg->warm_connections > cfg->connections)
+        return err_set(err, VAP_E_CONFIG,
+                       "warm_connections=%ld is more than connections=%ld: lower it",
+                       cfg->warm_connections, cfg->connections);
 
     cfg->issuer = strdup(val[OPT_ISSUER]);
     cfg->fhir_base = strdup(val[OPT_FHIR_BASE]);

@@ -16,6 +16,8 @@ enum client_auth { CLIENT_AUTH_AUTO = 0, CLIENT_AUTH_BASIC, CLIENT_AUTH_POST };
 #define CONFIG_DEFAULT_REFRESH_MARGIN_S 300L
 #define CONFIG_DEFAULT_LEEWAY_S 120L
 #define CONFIG_DEFAULT_MAX_RESPONSE (32L << 20)
+#define CONFIG_DEFAULT_CONNECTIONS 8L
+#define CONFIG_DEFAULT_WARM_CONNECTIONS 2L
 
 /* Every string is malloc'd and owned by the struct (config_free). */
 struct config {
@@ -34,6 +36,8 @@ struct config {
     long refresh_margin_s;
     long leeway_s;
     long max_response_bytes;
+    long connections;      /* pooled connections (and parallel requests) */
+    long warm_connections; /* opened ahead of need; 0: none              */
     unsigned scope_warnings; /* SCOPE_WARN_* of the configured scope         */
 };
 

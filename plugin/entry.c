@@ -13,6 +13,7 @@
 
 #include "authorize.h"
 #include "cancel.h"
+#include "check.h"
 #include "config.h"
 #include "fetch.h"
 #include "fetch_pages.h"
@@ -23,6 +24,7 @@
 #include "log.h"
 #include "object.h"
 #include "refresh.h"
+#include "register.h"
 #include "scope.h"
 #include "status.h"
 
@@ -48,6 +50,11 @@ static int api_fetch(vap_instance *inst, const vap_call *call, const vap_fetch_r
 static int api_authorize_complete(vap_instance *inst, const vap_call *call,
                                   const char *callback, size_t len, vap_grant_info **out,
                                   vap_error *err);
+static int api_register_client(vap_instance *inst, const vap_call *call,
+                               const vap_register_request *req, vap_register_result **out,
+                               vap_error *err);
+static int api_check(vap_instance *inst, const vap_call *call, vap_check_report **out,
+                     vap_error *err);
 
 static const vap_plugin_api plugin_api = {
     .struct_size = sizeof(vap_plugin_api),
@@ -55,7 +62,7 @@ static const vap_plugin_api plugin_api = {
     .name = "openemr",
     .version = "0.1.0",
     .caps = VAP_CAP_AUTHORIZE | VAP_CAP_REFRESH | VAP_CAP_FETCH | VAP_CAP_STATUS |
-            VAP_CAP_RELOAD | VAP_CAP_CANCEL,
+            VAP_CAP_RELOAD | VAP_CAP_CANCEL | VAP_CAP_REGISTER | VAP_CAP_CHECK,
     .instance_new = api_instance_new,
     .instance_free = api_instance_free,
     .authorize_begin = api_authorize_begin,
@@ -69,6 +76,8 @@ static const vap_plugin_api plugin_api = {
     .cancel_new = cancel_new,
     .cancel_fire = cancel_fire,
     .cancel_free = cancel_free,
+    .register_client = api_register_client,
+    .check = api_check,
 };
 
 static int g_initialised;
@@ -131,6 +140,7 @@ static int api_instance_new(const vap_option *opts, size_t n_opts, vap_instance 
     struct http_client_opts hopts = {
         .ca_file = inst->cfg.ca_file,
         .pin_sha256 = inst->cfg.pin_sha256,
+        .pool_size = (unsigned)inst->cfg.connections,
     };
     if ((rc = authz_init(&inst->authz, err)) != VAP_OK ||
         (rc = refresher_init(&inst->refresher, err)) != VAP_OK ||
@@ -146,6 +156,7 @@ static int api_instance_new(const vap_option *opts, size_t n_opts, vap_instance 
                            "(vap-host register, or copy it from Administration > System > "
                            "API Clients)");
     inst->pid = getpid();
+    warmer_start(inst);
     *out = inst;
     return VAP_OK;
 }
@@ -154,6 +165,8 @@ static void api_instance_free(vap_instance *inst)
 {
     if (inst == NULL)
         return;
+    if (inst->http != NULL)
+        warmer_stop(inst);
     http_client_free(inst->http);
     if (inst->refresher.cur != NULL)
         refresher_destroy(&inst->refresher);
@@ -263,4 +276,31 @@ static int api_authorize_complete(vap_instance *inst, const vap_call *call,
     if ((rc = instance_usable(inst, err)) != VAP_OK)
         return rc;
     return authorize_complete(inst, call, callback, len, out, err);
+}
+
+static int api_register_client(vap_instance *inst, const vap_call *call,
+                               const vap_register_request *req, vap_register_result **out,
+                               vap_error *err)
+{
+    int rc;
+    if (out == NULL)
+        return err_set(err, VAP_E_INVAL, "register_client: out is NULL");
+    *out = NULL;
+    err_clear(err);
+    if ((rc = instance_usable(inst, err)) != VAP_OK)
+        return rc;
+    return register_client(inst, call, req, out, err);
+}
+
+static int api_check(vap_instance *inst, const vap_call *call, vap_check_report **out,
+                     vap_error *err)
+{
+    int rc;
+    if (out == NULL)
+        return err_set(err, VAP_E_INVAL, "check: out is NULL");
+    *out = NULL;
+    err_clear(err);
+    if ((rc = instance_usable(inst, err)) != VAP_OK)
+        return rc;
+    return check_run(inst, call, out, err);
 }

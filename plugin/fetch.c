@@ -38,6 +38,7 @@ struct fetch_obj {
 static void fetch_obj_dtor(void *obj);
 static int make_response(struct http_response *rs, vap_fetch_response **out);
 static int classify_auth_401(const char *body, size_t len);
+static int is_logged_out(const char *body, size_t len);
 
 int fetch_check_path(const char *path, size_t len, vap_error *err)
 {
@@ -245,6 +246,28 @@ int fetch_do(struct vap_instance *inst, const vap_call *call, const vap_fetch_re
         }
         if (rc == VAP_OK && status == 401)
             goto denied;
+        if (rc == VAP_OK && status == 400 && is_logged_out(rs.body, rs.body_len)) {
+            /* Rule 6: OpenEMR's answer after a logout or a revocation.  A
+             * refresh cannot help (the refresh token went with it). */
+            int mrc = renewed_after_401 ? VAP_OK
+                                        : refresh_mark_reauth(inst, gen, deadline, cancel, err);
+            if (mrc == 1) {
+                /* Another process stored a newer grant meanwhile: try it once. */
+                renewed_after_401 = 1;
+                if ((rc = refresh_bearer(inst, deadline, cancel, 0, 0, token, sizeof token, &gen,
+                                         &obtained, err)) != VAP_OK)
+                    goto out;
+                continue;
+            }
+            if (mrc != VAP_OK)
+                plog(VAP_LOG_WARN, "could not mark the grant for re-authorization: %s",
+                     err ? err->message : err_name(mrc));
+            err_set_http(err, 400, 0, NULL);
+            rc = err_set(err, VAP_E_REAUTH_REQUIRED,
+                         "OpenEMR says the grant was revoked or its user logged out (HTTP 400): "
+                         "a staff member must authorize again (vap-host authorize)");
+            goto out;
+        }
         if (!write && retry_is_transient(rc, status)) {
             int ra = rc == VAP_OK ? http_retry_after_s(rs.hdrs.retry_after,
                                                        strlen(rs.hdrs.retry_after),
@@ -329,6 +352,13 @@ static int classify_auth_401(const char *body, size_t len)
         memmem(body, len, "expired", 7) != NULL)
         return 1;
     return 0;
+}
+
+/* OpenEMR's 400 after /logout or a revoked grant (OPENEMR.md section 9). */
+static int is_logged_out(const char *body, size_t len)
+{
+    static const char msg[] = "Refresh Token revoked or logged out";
+    return body != NULL && len >= sizeof msg - 1 && memmem(body, len, msg, sizeof msg - 1) != NULL;
 }
 
 static void fetch_obj_dtor(void *obj)

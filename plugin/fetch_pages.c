@@ -7,6 +7,7 @@
  * fhir_base: the bearer token is never sent anywhere else. */
 #include "fetch_pages.h"
 
+#include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,6 +201,11 @@ int fetch_all_pages(struct vap_instance *inst, const vap_call *call, const vap_f
             path[pl] = '\0';
             snprintf(query, sizeof query, "%s", q ? q + 1 : "");
         } else if ((long)n >= count && count > 0) {
+            if (offset > LONG_MAX - count) { /* the host's _offset: no overflow */
+                json_decref(b);
+                rc = err_set(err, VAP_E_INVAL, "fetch: _offset is too large to page from");
+                goto out;
+            }
             offset += count;
             if (fetch_next_query(query, count, offset, query, sizeof query) != 0) {
                 json_decref(b);

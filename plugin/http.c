@@ -20,7 +20,7 @@
 
 #include "cancel.h"
 #include "errors.h"
-#include "http_redact.h"
+#include "http_req.h"
 #include "log.h"
 
 /* One transfer's state, seen by the libcurl callbacks. */
@@ -38,7 +38,12 @@ struct http_slot {
     CURLM *multi;
     int busy;
     int configured;    /* the per-client options are set on easy */
+    int method;        /* HTTP_M_* last set on easy, 0 = none */
+    char *url;         /* URL last set on easy */
+    size_t max;        /* CURLOPT_MAXFILESIZE_LARGE last set */
+    int had_headers;   /* a header list is set on easy */
     int64_t last_used; /* monotonic ms; 0 = never connected */
+    int64_t clock;     /* last monotonic reading of http_run (ms) */
     struct http_xfer x;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -56,6 +61,8 @@ struct http_client {
     int log_debug;
 };
 
+enum { HTTP_M_GET = 1, HTTP_M_HEAD, HTTP_M_POST, HTTP_M_PUT, HTTP_M_DELETE };
+
 static int64_t http_mono_ms(void);
 static void http_share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *u);
 static void http_share_unlock(CURL *h, curl_lock_data d, void *u);
@@ -64,21 +71,13 @@ static int http_slot_get(struct http_client *c, int64_t deadline, vap_cancel *ca
 static void http_slot_put(struct http_client *c, struct http_slot *s, int reused);
 static size_t http_on_body(char *p, size_t sz, size_t n, void *ud);
 static size_t http_on_header(char *p, size_t sz, size_t n, void *ud);
-static int http_build_headers(const struct http_request *rq, struct curl_slist **out);
-static void http_free_headers(struct curl_slist *l);
 static int http_setup(struct http_client *c, struct http_slot *s,
                       const struct http_request *rq, struct curl_slist *hl, size_t max,
                       struct http_hdrs *hdrs);
 static void http_xfer_release(struct http_xfer *x);
 static int http_run(struct http_slot *s, vap_cancel *cancel, int64_t deadline,
                     CURLcode *res);
-static int http_map_error(CURLcode res, const struct http_xfer *x, const char *host,
-                          const char *errbuf, vap_error *err);
-static void http_host(const char *url, char *out, size_t cap);
-static int http_is_https(const char *url);
 static char *http_dup(const char *s);
-static void http_log(const struct http_client *c, const struct http_request *rq,
-                     const char *method, int status, size_t n, int64_t ms, int rc);
 
 int http_global_init(void)
 {
@@ -158,6 +157,7 @@ void http_client_free(struct http_client *c)
             curl_easy_cleanup(c->slots[i].easy);
         if (c->slots[i].multi)
             curl_multi_cleanup(c->slots[i].multi);
+        free(c->slots[i].url);
     }
     if (c->share)
         curl_share_cleanup(c->share);
@@ -186,8 +186,8 @@ int http_request_do(struct http_client *c, const struct http_request *rq,
     rs->body = NULL;
     rs->body_len = 0;
     http_hdr_init(&rs->hdrs);
-    http_host(rq->url ? rq->url : "", host, sizeof host);
-    if (rq->url == NULL || !http_is_https(rq->url)) {
+    http_req_host(rq->url ? rq->url : "", host, sizeof host);
+    if (rq->url == NULL || !http_req_is_https(rq->url)) {
         rc = err_set(err, VAP_E_INVAL,
                      "refusing a request that is not https:// (to %s): every "
                      "server address must start with https://", host);
@@ -210,7 +210,7 @@ int http_request_do(struct http_client *c, const struct http_request *rq,
         rc = err_set(err, VAP_E_CANCELLED, "the request to %s was cancelled", host);
         goto out;
     }
-    rc = http_build_headers(rq, &hl);
+    rc = http_req_headers(rq, &hl);
     if (rc != VAP_OK) {
         rc = err_set(err, rc, rc == VAP_E_INVAL
                      ? "a request header for %s contains a line break or no colon"
@@ -245,7 +245,8 @@ int http_request_do(struct http_client *c, const struct http_request *rq,
         goto out;
     }
     if (rc == VAP_OK && res != CURLE_OK)
-        rc = http_map_error(res, &slot->x, host, slot->errbuf, err);
+        rc = http_req_map_error(res, slot->x.too_large, slot->x.max, slot->x.hdr_rc, host,
+                                slot->errbuf, err);
     else if (rc != VAP_OK)
         rc = err_set(err, rc, "the HTTP library failed on the request to %s", host);
     if (rc != VAP_OK)
@@ -269,10 +270,11 @@ out:
         http_xfer_release(&slot->x);
         http_slot_put(c, slot, rc == VAP_OK);
     }
-    http_free_headers(hl);
+    http_req_headers_free(hl);
     if (rc != VAP_OK)
         http_hdr_init(&rs->hdrs);
-    http_log(c, rq, method, rs->status, rs->body_len, http_mono_ms() - t0, rc);
+    if (c->log_debug)
+        http_req_log(rq, method, rs->status, rs->body_len, http_mono_ms() - t0, rc);
     return rc;
 }
 
@@ -321,9 +323,9 @@ int http_client_warm(struct http_client *c, const char *url, unsigned n,
         struct http_hdrs h;
         char host[256];
         CURLcode res = CURLE_OK;
-        http_host(url, host, sizeof host);
+        http_req_host(url, host, sizeof host);
         int64_t left = deadline_ms - plugin_now_ms();
-        if (!http_is_https(url))
+        if (!http_req_is_https(url))
             rc = err_set(err, VAP_E_INVAL, "refusing to warm up %s: not https://", host);
         else if (left <= 0)
             rc = err_set(err, VAP_E_TIMEOUT, "deadline passed warming up %s", host);
@@ -332,7 +334,8 @@ int http_client_warm(struct http_client *c, const char *url, unsigned n,
                      VAP_OK &&
                  (rc = http_run(s, NULL, http_mono_ms() + left, &res)) == VAP_OK &&
                  res != CURLE_OK)
-            rc = http_map_error(res, &s->x, host, s->errbuf, err);
+            rc = http_req_map_error(res, s->x.too_large, s->x.max, s->x.hdr_rc, host,
+                                    s->errbuf, err);
         else if (rc != VAP_OK)
             rc = err_set(err, rc, "warming up %s failed", host);
         http_xfer_release(&s->x);
@@ -389,7 +392,9 @@ static void http_slot_put(struct http_client *c, struct http_slot *s, int reused
 {
     pthread_mutex_lock(&c->mu);
     s->busy = 0;
-    s->last_used = reused ? http_mono_ms() : 0;
+    /* the clock http_run last read is recent enough for idle tracking and
+     * spares a clock read per request (a syscall on this VM) */
+    s->last_used = reused ? s->clock : 0;
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
 }
@@ -436,30 +441,58 @@ static int http_setup(struct http_client *c, struct http_slot *s,
             goto out;
         s->configured = 1;
     }
-    HTTP_SET(CURLOPT_URL, rq->url);
-    /* No CURLOPT_TIMEOUT_MS: http_run enforces the deadline itself (and
-     * curl's timer bookkeeping cost ~5% of a warm request). */
-    HTTP_SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
-    HTTP_SET(CURLOPT_HTTPHEADER, hl);
-    HTTP_SET(CURLOPT_CUSTOMREQUEST, NULL);
-    /* POSTFIELDS switches the method to POST, so it is cleared first and
-     * the method chosen after it */
-    HTTP_SET(CURLOPT_POSTFIELDS, NULL);
-    HTTP_SET(CURLOPT_NOBODY, 0L);
-    if (strcmp(m, "GET") == 0) {
-        HTTP_SET(CURLOPT_HTTPGET, 1L);
-    } else if (strcmp(m, "HEAD") == 0) {
-        HTTP_SET(CURLOPT_NOBODY, 1L);
-    } else if (strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0) {
-        HTTP_SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
-        HTTP_SET(CURLOPT_POSTFIELDS, rq->body ? (const char *)rq->body : "");
-        if (m[1] == 'U')
-            HTTP_SET(CURLOPT_CUSTOMREQUEST, "PUT");
-    } else if (strcmp(m, "DELETE") == 0) {
-        HTTP_SET(CURLOPT_HTTPGET, 1L);
-        HTTP_SET(CURLOPT_CUSTOMREQUEST, "DELETE");
-    } else {
+    /* A warm GET of the same URL changes nothing but the buffers: options
+     * equal to what the handle already holds are not set again. */
+    if (s->url == NULL || strcmp(s->url, rq->url) != 0) {
+        free(s->url);
+        s->url = http_dup(rq->url);
+        if (s->url == NULL)
+            return VAP_E_NOMEM;
+        HTTP_SET(CURLOPT_URL, rq->url);
+    }
+    if (s->max != max) {
+        HTTP_SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
+        s->max = max;
+    }
+    if (hl != NULL || s->had_headers) {
+        HTTP_SET(CURLOPT_HTTPHEADER, hl);
+        s->had_headers = hl != NULL;
+    }
+    int kind = strcmp(m, "GET") == 0      ? HTTP_M_GET
+               : strcmp(m, "HEAD") == 0   ? HTTP_M_HEAD
+               : strcmp(m, "POST") == 0   ? HTTP_M_POST
+               : strcmp(m, "PUT") == 0    ? HTTP_M_PUT
+               : strcmp(m, "DELETE") == 0 ? HTTP_M_DELETE : 0;
+    if (kind == 0)
         return VAP_E_INVAL;
+    if (kind != s->method || kind == HTTP_M_POST || kind == HTTP_M_PUT) {
+        s->method = 0; /* unknown until every option below is set */
+        HTTP_SET(CURLOPT_CUSTOMREQUEST, NULL);
+        /* POSTFIELDS switches the method to POST, so it is cleared first
+         * and the method chosen after it */
+        HTTP_SET(CURLOPT_POSTFIELDS, NULL);
+        HTTP_SET(CURLOPT_NOBODY, 0L);
+        switch (kind) {
+        case HTTP_M_HEAD:
+            HTTP_SET(CURLOPT_NOBODY, 1L);
+            break;
+        case HTTP_M_POST:
+        case HTTP_M_PUT:
+            HTTP_SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
+            HTTP_SET(CURLOPT_POSTFIELDS, rq->body ? (const char *)rq->body : "");
+            if (kind == HTTP_M_PUT)
+                HTTP_SET(CURLOPT_CUSTOMREQUEST, "PUT");
+            break;
+        case HTTP_M_DELETE:
+            HTTP_SET(CURLOPT_HTTPGET, 1L);
+            HTTP_SET(CURLOPT_CUSTOMREQUEST, "DELETE");
+            break;
+        default:
+            HTTP_SET(CURLOPT_HTTPGET, 1L);
+            break;
+        }
+        if (r == CURLE_OK)
+            s->method = kind;
     }
 #undef HTTP_SET
 out:
@@ -481,7 +514,7 @@ static void http_xfer_release(struct http_xfer *x)
 static int http_run(struct http_slot *s, vap_cancel *cancel, int64_t deadline,
                     CURLcode *res)
 {
-    int rc = VAP_OK, running = 1;
+    int rc = VAP_OK, running = 1, clock_read = 0;
     struct cancel_waiter w;
     if (cancel_attach(cancel, &w, s->multi)) {
         cancel_detach(cancel, &w);
@@ -502,7 +535,9 @@ static int http_run(struct http_slot *s, vap_cancel *cancel, int64_t deadline,
             rc = VAP_E_CANCELLED;
             break;
         }
-        int64_t left = deadline - http_mono_ms();
+        s->clock = http_mono_ms();
+        clock_read = 1;
+        int64_t left = deadline - s->clock;
         if (left <= 0) {
             rc = VAP_E_TIMEOUT;
             break;
@@ -521,6 +556,8 @@ static int http_run(struct http_slot *s, vap_cancel *cancel, int64_t deadline,
             if (msg->msg == CURLMSG_DONE && msg->easy_handle == s->easy)
                 *res = msg->data.result;
     }
+    if (!clock_read)
+        s->clock = http_mono_ms();
     curl_multi_remove_handle(s->multi, s->easy);
     cancel_detach(cancel, &w);
     return rc;
@@ -572,157 +609,6 @@ static size_t http_on_header(char *p, size_t sz, size_t n, void *ud)
     return sz * n;
 }
 
-static int http_build_headers(const struct http_request *rq, struct curl_slist **out)
-{
-    int rc = VAP_E_NOMEM;
-    struct curl_slist *l = NULL, *t;
-    char *line = NULL;
-    size_t cap = 0;
-    *out = NULL;
-    for (size_t i = 0; i < rq->n_headers; i++) {
-        const char *h = rq->headers[i];
-        if (strpbrk(h, "\r\n") != NULL || strchr(h, ':') == NULL) {
-            rc = VAP_E_INVAL;
-            goto fail;
-        }
-        if ((t = curl_slist_append(l, h)) == NULL)
-            goto fail;
-        l = t;
-    }
-    if (rq->body != NULL || rq->content_type != NULL) {
-        /* no 100-continue round trip on POST bodies over 1 KB */
-        if ((t = curl_slist_append(l, "Expect:")) == NULL)
-            goto fail;
-        l = t;
-    }
-    if (rq->content_type != NULL) {
-        if (strpbrk(rq->content_type, "\r\n") != NULL) {
-            rc = VAP_E_INVAL;
-            goto fail;
-        }
-        cap = strlen(rq->content_type) + 16;
-        if ((line = malloc(cap)) == NULL)
-            goto fail;
-        snprintf(line, cap, "Content-Type: %s", rq->content_type);
-        if ((t = curl_slist_append(l, line)) == NULL)
-            goto fail;
-        l = t;
-        free(line);
-        line = NULL;
-    }
-    if (rq->bearer != NULL) {
-        if (strpbrk(rq->bearer, "\r\n") != NULL) {
-            rc = VAP_E_INVAL;
-            goto fail;
-        }
-        cap = strlen(rq->bearer) + 32;
-        if ((line = malloc(cap)) == NULL)
-            goto fail;
-        snprintf(line, cap, "Authorization: Bearer %s", rq->bearer);
-    } else if (rq->basic_user != NULL && rq->basic_pass != NULL) {
-        size_t ul = strlen(rq->basic_user), pl = strlen(rq->basic_pass);
-        size_t rawcap = 3 * (ul + pl) + 2;
-        char *raw = malloc(rawcap);
-        if (raw == NULL)
-            goto fail;
-        size_t a = http_form_encode(rq->basic_user, ul, raw, rawcap);
-        raw[a] = ':';
-        size_t b = http_form_encode(rq->basic_pass, pl, raw + a + 1, rawcap - a - 1);
-        size_t enc = sodium_base64_ENCODED_LEN(a + 1 + b, sodium_base64_VARIANT_ORIGINAL);
-        cap = enc + 32;
-        if ((line = malloc(cap)) != NULL) {
-            memcpy(line, "Authorization: Basic ", 21);
-            sodium_bin2base64(line + 21, cap - 21, (unsigned char *)raw, a + 1 + b,
-                              sodium_base64_VARIANT_ORIGINAL);
-        }
-        sodium_memzero(raw, rawcap);
-        free(raw);
-        if (line == NULL)
-            goto fail;
-    }
-    if (line != NULL) {
-        t = curl_slist_append(l, line);
-        sodium_memzero(line, cap);
-        free(line);
-        line = NULL;
-        if (t == NULL)
-            goto fail;
-        l = t;
-    }
-    *out = l;
-    return VAP_OK;
-fail:
-    free(line);
-    http_free_headers(l);
-    return rc;
-}
-
-/* The list may hold the bearer token or the Basic credentials: wipe it. */
-static void http_free_headers(struct curl_slist *l)
-{
-    for (struct curl_slist *p = l; p != NULL; p = p->next)
-        sodium_memzero(p->data, strlen(p->data));
-    curl_slist_free_all(l);
-}
-
-static int http_map_error(CURLcode res, const struct http_xfer *x, const char *host,
-                          const char *errbuf, vap_error *err)
-{
-    if (x->too_large || res == CURLE_FILESIZE_EXCEEDED)
-        return err_set(err, VAP_E_PROTOCOL, "the answer from %s is larger than the "
-                       "limit of %zu bytes and was cut off", host, x->max);
-    if (x->hdr_rc == HTTP_HDR_TOO_BIG)
-        return err_set(err, VAP_E_PROTOCOL, "the response headers from %s are "
-                       "larger than the limit of %u bytes", host, HTTP_HDR_TOTAL_MAX);
-    if (x->hdr_rc == HTTP_HDR_MALFORMED)
-        return err_set(err, VAP_E_PROTOCOL, "%s sent a malformed response header",
-                       host);
-    switch (res) {
-    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-        return err_set(err, VAP_E_TLS, "the public key of %s does not match "
-                       "pin_sha256: if the server's key was changed on purpose, "
-                       "update pin_sha256", host);
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_ISSUER_ERROR:
-    case CURLE_SSL_INVALIDCERTSTATUS:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CRL_BADFILE:
-    case CURLE_SSL_SHUTDOWN_FAILED:
-    case CURLE_USE_SSL_FAILED:
-        return err_set(err, VAP_E_TLS, "the TLS certificate of %s was refused (%s): "
-                       "check the server's certificate and host name, or set "
-                       "ca_file to the CA that signed it",
-                       host, errbuf[0] ? errbuf : curl_easy_strerror(res));
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-        return err_set(err, VAP_E_UNAVAILABLE, "cannot reach %s (%s): check that the "
-                       "server is up and reachable from this machine", host,
-                       curl_easy_strerror(res));
-    case CURLE_OPERATION_TIMEDOUT:
-        return err_set(err, VAP_E_TIMEOUT, "no answer from %s before the deadline: "
-                       "check the server is up, or raise timeout_ms", host);
-    case CURLE_OUT_OF_MEMORY:
-        return err_set(err, VAP_E_NOMEM, "out of memory talking to %s", host);
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-        return err_set(err, VAP_E_INVAL, "the address for %s is not a valid https "
-                       "URL", host);
-    default:
-        return err_set(err, VAP_E_PROTOCOL, "the exchange with %s failed (%s)", host,
-                       curl_easy_strerror(res));
-    }
-}
-
 /* ---- small helpers ------------------------------------------------------------- */
 
 static int64_t http_mono_ms(void)
@@ -746,30 +632,6 @@ static void http_share_unlock(CURL *h, curl_lock_data d, void *u)
         pthread_mutex_unlock(&c->share_mu[d]);
 }
 
-static int http_is_https(const char *url)
-{
-    return strncasecmp(url, "https://", 8) == 0;
-}
-
-/* "scheme://[user@]host[:port]/..." -> "host[:port]", for messages only. */
-static void http_host(const char *url, char *out, size_t cap)
-{
-    const char *p = strstr(url, "://");
-    p = p ? p + 3 : url;
-    size_t n = strcspn(p, "/?#");
-    const char *at = memchr(p, '@', n);
-    if (at != NULL) {
-        n -= (size_t)(at + 1 - p);
-        p = at + 1;
-    }
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(out, p, n);
-    out[n] = '\0';
-    if (n == 0)
-        snprintf(out, cap, "(no host)");
-}
-
 static char *http_dup(const char *s)
 {
     size_t n = strlen(s) + 1;
@@ -777,23 +639,4 @@ static char *http_dup(const char *s)
     if (d != NULL)
         memcpy(d, s, n);
     return d;
-}
-
-static void http_log(const struct http_client *c, const struct http_request *rq,
-                     const char *method, int status, size_t n, int64_t ms, int rc)
-{
-    if (!c->log_debug)
-        return;
-    char url[512], body[256] = "";
-    http_redact_url(rq->url ? rq->url : "", rq->url ? strlen(rq->url) : 0, url,
-                    sizeof url);
-    /* Only form bodies are logged: JSON bodies may be patient data. */
-    if (rq->body != NULL && rq->content_type != NULL &&
-        strncmp(rq->content_type, "application/x-www-form-urlencoded", 33) == 0)
-        http_redact_form(rq->body, rq->body_len, body, sizeof body);
-    plog(VAP_LOG_DEBUG, "http %s %s%s%s -> %d (%s, %zu bytes, %lld ms)%s%s",
-         method, url, rq->bearer ? " [bearer " HTTP_REDACTED "]" : "",
-         rq->basic_user ? " [basic " HTTP_REDACTED "]" : "", status,
-         rc == VAP_OK ? "ok" : "failed", n, (long long)ms, body[0] ? " body: " : "",
-         body);
 }

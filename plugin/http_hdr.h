@@ -35,7 +35,9 @@ void http_hdr_init(struct http_hdrs *h);
 /* Feed one raw header line (as libcurl delivers it, CRLF included or not).
  * A status line ("HTTP/1.1 200 OK") starts a new response and resets the
  * fields, so interim 1xx responses leave nothing behind.  The blank line
- * ending the block is accepted.  Values longer than a field are refused as
+ * ending the block is accepted.  Every line needs a colon; the names and
+ * values of the headers kept here are validated (token name, no control
+ * characters), other headers are not interpreted.  Values longer than a field are refused as
  * HTTP_HDR_TOO_BIG rather than truncated (a cut Link could point elsewhere). */
 int http_hdr_feed(struct http_hdrs *h, const char *line, size_t len);
 

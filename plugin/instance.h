@@ -13,6 +13,7 @@
 #include "grant.h"
 #include "refresh.h"
 #include "secrets.h"
+#include "warm.h"
 
 struct vap_instance {
     pid_t pid; /* the creating process: a forked child must not use it */
@@ -21,6 +22,7 @@ struct vap_instance {
     struct http_client *http;
     struct authz authz;
     struct refresher refresher;
+    struct warmer warmer;
     pthread_mutex_t scratch_mu; /* guards scratch */
     struct grant *scratch;      /* sodium_malloc'd; for status reads */
 };

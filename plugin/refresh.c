@@ -37,7 +37,6 @@
 static int load_locked(struct vap_instance *inst, vap_error *err);
 static int renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *cancel, int force,
                  uint64_t seen_generation, vap_error *err);
-static int retry_pending(struct vap_instance *inst, vap_error *err);
 
 int refresher_init(struct refresher *r, vap_error *err)
 {
@@ -115,7 +114,8 @@ void refresh_invalidate(struct vap_instance *inst)
 {
     struct refresher *r = &inst->refresher;
     pthread_mutex_lock(&r->mu);
-    if (!r->refreshing) {
+    /* A parked grant is newer than the file: keep it (rule 4). */
+    if (!r->refreshing && !r->pending.active) {
         r->loaded = 0;
         grant_clear(r->cur);
     }
@@ -127,12 +127,18 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
                    uint64_t *generation, int64_t *obtained_at_ms, vap_error *err)
 {
     struct refresher *r = &inst->refresher;
-    int rc = VAP_OK;
+    int rc = VAP_OK, pending_saved = 0, pending_failed = 0;
     pthread_mutex_lock(&r->mu);
     for (;;) {
-        if (r->pending.active && (rc = retry_pending(inst, err)) != VAP_OK) {
-            /* Still unsealed: the renewed access token is good; use it. */
-            plog(VAP_LOG_WARN, "the renewed grant is still not sealed; retrying on each call");
+        if (r->pending.active) {
+            /* Rule 4: a parked seal is retried on every call; until it
+             * succeeds the renewed access token in memory is used. */
+            vap_error perr;
+            VAP_INIT(vap_error, perr);
+            if (refresh_retry_pending(inst, &perr) == VAP_OK)
+                pending_saved = 1;
+            else
+                pending_failed = 1;
         }
         if (!r->loaded && !r->refreshing && (rc = load_locked(inst, err)) != VAP_OK)
             break;
@@ -197,6 +203,11 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
         force = 0; /* renewed: the next pass hands out the new token */
     }
     pthread_mutex_unlock(&r->mu);
+    /* Logged here: no host callback is made under a plugin lock. */
+    if (pending_saved)
+        plog(VAP_LOG_INFO, "the renewed grant is saved at last; the lock is released");
+    else if (pending_failed)
+        plog(VAP_LOG_WARN, "the renewed grant is still not saved; retrying on each call");
     return rc;
 }
 
@@ -245,8 +256,8 @@ static int load_locked(struct vap_instance *inst, vap_error *err)
 }
 
 /* Wait for the grant's exclusive flock until the deadline. */
-static int lock_until(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *cancel,
-                      seal_lock *lk, vap_error *err)
+int refresh_lock_until(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *cancel,
+                       seal_lock *lk, vap_error *err)
 {
     seal_err se = {0};
     for (;;) {
@@ -273,10 +284,6 @@ static int request_tokens(struct vap_instance *inst, const struct authz_endpoint
 static int validate_refreshed(struct vap_instance *inst, const struct authz_endpoints *ep,
                               const struct grant *old, const tokresp *tr, int64_t deadline_ms,
                               vap_cancel *cancel, vap_error *err);
-static int seal_with_retry(struct vap_instance *inst, seal_lock *lk, seal_txn **txn,
-                           struct grant *g, uint64_t generation, int64_t deadline_ms,
-                           vap_error *err);
-
 /* One renewal, outside r->mu; r->cur is updated here, under r->mu. */
 static int renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *cancel, int force,
                  uint64_t seen_generation, vap_error *err)
@@ -294,14 +301,18 @@ static int renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *can
 
     if ((rc = secrets_ensure_open(&inst->secrets, cfg, err)) != VAP_OK)
         return rc;
-    /* Discovery first: no lock is held across a request we could do before. */
-    if ((rc = authz_endpoints(inst, deadline_ms, cancel, 0, &ep, err)) != VAP_OK)
+    /* Discovery and the JWKS first: no lock is held across a request we
+     * could make before, and nothing but local work may sit between the
+     * server's rotation and the seal (a kill or a failure there loses the
+     * grant). */
+    if ((rc = authz_endpoints(inst, deadline_ms, cancel, 0, &ep, err)) != VAP_OK ||
+        (rc = authz_jwks_prefetch(inst, &ep, deadline_ms, cancel, err)) != VAP_OK)
         return rc;
     if ((disk = grant_new()) == NULL || (next = grant_new()) == NULL) {
         rc = err_set(err, VAP_E_NOMEM, "out of memory");
         goto out;
     }
-    if ((rc = lock_until(inst, deadline_ms, cancel, &lk, err)) != VAP_OK)
+    if ((rc = refresh_lock_until(inst, deadline_ms, cancel, &lk, err)) != VAP_OK)
         goto out;
     /* Rule 2: re-read under the lock; another process may have renewed. */
     rc = secrets_grant_read_locked(&inst->secrets, cfg, disk, err);
@@ -313,6 +324,31 @@ static int renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *can
     }
     if (rc != VAP_OK)
         goto out;
+    /* A writer killed after writing its renewal and before renaming it left
+     * the only live refresh token in its temp file (the server revoked the
+     * stored one): save it for real before anything else. */
+    rc = secrets_grant_orphan(&inst->secrets, cfg, disk->generation + 1, next, err);
+    if (rc < 0)
+        goto out;
+    if (rc == VAP_OK) {
+        if (seal_txn_prepare(inst->secrets.store, GRANT_ITEM, SEAL_FILE_MAX, &txn, &se) != 0) {
+            rc = secrets_map_error(&se, err);
+            goto out;
+        }
+        rc = refresh_seal_retry(inst, &lk, &txn, next, disk->generation + 1, deadline_ms, err);
+        if (rc != VAP_OK) {
+            refresh_park(inst, &lk, &txn, &next, disk->generation + 1, err);
+            rc = VAP_OK;
+            goto out;
+        }
+        plog(VAP_LOG_WARN, "recovered a renewed grant (generation %llu) that a process had "
+                           "written but not saved before it died",
+             (unsigned long long)next->generation);
+        grant_copy(disk, next);
+        disk->generation = next->generation;
+        seal_txn_free(txn);
+        txn = NULL;
+    }
     pthread_mutex_lock(&r->mu);
     uint64_t mem_gen = r->loaded ? r->cur->generation : 0;
     pthread_mutex_unlock(&r->mu);
@@ -355,7 +391,7 @@ static int renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *can
         next->reauth_required = 1;
         vap_error mark_err;
         VAP_INIT(vap_error, mark_err);
-        if (seal_with_retry(inst, &lk, &txn, next, disk->generation + 1, deadline_ms,
+        if (refresh_seal_retry(inst, &lk, &txn, next, disk->generation + 1, deadline_ms,
                             &mark_err) == VAP_OK) {
             pthread_mutex_lock(&r->mu);
             grant_copy(r->cur, next);
@@ -392,29 +428,18 @@ static int renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *can
     next->access_expires_at_ms = next->obtained_at_ms + life * 1000;
     next->reauth_required = 0;
     /* Rule 4: sealed durably before the lock is released and the token used. */
-    rc = seal_with_retry(inst, &lk, &txn, next, disk->generation + 1, deadline_ms, err);
-    next->generation = disk->generation + 1; /* in memory, even while unsealed */
+    rc = refresh_seal_retry(inst, &lk, &txn, next, disk->generation + 1, deadline_ms, err);
+    if (rc != VAP_OK) {
+        refresh_park(inst, &lk, &txn, &next, disk->generation + 1, err);
+        rc = VAP_OK; /* the renewed access token is valid: the caller may use it */
+        goto out;
+    }
     pthread_mutex_lock(&r->mu);
     grant_copy(r->cur, next);
     r->loaded = 1;
-    if (rc != VAP_OK) {
-        /* Park: keep the lock, the temp file and the tokens; retried later. */
-        r->pending.active = 1;
-        r->pending.generation = disk->generation + 1;
-        r->pending.lock = lk;
-        r->pending.txn = txn;
-        r->pending.grant = next;
-        lk.fd = -1;
-        txn = NULL;
-        next = NULL;
-        plog(VAP_LOG_ERROR, "the renewed grant could not be saved (%s); holding the lock and "
-                            "retrying on every call", err ? err->message : "");
-        rc = VAP_OK; /* the renewed access token is valid: the caller may use it */
-    }
     pthread_mutex_unlock(&r->mu);
-    if (rc == VAP_OK && !r->pending.active)
-        plog(VAP_LOG_INFO, "refresh finished (grant generation %llu, valid %lld s)",
-             (unsigned long long)(disk->generation + 1), (long long)life);
+    plog(VAP_LOG_INFO, "refresh finished (grant generation %llu, valid %lld s)",
+         (unsigned long long)(disk->generation + 1), (long long)life);
 out:
     tokresp_free(&tr);
     seal_txn_free(txn);
@@ -523,45 +548,4 @@ static int validate_refreshed(struct vap_instance *inst, const struct authz_endp
     rc = idtoken_check(&claims, &e, err);
     jose_claims_free(&claims);
     return rc;
-}
-
-/* Commit, retrying with backoff until the deadline (the lock stays held). */
-static int seal_with_retry(struct vap_instance *inst, seal_lock *lk, seal_txn **txn,
-                           struct grant *g, uint64_t generation, int64_t deadline_ms,
-                           vap_error *err)
-{
-    (void)lk; /* held by the caller throughout: that is the point */
-    int rc;
-    for (int attempt = 0;; attempt++) {
-        rc = secrets_grant_commit(&inst->secrets, &inst->cfg, *txn, g, generation, err);
-        if (rc == VAP_OK) {
-            g->generation = generation;
-            return VAP_OK;
-        }
-        plog(VAP_LOG_WARN, "saving the renewed grant failed (%s); retrying",
-             err ? err->message : "");
-        int64_t wait = 50L << (attempt < 5 ? attempt : 5);
-        if (plugin_now_ms() + wait >= deadline_ms)
-            return rc;
-        struct timespec ts = {wait / 1000, (long)(wait % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-}
-
-/* Called with r->mu held: one more try at the parked seal. */
-static int retry_pending(struct vap_instance *inst, vap_error *err)
-{
-    struct refresher *r = &inst->refresher;
-    struct refresh_pending *p = &r->pending;
-    int rc = secrets_grant_commit(&inst->secrets, &inst->cfg, p->txn, p->grant, p->generation,
-                                  err);
-    if (rc != VAP_OK)
-        return rc;
-    plog(VAP_LOG_INFO, "the renewed grant is saved at last; releasing the lock");
-    seal_txn_free(p->txn);
-    seal_lock_release(&p->lock);
-    grant_free(p->grant);
-    memset(p, 0, sizeof *p);
-    p->lock.fd = -1;
-    return VAP_OK;
 }

@@ -59,6 +59,31 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
 int refresh_now(struct vap_instance *inst, const vap_call *call, vap_grant_info **out,
                 vap_error *err);
 
+/* Rule 6 for OpenEMR's 400 "Refresh Token revoked or logged out" on an API
+ * call (the user logged out, or the grant was revoked): under the grant's
+ * lock, mark the sealed grant for re-authorization if its generation is
+ * still seen_generation.  Returns VAP_OK when marked (or already marked),
+ * 1 when another process has stored a newer grant meanwhile (now in memory:
+ * the caller may retry once with it), or an error (the lock, the seal). */
+int refresh_mark_reauth(struct vap_instance *inst, uint64_t seen_generation, int64_t deadline_ms,
+                        vap_cancel *cancel, vap_error *err);
+
+/* ---- shared by refresh.c and refresh_seal.c (plugin-internal) ---- */
+
+/* Wait for the grant's exclusive flock until the deadline (polled). */
+int refresh_lock_until(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *cancel,
+                       seal_lock *lk, vap_error *err);
+/* Commit g with generation into *txn, retrying with backoff until the
+ * deadline; the caller holds lk throughout. */
+int refresh_seal_retry(struct vap_instance *inst, seal_lock *lk, seal_txn **txn,
+                       struct grant *g, uint64_t generation, int64_t deadline_ms, vap_error *err);
+/* Rule 4: keep the lock, the temp file and the renewed grant after the seal
+ * failed; takes ownership of *lk, *txn and *g. */
+void refresh_park(struct vap_instance *inst, seal_lock *lk, seal_txn **txn, struct grant **g,
+                  uint64_t generation, const vap_error *why);
+/* With r->mu held: one more try at a parked seal; VAP_OK once saved. */
+int refresh_retry_pending(struct vap_instance *inst, vap_error *err);
+
 /* Forget the in-memory grant (reload, or after an authorization). */
 void refresh_invalidate(struct vap_instance *inst);
 

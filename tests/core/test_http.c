@@ -143,6 +143,25 @@ static void warm_up_opens_the_connection_before_the_first_request(void **state)
     http_client_free(c);
 }
 
+static void warm_up_skips_handles_used_recently(void **state)
+{
+    struct http_client *c = client_with(srv.ca_file, NULL, 1);
+    struct http_response rs;
+    vap_error err;
+    char url[256];
+    ts_url(&srv, "/ok", url, sizeof url);
+    assert_int_equal(get(c, "/ok", 5000, NULL, &rs, &err), VAP_OK);
+    http_response_free(&rs);
+    unsigned hits = server_count(&srv.hits_ok);
+    /* used a moment ago: nothing to do for an idle limit of a minute */
+    assert_int_equal(http_client_warm(c, url, 1, 60000, plugin_now_ms() + 5000, &err), VAP_OK);
+    assert_int_equal(server_count(&srv.hits_ok), hits);
+    /* with no idle limit the handle is refreshed (one HEAD request) */
+    assert_int_equal(http_client_warm(c, url, 1, 0, plugin_now_ms() + 5000, &err), VAP_OK);
+    assert_int_equal(server_count(&srv.hits_ok), hits + 1);
+    http_client_free(c);
+}
+
 static void plain_http_is_refused_before_connecting(void **state)
 {
     struct http_client *c = client_with(srv.ca_file, NULL, 1);
@@ -233,6 +252,17 @@ static void unreadable_ca_file_is_a_config_error(void **state)
     assert_non_null(strstr(err.message, "/nonexistent/ca.pem"));
 }
 
+static void malformed_pin_is_a_config_error(void **state)
+{
+    struct http_client_opts o = {.ca_file = srv.ca_file, .pin_sha256 = "AAAA"};
+    struct http_client *c = NULL;
+    vap_error err;
+    VAP_INIT(vap_error, err);
+    assert_int_equal(http_client_new(&o, &c, &err), VAP_E_CONFIG);
+    assert_null(c);
+    assert_non_null(strstr(err.message, "pin_sha256"));
+}
+
 static void refused_connection_is_unavailable(void **state)
 {
     /* a port that was just free: bind, read the port, close */
@@ -250,6 +280,35 @@ static void refused_connection_is_unavailable(void **state)
     VAP_INIT(vap_error, err);
     struct http_request rq = {.url = url, .deadline_ms = plugin_now_ms() + 5000};
     assert_int_equal(http_request_do(c, &rq, &rs, &err), VAP_E_UNAVAILABLE);
+    http_client_free(c);
+}
+
+static void proxy_from_the_environment_is_used(void **state)
+{
+    /* https_proxy names a port nobody listens on: the request must go there
+     * (and fail) instead of straight to the server */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    close(fd);
+    char proxy[64];
+    snprintf(proxy, sizeof proxy, "http://127.0.0.1:%u", ntohs(sa.sin_port));
+    struct http_client *c = client_with(srv.ca_file, NULL, 1);
+    struct http_response rs;
+    vap_error err;
+    unsigned hits = server_count(&srv.hits_ok);
+    setenv("https_proxy", proxy, 1);
+    unsetenv("no_proxy");
+    unsetenv("NO_PROXY");
+    int rc = get(c, "/ok", 5000, NULL, &rs, &err);
+    unsetenv("https_proxy");
+    assert_int_equal(rc, VAP_E_UNAVAILABLE);
+    assert_int_equal(server_count(&srv.hits_ok), hits);
+    /* and without it the same client goes direct */
+    assert_int_equal(get(c, "/ok", 5000, NULL, &rs, &err), VAP_OK);
+    http_response_free(&rs);
     http_client_free(c);
 }
 
@@ -460,6 +519,38 @@ static void post_form_with_basic_auth_encodes_credentials(void **state)
     http_client_free(c);
 }
 
+static void methods_switch_cleanly_on_a_reused_handle(void **state)
+{
+    /* one pooled handle keeps its options between requests: each request
+     * must still go out with its own method and body */
+    static const struct { const char *method; const char *body; const char *answer; } seq[] = {
+        {"POST", "a=1", "POST"}, {"GET", NULL, "GET"}, {"PUT", "{}", "PUT"},
+        {"GET", NULL, "GET"}, {"DELETE", NULL, "DELETE"}, {"POST", "b=2", "POST"},
+        {"HEAD", NULL, ""}, {"GET", NULL, "GET"},
+    };
+    struct http_client *c = client_with(srv.ca_file, NULL, 1);
+    char url[256];
+    ts_url(&srv, "/echo", url, sizeof url);
+    for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
+        struct http_request rq = {.method = seq[i].method, .url = url,
+                                  .body = seq[i].body,
+                                  .body_len = seq[i].body ? strlen(seq[i].body) : 0,
+                                  .content_type = seq[i].body ? "text/plain" : NULL,
+                                  .deadline_ms = plugin_now_ms() + 5000};
+        struct http_response rs;
+        vap_error err;
+        VAP_INIT(vap_error, err);
+        assert_int_equal(http_request_do(c, &rq, &rs, &err), VAP_OK);
+        assert_int_equal(rs.status, 200);
+        assert_string_equal(rs.body, seq[i].answer);
+        pthread_mutex_lock(&srv.mu);
+        assert_string_equal(srv.last_body, seq[i].body ? seq[i].body : "");
+        pthread_mutex_unlock(&srv.mu);
+        http_response_free(&rs);
+    }
+    http_client_free(c);
+}
+
 static void debug_log_redacts_credentials_and_secret_fields(void **state)
 {
     struct http_client_opts o = {.ca_file = srv.ca_file, .pool_size = 1, .log_debug = 1};
@@ -554,6 +645,7 @@ int main(void)
         cmocka_unit_test(get_returns_status_body_and_content_type),
         cmocka_unit_test(sequential_gets_reuse_one_connection),
         cmocka_unit_test(warm_up_opens_the_connection_before_the_first_request),
+        cmocka_unit_test(warm_up_skips_handles_used_recently),
         cmocka_unit_test(plain_http_is_refused_before_connecting),
         cmocka_unit_test(redirect_is_returned_not_followed),
         cmocka_unit_test(untrusted_ca_is_a_tls_error),
@@ -561,7 +653,9 @@ int main(void)
         cmocka_unit_test(wrong_pin_is_a_tls_error),
         cmocka_unit_test(right_pin_is_accepted),
         cmocka_unit_test(unreadable_ca_file_is_a_config_error),
+        cmocka_unit_test(malformed_pin_is_a_config_error),
         cmocka_unit_test(refused_connection_is_unavailable),
+        cmocka_unit_test(proxy_from_the_environment_is_used),
         cmocka_unit_test(server_busy_maps_to_unavailable_with_retry_after),
         cmocka_unit_test(link_header_is_captured),
         cmocka_unit_test(big_body_without_length_is_cut_at_the_cap),
@@ -569,6 +663,7 @@ int main(void)
         cmocka_unit_test(cancel_from_another_thread_returns_within_100ms),
         cmocka_unit_test(cancel_fired_before_the_call_sends_nothing),
         cmocka_unit_test(post_form_with_basic_auth_encodes_credentials),
+        cmocka_unit_test(methods_switch_cleanly_on_a_reused_handle),
         cmocka_unit_test(debug_log_redacts_credentials_and_secret_fields),
         cmocka_unit_test(header_with_line_break_is_refused),
         cmocka_unit_test(concurrent_callers_share_a_small_pool),

@@ -55,7 +55,7 @@ static void several_link_headers_are_joined(void **state)
 static void malformed_lines_are_refused(void **state)
 {
     static const char *const bad[] = {
-        "no colon here\r\n", ": empty name\r\n", "Bad Name: x\r\n",
+        "no colon here\r\n", ": empty name\r\n", "Link Bad: x\r\n", "Content-Type : x\r\n",
         "Content-Type: a\x01b\r\n", "HTTP/1.1 2000 OK\r\n", "HTTP/1.1 20\r\n",
         "HTTP/1.1 099 Low\r\n",
     };
@@ -64,6 +64,17 @@ static void malformed_lines_are_refused(void **state)
         http_hdr_init(&h);
         assert_int_equal(feed(&h, bad[i]), HTTP_HDR_MALFORMED);
     }
+}
+
+static void headers_we_do_not_keep_are_not_interpreted(void **state)
+{
+    struct http_hdrs h;
+    http_hdr_init(&h);
+    feed(&h, "HTTP/1.1 200 OK\r\n");
+    assert_int_equal(feed(&h, "X-Odd Name: \x01\r\n"), HTTP_HDR_OK);
+    assert_int_equal(feed(&h, "Set-Cookie: a=b\r\n"), HTTP_HDR_OK);
+    assert_int_equal(h.status, 200);
+    assert_string_equal(h.content_type, "");
 }
 
 static void oversized_values_and_blocks_are_refused(void **state)
@@ -137,6 +148,7 @@ int main(void)
         cmocka_unit_test(interim_response_headers_are_forgotten),
         cmocka_unit_test(several_link_headers_are_joined),
         cmocka_unit_test(malformed_lines_are_refused),
+        cmocka_unit_test(headers_we_do_not_keep_are_not_interpreted),
         cmocka_unit_test(oversized_values_and_blocks_are_refused),
         cmocka_unit_test(retry_after_parses_seconds_and_dates),
         cmocka_unit_test(link_next_is_found_among_relations),

@@ -20,12 +20,23 @@ struct afk_buf {
 static int afk_http(CURL *c, struct flowkit *k, const char *url, const char *post, long *status,
                     char *loc, size_t loc_cap, struct afk_buf *body);
 static int afk_attr_after(const char *html, const char *marker, char *out, size_t cap);
+static int afk_selected(const char *only, const char *name);
+
+/* only is NULL (all), or a comma-separated list of case names. */
+static int afk_selected(const char *only, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = only; p != NULL; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+            return 1;
+    return only == NULL;
+}
 
 int afk_run(struct flowkit *k, const struct afk_case *cases, size_t n, const char *only)
 {
     int passed = 0, failed = 0;
     for (size_t i = 0; i < n; i++) {
-        if (only != NULL && strcmp(only, cases[i].name) != 0)
+        if (!afk_selected(only, cases[i].name))
             continue;
         if (cases[i].fn(k) == 0) {
             passed++;
@@ -36,9 +47,13 @@ int afk_run(struct flowkit *k, const struct afk_case *cases, size_t n, const cha
         }
         fflush(stdout);
     }
-    if (passed + failed == 0) {
-        printf("no test named %s\n", only ? only : "(none)");
-        failed = 1;
+    int wanted = only ? 1 : passed + failed;
+    for (const char *p = only; p && (p = strchr(p, ',')) != NULL; p++)
+        wanted++;
+    if (passed + failed == 0 || passed + failed != wanted) {
+        printf("%d of the %d cases named exist: %s\n", passed + failed, wanted,
+               only ? only : "(none)");
+        failed++;
     }
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
@@ -196,12 +211,12 @@ int afk_store_digest(const char *dir, unsigned char out[32])
     return rc;
 }
 
-int afk_second_store(struct flowkit *k, const char *name, const char *client_id,
-                     const char *secret, char *store, size_t cap)
+int afk_second_store(struct flowkit *k, const char *name, const char *issuer,
+                     const char *client_id, const char *secret, char *store, size_t cap)
 {
     seal_err se = {0};
     seal_store *st = NULL;
-    seal_binding bind = {k->issuer, client_id};
+    seal_binding bind = {issuer ? issuer : k->issuer, client_id};
     snprintf(store, cap, "%s/%s", k->dir, name);
     if (mkdir(store, 0700) != 0 || seal_store_open(store, &st, &se) != 0 ||
         seal_store_put(st, k->keyring, "client_secret", &bind, (const uint8_t *)secret,

@@ -19,7 +19,9 @@ struct afk_case {
     int (*fn)(struct flowkit *k);
 };
 
-/* Runs the cases in order (only the one named in argv[2], if given), prints
+/* Runs the cases in order (only those named in argv[2], a comma-separated
+ * list, if given: meson runs them in groups to keep each process short
+ * under valgrind), prints
  * "ok NAME" / "FAIL NAME", then "N passed, N failed".  Returns the exit code. */
 int afk_run(struct flowkit *k, const struct afk_case *cases, size_t n, const char *only);
 
@@ -58,10 +60,11 @@ int afk_set_param(char *url, size_t cap, const char *name, const char *value);
 /* A 32-byte fingerprint of every file name and its bytes under dir. */
 int afk_store_digest(const char *dir, unsigned char out[32]);
 
-/* Seals secret as the client_secret of client_id in a new store
- * k->dir/NAME (returned in store, cap bytes).  0 or -1. */
-int afk_second_store(struct flowkit *k, const char *name, const char *client_id,
-                     const char *secret, char *store, size_t cap);
+/* Seals secret as the client_secret of client_id at issuer (NULL: the
+ * simulator's) in a new store k->dir/NAME (returned in store, cap bytes).
+ * 0 or -1. */
+int afk_second_store(struct flowkit *k, const char *name, const char *issuer,
+                     const char *client_id, const char *secret, char *store, size_t cap);
 
 /* POST /_sim/faults {route, kind, count 1}; 0 or -1. */
 int afk_fault(struct flowkit *k, const char *route, const char *kind);

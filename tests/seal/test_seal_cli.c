@@ -5,7 +5,11 @@
  */
 #include "seal_test_util.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <pty.h>
 #include <setjmp.h>
+#include <sys/wait.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -215,6 +219,52 @@ static void put_reads_issuer_client_id_store_and_keyring_from_the_config(void **
     assert_non_null(strstr(e->err, "-i NAME"));
 }
 
+/* Reads from the pty master until NEEDLE has been seen (or 10 s pass);
+ * appends everything to SEEN. */
+static int pty_expect(int fd, const char *needle, char *seen, size_t cap)
+{
+    size_t n = strlen(seen);
+    for (int waited = 0; strstr(seen, needle) == NULL && waited < 100; waited++) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t r = read(fd, seen + n, cap - 1 - n);
+        if (r <= 0)
+            return -1;
+        n += (size_t)r;
+        seen[n] = '\0';
+    }
+    return strstr(seen, needle) != NULL ? 0 : -1;
+}
+
+static void put_on_a_terminal_prompts_twice_without_echo(void **state)
+{
+    struct env *e = *state;
+    char seen[8192] = "", v[64];
+    init(e);
+    int master;
+    fflush(NULL);
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execl(vap_seal, vap_seal, "put", "--keyring", e->keyring, "--store", e->store, "--issuer", TEST_ISSUER,
+              "--client-id", TEST_CLIENT, "client_secret", (char *)NULL);
+        _exit(127);
+    }
+    assert_int_equal(pty_expect(master, "Secret", seen, sizeof seen), 0);
+    assert_int_equal(write(master, "tty-secret-42\n", 14), 14);
+    assert_int_equal(pty_expect(master, "Again", seen, sizeof seen), 0);
+    assert_int_equal(write(master, "tty-secret-42\n", 14), 14);
+    assert_int_equal(pty_expect(master, "sealed client_secret", seen, sizeof seen), 0);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    close(master);
+    assert_null(strstr(seen, "tty-secret")); /* never echoed */
+    assert_int_equal(open_item(e, "client_secret", v, sizeof v, NULL), SEAL_OK);
+    assert_string_equal(v, "tty-secret-42");
+}
+
 static void list_shows_names_key_ids_and_generations_never_values(void **state)
 {
     struct env *e = *state;
@@ -390,6 +440,7 @@ int main(int argc, char **argv)
         T(put_refuses_a_secret_on_the_command_line),
         T(put_bumps_the_generation_each_time),
         T(put_reads_issuer_client_id_store_and_keyring_from_the_config),
+        T(put_on_a_terminal_prompts_twice_without_echo),
         T(list_shows_names_key_ids_and_generations_never_values),
         T(verify_names_each_failing_item_and_exits_nonzero),
         T(verify_checks_the_binding_when_given),

@@ -425,6 +425,47 @@ static void exclusive_lock_excludes_other_processes_and_shared_locks_coexist(voi
     run_child(child_lock, *state, 0);
 }
 
+static void child_lock_try(struct env *e)
+{
+    seal_err err;
+    seal_store *st;
+    seal_lock a = {-1}, b = {-1};
+    int to_child[2], from_child[2];
+    char c;
+    CHECK(seal_store_open(e->store, &st, &err) == SEAL_OK);
+    CHECK(pipe(to_child) == 0 && pipe(from_child) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* Holds the exclusive lock until told to let go. */
+        seal_lock h = {-1};
+        if (seal_lock_acquire(st, "grant", 1, &h, &err) != SEAL_OK || write(from_child[1], "L", 1) != 1 ||
+            read(to_child[0], &c, 1) != 1)
+            _exit(1);
+        seal_lock_release(&h);
+        _exit(write(from_child[1], "U", 1) == 1 ? 0 : 1);
+    }
+    CHECK(read(from_child[0], &c, 1) == 1 && c == 'L');
+    CHECK(seal_lock_try(st, "grant", 0, &a, &err) == SEAL_E_BUSY && a.fd == -1);
+    CHECK(seal_lock_try(st, "grant", 1, &a, &err) == SEAL_E_BUSY && a.fd == -1);
+    CHECK(write(to_child[1], "x", 1) == 1);
+    CHECK(read(from_child[0], &c, 1) == 1 && c == 'U');
+    int stt;
+    CHECK(waitpid(pid, &stt, 0) == pid && WIFEXITED(stt) && WEXITSTATUS(stt) == 0);
+    /* Free now: a shared try succeeds, and a second shared one too. */
+    CHECK(seal_lock_try(st, "grant", 0, &a, &err) == SEAL_OK);
+    CHECK(seal_lock_try(st, "grant", 0, &b, &err) == SEAL_OK);
+    seal_lock_release(&a);
+    seal_lock_release(&b);
+    CHECK(seal_lock_try(st, "grant", 1, &a, &err) == SEAL_OK);
+    seal_lock_release(&a);
+    seal_store_close(st);
+}
+
+static void lock_try_is_busy_while_another_process_holds_the_lock(void **state)
+{
+    run_child(child_lock_try, *state, 0);
+}
+
 static void root_put_gives_file_to_store_owner(struct env *e)
 {
     seal_err err;
@@ -531,6 +572,7 @@ int main(void)
         T(header_read_returns_the_current_generation),
         T(txn_prepares_a_reserved_temp_file_and_commits_or_removes_it),
         T(exclusive_lock_excludes_other_processes_and_shared_locks_coexist),
+        T(lock_try_is_busy_while_another_process_holds_the_lock),
         T(root_gives_new_files_to_the_store_owner_who_can_read_them),
         T(list_returns_items_sorted_without_lock_or_temp_files),
         T(reseal_moves_an_item_to_the_active_key_keeping_its_value),

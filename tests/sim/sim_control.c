@@ -30,13 +30,36 @@ static const struct { const char *name; int kind; } kinds[] = {
     {"id_token_no_nonce", SIM_F_IDT_NO_NONCE}, {"id_token_iat_future", SIM_F_IDT_IAT_FUTURE},
     {"id_token_alg_none", SIM_F_IDT_ALG_NONE}, {"id_token_hs256", SIM_F_IDT_HS256},
     {"authorize_iss", SIM_F_AUTHZ_ISS}, {"authorize_iss_wrong", SIM_F_AUTHZ_ISS_WRONG},
-    {"discovery_iss_supported", SIM_F_DISC_ISS_SUPPORTED}};
+    {"discovery_iss_supported", SIM_F_DISC_ISS_SUPPORTED},
+    {"discovery_relative_urls", SIM_F_DISC_RELATIVE}};
+
+int sim_control(sim_server *s, const char *action, const char *json, char **out)
+{
+    sim_req q;
+    sim_resp r;
+    memset(&q, 0, sizeof(q));
+    memset(&r, 0, sizeof(r));
+    q.srv = s;
+    q.method = json ? "POST" : "GET";
+    q.path = action;
+    q.body = json ? json : "";
+    q.body_len = json ? strlen(json) : 0;
+    sim_h_control(&q, &r, action);
+    int status = r.status;
+    if (out) {
+        *out = r.body;
+        r.body = NULL;
+    }
+    sim_resp_free(&r);
+    return status;
+}
 
 void sim_h_control(sim_req *q, sim_resp *r, const char *rest)
 {
     sim_srv *s = q->srv;
     json_t *in = NULL;
-    if (!is_loopback(q->conn)) {
+    /* conn is NULL for in-process calls through sim_control() */
+    if (q->conn && !is_loopback(q->conn)) {
         sim_api_error(r, 403, "the control endpoint answers only loopback clients");
         return;
     }
@@ -172,7 +195,8 @@ static void faults(sim_req *q, sim_resp *r, json_t *in)
                "truncated|drip|id_token_bad_signature|id_token_wrong_iss|id_token_wrong_aud|"
                "id_token_wrong_nonce|id_token_expired|id_token_no_aud|id_token_no_nonce|"
                "id_token_iat_future|id_token_alg_none|id_token_hs256|authorize_iss|"
-               "authorize_iss_wrong|discovery_iss_supported, \"count\": N, \"status\"?, "
+               "authorize_iss_wrong|discovery_iss_supported|discovery_relative_urls, "
+               "\"count\": N, \"status\"?, "
                "\"ms\"?}");
         return;
     }

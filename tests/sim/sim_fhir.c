@@ -37,6 +37,8 @@ static int digits_eq(const char *a, const char *b);
 static void api_patient(sim_req *q, sim_resp *r, const char *puuid, int encounters);
 static void api_soap_note(sim_req *q, sim_resp *r, unsigned long pid, unsigned long eid);
 static json_t *std_wrap(json_t *data);
+static int cache_get(sim_srv *s, int t, unsigned long idx, unsigned k, sim_resp *r);
+static void cache_put(sim_srv *s, int t, unsigned long idx, unsigned k, const sim_resp *r);
 
 void sim_h_fhir(sim_req *q, sim_resp *r, const char *rest)
 {
@@ -183,12 +185,60 @@ static void fhir_read(sim_req *q, sim_resp *r, int t, const char *id, long bound
         not_found(r);
         return;
     }
+    if (t != SIM_R_APPOINTMENT && cache_get(s, t, idx, k, r) == 0)
+        return;
     json_t *o = sim_res_build(&s->data, s->fhir_base, t, idx, k);
     if (!o) {
         not_found(r);
         return;
     }
     sim_resp_json(r, 200, o);
+    if (t != SIM_R_APPOINTMENT && r->status == 200)
+        cache_put(s, t, idx, k, r);
+}
+
+static size_t cache_slot(int t, unsigned long idx, unsigned k)
+{
+    return (size_t)(sim_hash(0, (uint64_t)t, idx, k) % SIM_CACHE_SLOTS);
+}
+
+/* A hit copies the rendered JSON into the response; 0 on a hit. */
+static int cache_get(sim_srv *s, int t, unsigned long idx, unsigned k, sim_resp *r)
+{
+    struct sim_cached *c = &s->cache[cache_slot(t, idx, k)];
+    int rc = -1;
+    pthread_mutex_lock(&s->cache_lock);
+    if (c->body && c->t == t && c->idx == idx && c->k == k) {
+        char *b = malloc(c->len + 1);
+        if (b) {
+            memcpy(b, c->body, c->len + 1);
+            free(r->body);
+            r->body = b;
+            r->len = c->len;
+            r->status = 200;
+            r->ctype = "application/json";
+            rc = 0;
+        }
+    }
+    pthread_mutex_unlock(&s->cache_lock);
+    return rc;
+}
+
+static void cache_put(sim_srv *s, int t, unsigned long idx, unsigned k, const sim_resp *r)
+{
+    char *b = malloc(r->len + 1);
+    if (!b)
+        return;
+    memcpy(b, r->body, r->len + 1);
+    struct sim_cached *c = &s->cache[cache_slot(t, idx, k)];
+    pthread_mutex_lock(&s->cache_lock);
+    free(c->body);
+    c->t = t;
+    c->idx = idx;
+    c->k = k;
+    c->body = b;
+    c->len = r->len;
+    pthread_mutex_unlock(&s->cache_lock);
 }
 
 static void fhir_search(sim_req *q, sim_resp *r, int t, long bound)

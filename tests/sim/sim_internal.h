@@ -204,7 +204,10 @@ enum sim_fault_kind {
     /* /oauth2/default/authorize: RFC 9207 iss in the code redirect (OpenEMR sends none) */
     SIM_F_AUTHZ_ISS, SIM_F_AUTHZ_ISS_WRONG,
     /* the OpenID discovery document advertises RFC 9207 iss support */
-    SIM_F_DISC_ISS_SUPPORTED
+    SIM_F_DISC_ISS_SUPPORTED,
+    /* the OpenID discovery document as OpenEMR with an empty "Site Address"
+     * serves it: every URL relative (issue 9, vap-host check) */
+    SIM_F_DISC_RELATIVE
 };
 #define SIM_F_IDT_FIRST SIM_F_IDT_BAD_SIG
 #define SIM_F_IDT_LAST SIM_F_IDT_HS256
@@ -217,6 +220,7 @@ typedef struct sim_fault {
 
 enum { SIM_G_CODE = 0, SIM_G_REFRESH, SIM_G_OTHER, SIM_G_COUNT };
 #define SIM_MAX_ROUTES 48
+#define SIM_CACHE_SLOTS 2048
 
 /* ---- request / response ---- */
 typedef struct sim_req {
@@ -280,6 +284,17 @@ struct sim_server {
     int access_ttl;
     unsigned long inserts;
     sim_fault faults[SIM_MAX_FAULTS];
+
+    /* rendered single resources (deterministic, so safe to reuse); Appointment
+     * is never cached because its dates follow today's date */
+    pthread_mutex_t cache_lock;
+    struct sim_cached {
+        int t;
+        unsigned long idx;
+        unsigned k;
+        char *body;
+        size_t len;
+    } cache[SIM_CACHE_SLOTS];
 
     /* counters: updated with __atomic builtins */
     unsigned long grant_count[SIM_G_COUNT];

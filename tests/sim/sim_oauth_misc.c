@@ -55,6 +55,20 @@ void sim_h_openid_config(sim_req *q, sim_resp *r)
     if (sim_fault_take(q->srv, "/oauth2/default/.well-known/openid-configuration",
                        SIM_F_DISC_ISS_SUPPORTED, SIM_F_DISC_ISS_SUPPORTED, NULL, NULL))
         json_object_set_new(o, "authorization_response_iss_parameter_supported", json_true());
+    if (sim_fault_take(q->srv, "/oauth2/default/.well-known/openid-configuration",
+                       SIM_F_DISC_RELATIVE, SIM_F_DISC_RELATIVE, NULL, NULL)) {
+        /* OpenEMR builds every URL from its "Site Address" global: empty, they
+         * all come out relative to the web root. */
+        static const char *const keys[] = {"issuer", "authorization_endpoint",
+            "token_endpoint", "jwks_uri", "userinfo_endpoint", "registration_endpoint",
+            "end_session_endpoint", "introspection_endpoint", NULL};
+        size_t origin = strlen(iss) - strlen("/oauth2/default");
+        for (int i = 0; keys[i]; i++) {
+            const char *v = json_string_value(json_object_get(o, keys[i]));
+            if (v && strlen(v) > origin)
+                json_object_set_new(o, keys[i], json_string(v + origin));
+        }
+    }
     sim_resp_json(r, 200, o);
 }
 

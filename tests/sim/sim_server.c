@@ -49,10 +49,9 @@ static void slow_free(void *cls);
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                    const char *value);
 static void sleep_ms(int ms);
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static int add_preclient(sim_srv *s, const sim_preclient *pc);
 static int write_ca(sim_srv *s, char *err, size_t errlen);
-static int prune_grant(void *val, void *ctx);
-static int prune_session(void *val, void *ctx);
 
 void sim_config_init(sim_config *cfg)
 {
@@ -84,6 +83,7 @@ int sim_start(const sim_config *cfg, sim_server **out, char *err, size_t errlen)
         s->cfg.threads = 2;
     s->access_ttl = s->cfg.access_ttl > 0 ? s->cfg.access_ttl : 3600;
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->cache_lock, NULL);
     if (sodium_init() < 0) {
         snprintf(err, errlen, "libsodium failed to initialise (no entropy source?)");
         goto fail;
@@ -135,6 +135,7 @@ int sim_start(const sim_config *cfg, sim_server **out, char *err, size_t errlen)
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_END);
     if (!s->mhd) {
         snprintf(err, errlen, "could not listen on 127.0.0.1:%u (port in use? try --port 0)",
@@ -180,6 +181,9 @@ void sim_stop(sim_server *s)
         gnutls_privkey_deinit(s->keys[i]);
     sim_tls_free(&s->tls);
     sim_data_free(&s->data);
+    for (int i = 0; i < SIM_CACHE_SLOTS; i++)
+        free(s->cache[i].body);
+    pthread_mutex_destroy(&s->cache_lock);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -232,91 +236,6 @@ int sim_fault_take(sim_srv *s, const char *path, int lo, int hi, int *status, in
     }
     pthread_mutex_unlock(&s->lock);
     return kind;
-}
-
-void sim_store_prune_locked(sim_srv *s)
-{
-    long long now = sim_now(s);
-    if (++s->inserts % 512 != 0)
-        return;
-    sim_map_sweep(&s->codes, prune_grant, &now);
-    sim_map_sweep(&s->access, prune_grant, &now);
-    sim_map_sweep(&s->refresh, prune_grant, &now);
-    sim_map_sweep(&s->sessions, prune_session, &now);
-}
-
-int sim_client_add_locked(sim_srv *s, sim_client *c)
-{
-    if (sim_map_put(&s->clients, c->id, c) != 0) {
-        sim_client_free(c);
-        return -1;
-    }
-    return 0;
-}
-
-/* Staff users are Practitioners; their uuid is derived from the name, so the
- * fhirUser claim resolves to a readable Practitioner. */
-int sim_staff_sub(sim_srv *s, const char *username, char *out, size_t outlen)
-{
-    if (outlen < 37)
-        return -1;
-    uint64_t h = 0;
-    for (const char *p = username; *p; p++)
-        h = h * 131 + (unsigned char)*p;
-    sim_uuid(&s->data, SIM_R_PRACTITIONER, (unsigned long)(h % 1000000UL), 0, out);
-    return 0;
-}
-
-void sim_client_free(void *p)
-{
-    sim_client *c = p;
-    if (!c)
-        return;
-    free(c->id);
-    if (c->secret) {
-        sodium_memzero(c->secret, strlen(c->secret));
-        free(c->secret);
-    }
-    json_decref(c->redirect_uris);
-    json_decref(c->post_logout_uris);
-    free(c->scope);
-    free(c->name);
-    free(c);
-}
-
-void sim_grant_free(void *p)
-{
-    sim_grant *g = p;
-    if (!g)
-        return;
-    free(g->client_id);
-    free(g->sub);
-    free(g->username);
-    free(g->scope);
-    free(g->nonce);
-    free(g->redirect_uri);
-    free(g->challenge);
-    free(g->access_token);
-    free(g);
-}
-
-void sim_session_free(void *p)
-{
-    sim_session *x = p;
-    if (!x)
-        return;
-    free(x->client_id);
-    free(x->redirect_uri);
-    free(x->scope);
-    free(x->state);
-    free(x->nonce);
-    free(x->challenge);
-    free(x->aud);
-    free(x->launch);
-    free(x->csrf);
-    free(x->username);
-    free(x->sub);
-    free(x);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -501,7 +420,10 @@ static enum MHD_Result send_resp(sim_srv *s, struct MHD_Connection *conn, sim_re
         r->body = NULL;
         m = MHD_create_response_from_callback(sb->len, 64, slow_reader, sb, slow_free);
     } else {
-        m = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_COPY);
+        /* MHD takes the body and free()s it */
+        m = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
+        if (m)
+            r->body = NULL;
     }
     if (!m)
         return MHD_NO;
@@ -552,6 +474,16 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     (void)kind;
     sim_form_add(cls, key, value ? value : "");
     return MHD_YES;
+}
+
+/* libmicrohttpd's own messages (client hang-ups, TLS alerts): noise in --quiet. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    const sim_srv *s = cls;
+    if (s->cfg.quiet)
+        return;
+    fputs("openemr-sim: ", stderr);
+    vfprintf(stderr, fmt, ap);
 }
 
 static void sleep_ms(int ms)
@@ -611,20 +543,4 @@ static int write_ca(sim_srv *s, char *err, size_t errlen)
     }
     chmod(s->ca_path, 0644);
     return 0;
-}
-
-/* Expired items are kept a while so a late request still gets the
- * "expired" answer rather than "unknown". */
-static int prune_grant(void *val, void *ctx)
-{
-    const sim_grant *g = val;
-    long long now = *(long long *)ctx;
-    return g->exp < now - 3600;
-}
-
-static int prune_session(void *val, void *ctx)
-{
-    const sim_session *x = val;
-    long long now = *(long long *)ctx;
-    return x->created < now - 3600;
 }

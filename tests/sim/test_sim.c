@@ -221,7 +221,26 @@ static void cli_prints_url_writes_ca_and_exits_on_sigterm(void)
     CHECK(!extra);
 }
 
+static void control_in_process_matches_http(void)
+{
+    char *out = NULL;
+    int st = sim_control(g_srv, "skew", "{\"seconds\": 0}", &out);
+    json_t *j = out ? json_loads(out, 0, NULL) : NULL;
+    free(out);
+    int ok = st == 200 && json_integer_value(json_object_get(j, "skew")) == 0;
+    json_decref(j);
+    out = NULL;
+    int st2 = sim_control(g_srv, "counters", NULL, &out);
+    int has = out && strstr(out, "\"token_requests\"") != NULL;
+    free(out);
+    int st3 = sim_control(g_srv, "nope", "{}", NULL);
+    CHECK(ok);
+    CHECK(st2 == 200 && has);
+    CHECK(st3 == 404);
+}
+
 static const tcase local_cases[] = {
+    {"control_in_process_matches_http", control_in_process_matches_http},
     {"cli_prints_url_writes_ca_and_exits_on_sigterm", cli_prints_url_writes_ca_and_exits_on_sigterm},
     {"data_same_seed_gives_same_practice", data_same_seed_gives_same_practice},
     {"data_other_seed_gives_other_patients", data_other_seed_gives_other_patients},

@@ -74,6 +74,36 @@ static void fhir_read_patient_is_us_core_about_4kb(void)
     CHECK(len >= 3500 && len <= 5000);
 }
 
+/* Reads are served from a render cache: the same id gives the same bytes,
+ * another id other bytes. */
+static void fhir_repeated_reads_are_identical_and_distinct_per_id(void)
+{
+    long st;
+    json_t *t = t_tokens(USER_SCOPE);
+    CHECK(t);
+    const char *at = t_jstr(t, "access_token");
+    json_t *b = get_json(FHIR "/Patient?_count=2", at, &st);
+    char p0[200], p1[200];
+    snprintf(p0, sizeof(p0), FHIR "/Patient/%s", t_jstr(json_object_get(json_array_get(
+             json_object_get(b, "entry"), 0), "resource"), "id"));
+    snprintf(p1, sizeof(p1), FHIR "/Patient/%s", t_jstr(json_object_get(json_array_get(
+             json_object_get(b, "entry"), 1), "resource"), "id"));
+    json_decref(b);
+    tresp a1, bb, a2;
+    t_get(p0, at, &a1);
+    t_get(p1, at, &bb);
+    t_get(p0, at, &a2);
+    int same = a1.status == 200 && a2.status == 200 && a1.len == a2.len &&
+               memcmp(a1.body, a2.body, a1.len) == 0;
+    int differ = bb.status == 200 && (bb.len != a1.len || memcmp(bb.body, a1.body, a1.len) != 0);
+    t_resp_free(&a1);
+    t_resp_free(&bb);
+    t_resp_free(&a2);
+    json_decref(t);
+    CHECK(same);
+    CHECK(differ);
+}
+
 static void fhir_read_miss_is_404_empty_array(void)
 {
     tresp r;
@@ -343,6 +373,8 @@ const tcase t_fhir_cases[] = {
     {"fhir_bearer_failures_are_401_denied", fhir_bearer_failures_are_401_denied},
     {"fhir_missing_scope_is_401_unauthorized", fhir_missing_scope_is_401_unauthorized},
     {"fhir_read_patient_is_us_core_about_4kb", fhir_read_patient_is_us_core_about_4kb},
+    {"fhir_repeated_reads_are_identical_and_distinct_per_id",
+     fhir_repeated_reads_are_identical_and_distinct_per_id},
     {"fhir_read_miss_is_404_empty_array", fhir_read_miss_is_404_empty_array},
     {"fhir_unknown_route_is_404", fhir_unknown_route_is_404},
     {"fhir_patient_token_is_bound_to_its_patient", fhir_patient_token_is_bound_to_its_patient},

@@ -353,7 +353,93 @@ static void login_flow_with_cookie_picker_and_consent(void)
     CHECK(ok);
 }
 
+static void token_code_minted_without_state_is_bad_request(void)
+{
+    char v[65], ch[44], body[8192];
+    tresp r;
+    t_pkce(v, ch);
+    char *code = t_code(CONF_ID, STD_SCOPE, ch, NULL);
+    CHECK(code);
+    char *ru = t_urlenc(REDIRECT);
+    snprintf(body, sizeof(body), "grant_type=authorization_code&code=%s&redirect_uri=%s"
+             "&code_verifier=%s&client_id=" CONF_ID "&client_secret=" CONF_SECRET, code, ru, v);
+    free(ru);
+    free(code);
+    t_form(TOKEN, body, NULL, NULL, &r);
+    json_t *j = t_json(&r);
+    t_resp_free(&r);
+    int ok = r.status == 400 && sim_streq_t(t_jstr(j, "error_description"), "Bad request") &&
+             !json_object_get(j, "hint");
+    json_decref(j);
+    CHECK(ok);
+}
+
+static void token_verifier_without_challenge_is_invalid_request(void)
+{
+    char body[8192];
+    tresp r;
+    char *code = t_code(CONF_ID, STD_SCOPE, NULL, "s");
+    CHECK(code);
+    char *ru = t_urlenc(REDIRECT);
+    snprintf(body, sizeof(body), "grant_type=authorization_code&code=%s&redirect_uri=%s"
+             "&code_verifier=abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz"
+             "&client_id=" CONF_ID "&client_secret=" CONF_SECRET, code, ru);
+    free(ru);
+    free(code);
+    t_form(TOKEN, body, NULL, NULL, &r);
+    json_t *j = t_json(&r);
+    t_resp_free(&r);
+    int ok = r.status == 400 && sim_streq_t(t_jstr(j, "error"), "invalid_request") &&
+             sim_streq_t(t_jstr(j, "hint"), "code_verifier received when no code_challenge is present");
+    json_decref(j);
+    CHECK(ok);
+}
+
+static void token_refresh_without_refresh_token_is_invalid_request(void)
+{
+    tresp r;
+    t_form(TOKEN, "grant_type=refresh_token&client_id=" CONF_ID "&client_secret=" CONF_SECRET,
+           NULL, NULL, &r);
+    json_t *j = t_json(&r);
+    t_resp_free(&r);
+    int ok = r.status == 400 && sim_streq_t(t_jstr(j, "error"), "invalid_request") &&
+             sim_streq_t(t_jstr(j, "hint"), "Check the `refresh_token` parameter");
+    json_decref(j);
+    CHECK(ok);
+}
+
+static void token_json_body_is_not_parsed(void)
+{
+    tresp r;
+    const char *hs[] = {"Content-Type: application/json", NULL};
+    t_req("POST", TOKEN, hs, "{\"grant_type\":\"refresh_token\",\"refresh_token\":\"x\"}", &r);
+    json_t *j = t_json(&r);
+    t_resp_free(&r);
+    int ok = r.status == 400 && sim_streq_t(t_jstr(j, "error_description"), "Bad request");
+    json_decref(j);
+    CHECK(ok);
+}
+
+static void registration_read_back_is_403(void)
+{
+    CHECK(t_status_of_get("/oauth2/default/client/" CONF_ID, NULL) == 403);
+}
+
+static void unknown_site_is_400(void)
+{
+    CHECK(t_status_of_get("/oauth2/othersite/.well-known/openid-configuration", NULL) == 400);
+    CHECK(t_status_of_get("/apis/othersite/fhir/metadata", NULL) == 400);
+}
+
 const tcase t_oauth_cases[] = {
+    {"token_code_minted_without_state_is_bad_request", token_code_minted_without_state_is_bad_request},
+    {"token_verifier_without_challenge_is_invalid_request",
+     token_verifier_without_challenge_is_invalid_request},
+    {"token_refresh_without_refresh_token_is_invalid_request",
+     token_refresh_without_refresh_token_is_invalid_request},
+    {"token_json_body_is_not_parsed", token_json_body_is_not_parsed},
+    {"registration_read_back_is_403", registration_read_back_is_403},
+    {"unknown_site_is_400", unknown_site_is_400},
     {"openid_configuration_has_openemr_quirks", openid_configuration_has_openemr_quirks},
     {"userinfo_is_advertised_but_404", userinfo_is_advertised_but_404},
     {"smart_configuration_issuer_is_fhir_base_without_registration",

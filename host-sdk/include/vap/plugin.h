@@ -13,6 +13,12 @@
  *   libraries (libcurl, GnuTLS, libsodium) and hands back a static,
  *   read-only descriptor of the plugin's functions.  A plugin is never
  *   unloaded (it is linked with -z nodelete): never call dlclose() on it.
+ *   Call the entry point once per module file (compare device and inode):
+ *   a second call returns the same descriptor but is not needed.
+ *   A host that loads the file it checked through /proc/self/fd/N (so it
+ *   cannot be swapped between the check and the load) must keep fd N open
+ *   for the life of the process: glibc knows a library by the name it was
+ *   opened under, so a reused N would hand back the first module again.
  *
  * COMPATIBILITY (append-only structs)
  *   Every struct that crosses the boundary starts with
@@ -62,7 +68,7 @@ extern "C" {
 #endif
 
 #define VAP_ABI_MAJOR 1
-#define VAP_ABI_MINOR 0
+#define VAP_ABI_MINOR 1 /* 1: register_client and check (VAP_CAP_REGISTER/_CHECK) */
 
 /* The only symbol a plugin exports.  Its type is vap_plugin_entry_fn. */
 #define VAP_PLUGIN_ENTRY_SYMBOL "vap_plugin_entry_v1"
@@ -127,6 +133,8 @@ enum vap_log_level {
 #define VAP_CAP_STATUS (UINT64_C(1) << 3)
 #define VAP_CAP_RELOAD (UINT64_C(1) << 4)
 #define VAP_CAP_CANCEL (UINT64_C(1) << 5) /* cancel_new/_fire/_free */
+#define VAP_CAP_REGISTER (UINT64_C(1) << 6) /* register_client; since minor 1 */
+#define VAP_CAP_CHECK (UINT64_C(1) << 7)    /* check; since minor 1 */
 
 /* ---- frozen pair types (arrays; never extended) ----------------------------- */
 
@@ -267,6 +275,62 @@ typedef struct vap_fetch_response {
     uint32_t pages;           /* pages fetched (1 without paging)             */
 } vap_fetch_response;
 
+/* ---- register (since minor 1) ------------------------------------------------
+ * Dynamic client registration at the server's registration endpoint as a
+ * confidential client (OpenEMR: application_type "private"), with the
+ * configured redirect URI and scope.  The client secret the server returns
+ * is sealed straight into the store (item "client_secret", bound to the
+ * issuer and the new client_id); it is never returned, logged or printed.
+ * The instance must have no client_id yet (VAP_E_CONFIG otherwise).  The
+ * instance itself is not changed: the host writes client_id into its config
+ * (or shows it to the admin) and creates a new instance.
+ */
+typedef struct vap_register_request { /* optional input; NULL = defaults */
+    uint32_t struct_size;
+    uint32_t abi_minor;
+    const char *client_name; /* NULL: "Voice AI Platform"                    */
+} vap_register_request;
+
+typedef struct vap_register_result {
+    uint32_t struct_size;
+    uint32_t abi_minor;
+    const char *client_id;    /* the new client's id (not a secret)          */
+    int enabled;              /* 1 usable now; 0 created disabled (an admin
+                                 must enable it); -1 the server did not say  */
+    const char *next_steps;   /* what the admin does next: the exact steps to
+                                 enable a disabled client, else ""           */
+} vap_register_result;
+
+/* ---- check (since minor 1) ----------------------------------------------------
+ * The configuration tried against the server, one item per check, in order.
+ * Items are reached through an array of pointers so that vap_check_item can
+ * grow (append-only) like every other struct.
+ */
+enum vap_check_result {
+    VAP_CHECK_PASS = 0, /* fine                                              */
+    VAP_CHECK_WARN = 1, /* works, but the admin should read the message      */
+    VAP_CHECK_FAIL = 2, /* broken: the message says what to fix              */
+    VAP_CHECK_SKIP = 3  /* not run because an earlier check failed           */
+};
+
+typedef struct vap_check_item {
+    uint32_t struct_size;
+    uint32_t abi_minor;
+    const char *name;    /* stable short name: "connection", "discovery", ... */
+    int result;          /* enum vap_check_result                            */
+    int code;            /* with FAIL: the vap_status class of the failure   */
+    const char *message; /* one line: what was found, and with FAIL the fix  */
+} vap_check_item;
+
+typedef struct vap_check_report {
+    uint32_t struct_size;
+    uint32_t abi_minor;
+    const vap_check_item *const *items;
+    size_t n_items;
+    size_t n_failed;   /* items with VAP_CHECK_FAIL                         */
+    size_t n_warnings; /* items with VAP_CHECK_WARN                         */
+} vap_check_report;
+
 /* ---- the plugin's descriptor ---------------------------------------------------
  * Static and read-only; valid for the life of the process.  Functions whose
  * caps bit is clear may be NULL.  Every function that can fail returns
@@ -317,6 +381,17 @@ typedef struct vap_plugin_api {
     vap_cancel *(*cancel_new)(void); /* NULL on out of memory              */
     void (*cancel_fire)(vap_cancel *c); /* any thread; idempotent          */
     void (*cancel_free)(vap_cancel *c); /* once no call uses it            */
+
+    /* Since minor 1 (check VAP_HAS and the caps bit before calling). */
+    /* Register a confidential client (see vap_register_request above). */
+    int (*register_client)(vap_instance *inst, const vap_call *call,
+                           const vap_register_request *req,
+                           vap_register_result **out, vap_error *err);
+    /* Run every check.  VAP_OK when the report was made, whatever it says:
+     * look at (*out)->n_failed; an error only when no report could be made
+     * (out of memory, bad arguments). */
+    int (*check)(vap_instance *inst, const vap_call *call,
+                 vap_check_report **out, vap_error *err);
 } vap_plugin_api;
 
 /* The entry point.  host must outlive the process.  On success sets *out to

@@ -1,0 +1,324 @@
+/* fetch_bench.c - the plugin's warm fetch against its peers, in one run
+ * (issue 8): the same 4 KB FHIR Patient, behind a bearer check on nginx
+ * (bench/fetch_nginx.sh starts it), requested
+ *   - through vap_openemr.so's fetch (loaded with the real loader, a sealed
+ *     grant in a real store), 1, 16 and 64 threads on one instance;
+ *   - by raw libcurl reusing its connection (the floor), same thread counts;
+ *   - by the curl CLI once per request (the naive integration).
+ * Reports throughput, p50/p99 latency and the ratios; RSS after 10,000 and
+ * 100,000 fetches; and, with `cold-plugin` / `cold-curl`, one cold request
+ * for hyperfine to time.  Never a test: numbers only. */
+#include <curl/curl.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "grant.h"
+#include "loader.h"
+#include "secrets.h"
+#include "vapseal.h"
+
+#define TOKEN "bench-access-token-0123456789abcdef"
+#define CLIENT "bench-client"
+
+static const char *g_base, *g_ca, *g_dir;
+static char g_url[512], g_issuer[256], g_fhir[256], g_store[256], g_keyring[256];
+static const vap_plugin_api *g_api;
+static vap_instance *g_inst;
+
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void host_log(void *ctx, int level, const char *msg)
+{
+    if (level <= VAP_LOG_WARN)
+        fprintf(stderr, "plugin: %s\n", msg);
+}
+
+/* A keyring, a store and a sealed grant holding the token nginx expects. */
+static int setup_store(void)
+{
+    snprintf(g_store, sizeof g_store, "%s/store", g_dir);
+    snprintf(g_keyring, sizeof g_keyring, "%s/keyring", g_dir);
+    snprintf(g_issuer, sizeof g_issuer, "%s/oauth2/default", g_base);
+    snprintf(g_fhir, sizeof g_fhir, "%s/apis/default/fhir", g_base);
+    snprintf(g_url, sizeof g_url, "%s/Patient/1", g_fhir);
+    mkdir(g_store, 0700);
+    seal_err se = {0};
+    seal_keyring *ring = NULL;
+    if (seal_init(&se) != 0 || seal_keyring_new(&ring, &se) != 0 ||
+        seal_keyring_add_active(ring, 1700000000, NULL, &se) != 0 ||
+        seal_keyring_save(ring, g_keyring, (uid_t)-1, (gid_t)-1, &se) != 0) {
+        fprintf(stderr, "keyring: %s\n", se.message);
+        return -1;
+    }
+    seal_keyring_free(ring);
+    struct config cfg = {0};
+    cfg.issuer = g_issuer;
+    cfg.client_id = CLIENT;
+    cfg.store = g_store;
+    cfg.keyring = g_keyring;
+    struct secrets s;
+    vap_error err;
+    VAP_INIT(vap_error, err);
+    struct grant *g = grant_new();
+    snprintf(g->access_token, sizeof g->access_token, "%s", TOKEN);
+    snprintf(g->refresh_token, sizeof g->refresh_token, "unused");
+    snprintf(g->scope, sizeof g->scope, "openid offline_access api:fhir user/Patient.read");
+    g->obtained_at_ms = (int64_t)time(NULL) * 1000;
+    g->lifetime_s = 86400 * 365;
+    g->access_expires_at_ms = g->obtained_at_ms + g->lifetime_s * 1000;
+    int rc = secrets_init(&s, &err) == VAP_OK ? secrets_grant_write(&s, &cfg, g, &err) : -1;
+    secrets_destroy(&s);
+    grant_free(g);
+    if (rc != VAP_OK)
+        fprintf(stderr, "grant: %s\n", err.message);
+    return rc;
+}
+
+static int load_plugin(const char *module)
+{
+    static vap_host_api host;
+    char why[512];
+    VAP_INIT(vap_host_api, host);
+    host.log = host_log;
+    if (vaploader_load(module, &host, &g_api, why, sizeof why) != VAP_OK) {
+        fprintf(stderr, "load: %s\n", why);
+        return -1;
+    }
+    vap_option o[] = {{"issuer", g_issuer}, {"fhir_base", g_fhir}, {"client_id", CLIENT},
+                      {"ca_file", g_ca},    {"store", g_store},   {"keyring", g_keyring},
+                      {"scope", "openid offline_access api:fhir user/Patient.read"}};
+    vap_error err;
+    VAP_INIT(vap_error, err);
+    if (g_api->instance_new(o, sizeof o / sizeof o[0], &g_inst, &err) != VAP_OK) {
+        fprintf(stderr, "instance: %s\n", err.message);
+        return -1;
+    }
+    return 0;
+}
+
+static int plugin_fetch_once(void)
+{
+    vap_fetch_request req;
+    vap_fetch_response *resp = NULL;
+    vap_error err;
+    VAP_INIT(vap_fetch_request, req);
+    VAP_INIT(vap_error, err);
+    req.path = "Patient/1";
+    int rc = g_api->fetch(g_inst, NULL, &req, &resp, &err);
+    int ok = rc == VAP_OK && resp && resp->body_len == 4096;
+    if (!ok)
+        fprintf(stderr, "fetch failed: %s\n", err.message);
+    g_api->release(resp);
+    return ok ? 0 : -1;
+}
+
+static size_t sink(char *p, size_t s, size_t n, void *ud)
+{
+    (void)p;
+    *(size_t *)ud += s * n;
+    return s * n;
+}
+
+struct rawc {
+    CURL *c;
+    struct curl_slist *h;
+    size_t got;
+};
+
+static void raw_init(struct rawc *r)
+{
+    r->c = curl_easy_init();
+    r->h = curl_slist_append(NULL, "Authorization: Bearer " TOKEN);
+    r->h = curl_slist_append(r->h, "Accept: application/json");
+    curl_easy_setopt(r->c, CURLOPT_URL, g_url);
+    curl_easy_setopt(r->c, CURLOPT_CAINFO, g_ca);
+    curl_easy_setopt(r->c, CURLOPT_CAPATH, NULL);
+    curl_easy_setopt(r->c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(r->c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(r->c, CURLOPT_HTTPHEADER, r->h);
+    curl_easy_setopt(r->c, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(r->c, CURLOPT_WRITEDATA, &r->got);
+}
+
+static int raw_once(struct rawc *r)
+{
+    long code = 0;
+    r->got = 0;
+    if (curl_easy_perform(r->c) != CURLE_OK)
+        return -1;
+    curl_easy_getinfo(r->c, CURLINFO_RESPONSE_CODE, &code);
+    return code == 200 && r->got == 4096 ? 0 : -1;
+}
+
+struct job {
+    int plugin;
+    int n;
+    double *lat;
+    int failures;
+};
+
+static void *worker(void *arg)
+{
+    struct job *j = arg;
+    struct rawc r = {0};
+    if (!j->plugin)
+        raw_init(&r);
+    /* warm: the connection (and, for the plugin, the pool handle) */
+    if (j->plugin)
+        plugin_fetch_once();
+    else
+        raw_once(&r);
+    for (int i = 0; i < j->n; i++) {
+        double t0 = now_us();
+        int rc = j->plugin ? plugin_fetch_once() : raw_once(&r);
+        j->lat[i] = now_us() - t0;
+        if (rc != 0)
+            j->failures++;
+    }
+    if (!j->plugin) {
+        curl_slist_free_all(r.h);
+        curl_easy_cleanup(r.c);
+    }
+    return NULL;
+}
+
+struct result {
+    double rps, p50, p99;
+    int failures;
+};
+
+static struct result run(int plugin, int threads, int per_thread)
+{
+    pthread_t t[64];
+    struct job jobs[64];
+    double *all = calloc((size_t)threads * per_thread, sizeof *all);
+    for (int i = 0; i < threads; i++)
+        jobs[i] = (struct job){plugin, per_thread, all + (size_t)i * per_thread, 0};
+    double t0 = now_us();
+    for (int i = 0; i < threads; i++)
+        pthread_create(&t[i], NULL, worker, &jobs[i]);
+    struct result r = {0};
+    for (int i = 0; i < threads; i++) {
+        pthread_join(t[i], NULL);
+        r.failures += jobs[i].failures;
+    }
+    double secs = (now_us() - t0) / 1e6;
+    size_t n = (size_t)threads * per_thread;
+    qsort(all, n, sizeof *all, cmp_double);
+    r.rps = n / secs;
+    r.p50 = all[n / 2];
+    r.p99 = all[n * 99 / 100];
+    free(all);
+    return r;
+}
+
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kib = strtol(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+static double curl_cli(int n)
+{
+    double t0 = now_us();
+    for (int i = 0; i < n; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            execlp("curl", "curl", "-s", "-o", "/dev/null", "--cacert", g_ca, "-H",
+                   "Authorization: Bearer " TOKEN, g_url, (char *)NULL);
+            _exit(127);
+        }
+        int st;
+        waitpid(pid, &st, 0);
+    }
+    return n / ((now_us() - t0) / 1e6);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 5) {
+        fprintf(stderr, "usage: fetch-bench BASE CA_FILE PLUGIN WORKDIR [full|cold-plugin|cold-curl]"
+                        " [REQUESTS]\n");
+        return 2;
+    }
+    g_base = argv[1];
+    g_ca = argv[2];
+    g_dir = argv[4];
+    const char *mode = argc > 5 ? argv[5] : "full";
+    int n = argc > 6 ? atoi(argv[6]) : 20000;
+    if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return 1;
+    snprintf(g_store, sizeof g_store, "%s/store", g_dir);
+    snprintf(g_keyring, sizeof g_keyring, "%s/keyring", g_dir);
+    snprintf(g_issuer, sizeof g_issuer, "%s/oauth2/default", g_base);
+    snprintf(g_fhir, sizeof g_fhir, "%s/apis/default/fhir", g_base);
+    snprintf(g_url, sizeof g_url, "%s/Patient/1", g_fhir);
+    if (strcmp(mode, "setup") == 0)
+        return setup_store() == 0 ? 0 : 1;
+    if (strcmp(mode, "cold-curl") == 0) {
+        struct rawc r = {0};
+        raw_init(&r);
+        return raw_once(&r) == 0 ? 0 : 1;
+    }
+    if (load_plugin(argv[3]) != 0)
+        return 1;
+    if (strcmp(mode, "cold-plugin") == 0)
+        return plugin_fetch_once() == 0 ? 0 : 1;
+
+    printf("%-34s %12s %10s %10s %8s\n", "warm GET of a 4 KB Patient", "req/s", "p50 us",
+           "p99 us", "ratio");
+    int counts[] = {1, 16, 64};
+    for (size_t k = 0; k < 3; k++) {
+        int th = counts[k], per = n / th;
+        struct result raw = run(0, th, per);
+        struct result plug = run(1, th, per);
+        printf("raw libcurl, %2d thread%s            %12.0f %10.1f %10.1f %8s\n", th,
+               th > 1 ? "s" : " ", raw.rps, raw.p50, raw.p99, "1.00");
+        printf("vap_openemr fetch, %2d thread%s      %12.0f %10.1f %10.1f %8.2f\n", th,
+               th > 1 ? "s" : " ", plug.rps, plug.p50, plug.p99, plug.rps / raw.rps);
+        if (k == 0)
+            printf("  added median latency (plugin - raw): %.1f us\n", plug.p50 - raw.p50);
+        if (raw.failures || plug.failures)
+            printf("  FAILURES: raw %d plugin %d\n", raw.failures, plug.failures);
+    }
+    int cli_n = 300;
+    double cli = curl_cli(cli_n);
+    printf("curl CLI, one process per request   %12.0f\n", cli);
+
+    for (int i = 0; i < 10000; i++)
+        plugin_fetch_once();
+    long rss10k = rss_kib();
+    for (int i = 0; i < 90000; i++)
+        plugin_fetch_once();
+    long rss100k = rss_kib();
+    printf("RSS after 10,000 fetches: %ld KiB; after 100,000: %ld KiB (delta %ld KiB)\n",
+           rss10k, rss100k, rss100k - rss10k);
+    g_api->instance_free(g_inst);
+    return 0;
+}

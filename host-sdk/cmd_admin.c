@@ -1,0 +1,200 @@
+/*
+ * cmd_admin.c - vap-host register and check: the practice admin's path.
+ * register creates the client (its secret goes from the server straight
+ * into the sealed store, inside the plugin) and puts client_id into the
+ * config only when asked to; check is the guide's "Test Connection".
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admconf.h"
+#include "exitcodes.h"
+#include "vaphost.h"
+
+static const char *admin_result_name(int result);
+static int admin_check_json(const vap_check_report *rep);
+static void admin_check_text(const vap_check_report *rep);
+
+int cmd_register(struct vaphost *vh, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"name", required_argument, NULL, 'n'},
+                                             {"write-config", no_argument, NULL, 'w'},
+                                             {NULL, 0, NULL, 0}};
+    const char *name = NULL;
+    int write_config = 0, opt;
+    vap_register_request req;
+    vap_register_result *res = NULL;
+    vap_error err;
+
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (opt == 'n')
+            name = optarg;
+        else if (opt == 'w')
+            write_config = 1;
+        else {
+            fprintf(stderr, "vap-host: register: bad option; run: vap-host register --help\n");
+            return VAPHOST_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "vap-host: register takes no arguments besides --name and "
+                        "--write-config\n");
+        return VAPHOST_EXIT_USAGE;
+    }
+    VAP_INIT(vap_register_request, req);
+    req.client_name = name;
+    VAP_INIT(vap_error, err);
+    int rc = vh->api->register_client(vh->inst, NULL, &req, &res, &err);
+    if (rc != VAP_OK) {
+        vh->api->release(res);
+        return vaphost_report(vh, rc, &err);
+    }
+    const char *client_name = name ? name : "Voice AI Platform";
+    printf("Registered \"%s\" with OpenEMR as a confidential client.\n", client_name);
+    printf("client_id: %s\n", res->client_id);
+    printf("The client secret is sealed in the store (item client_secret); it is never shown.\n");
+    int code = VAPHOST_EXIT_OK;
+    if (write_config) {
+        char backup[4096], why[512];
+        if (admconf_write(vh->config_path, vh->instance_name, "client_id", res->client_id,
+                          backup, sizeof backup, why, sizeof why) == 0) {
+            printf("Wrote client_id into %s (instance %s); the previous file is %s.\n",
+                   vh->config_path, vh->instance_name, backup);
+        } else {
+            printf("Add this to the line of instance %s in %s:\n    client_id=%s\n",
+                   vh->instance_name, vh->config_path, res->client_id);
+            fflush(stdout);
+            fprintf(stderr, "vap-host: the client is registered and its secret sealed, but the "
+                            "config was not changed (%s): add client_id=%s by hand\n",
+                    why, res->client_id);
+            code = VAPHOST_EXIT_FAILURE;
+        }
+    } else {
+        printf("Add this to the line of instance %s in %s (or run register with "
+               "--write-config next time):\n    client_id=%s\n",
+               vh->instance_name, vh->config_path, res->client_id);
+    }
+    if (res->enabled == 0)
+        printf("\nThe client is DISABLED until an administrator enables it.\n%s\n",
+               res->next_steps);
+    else if (res->enabled < 0)
+        printf("\n%s\n", res->next_steps);
+    else
+        printf("\nThe client is enabled.\n");
+    printf("\nNext: a staff member runs vap-host authorize; then run vap-host check.\n");
+    fflush(stdout);
+    vh->api->release(res);
+    return code;
+}
+
+int cmd_check(struct vaphost *vh, int argc, char **argv)
+{
+    int json = 0;
+    vap_check_report *rep = NULL;
+    vap_error err;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+        } else {
+            fprintf(stderr, "vap-host: check takes only --json; run: vap-host check --help\n");
+            return VAPHOST_EXIT_USAGE;
+        }
+    }
+    VAP_INIT(vap_error, err);
+    int rc = vh->api->check(vh->inst, NULL, &rep, &err);
+    if (rc != VAP_OK || rep == NULL) {
+        vh->api->release(rep);
+        return vaphost_report(vh, rc != VAP_OK ? rc : VAP_E_PROTOCOL, &err);
+    }
+    if (json) {
+        if (admin_check_json(rep) != 0) {
+            vh->api->release(rep);
+            fprintf(stderr, "vap-host: out of memory writing the JSON report\n");
+            return VAPHOST_EXIT_FAILURE;
+        }
+    } else {
+        admin_check_text(rep);
+    }
+    fflush(stdout);
+    int code = VAPHOST_EXIT_OK;
+    if (rep->n_failed > 0) {
+        const vap_check_item *first = NULL;
+        for (size_t i = 0; i < rep->n_items && first == NULL; i++)
+            if (rep->items[i]->result == VAP_CHECK_FAIL)
+                first = rep->items[i];
+        code = vaphost_exit_code(first->code);
+        if (code == VAPHOST_EXIT_OK)
+            code = VAPHOST_EXIT_FAILURE;
+        fprintf(stderr, "vap-host: %zu of %zu checks failed (first: %s): fix the lines marked "
+                        "with a cross, then run vap-host check again\n",
+                rep->n_failed, rep->n_items, first->name);
+    }
+    vh->api->release(rep);
+    return code;
+}
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static const char *admin_result_name(int result)
+{
+    switch (result) {
+    case VAP_CHECK_PASS: return "pass";
+    case VAP_CHECK_WARN: return "warn";
+    case VAP_CHECK_FAIL: return "fail";
+    default: return "skip";
+    }
+}
+
+static void admin_check_text(const vap_check_report *rep)
+{
+    size_t skipped = 0;
+    for (size_t i = 0; i < rep->n_items; i++) {
+        const vap_check_item *it = rep->items[i];
+        const char *mark = it->result == VAP_CHECK_FAIL   ? "\u2717"
+                           : it->result == VAP_CHECK_SKIP ? "-"
+                                                          : "\u2713";
+        skipped += it->result == VAP_CHECK_SKIP;
+        printf("%s %-12s %s%s\n", mark, it->name,
+               it->result == VAP_CHECK_WARN ? "warning: " : "", it->message);
+    }
+    printf("%zu checks: %zu passed, %zu with warnings, %zu failed, %zu not run\n",
+           rep->n_items, rep->n_items - rep->n_failed - rep->n_warnings - skipped,
+           rep->n_warnings, rep->n_failed, skipped);
+}
+
+static int admin_check_json(const vap_check_report *rep)
+{
+    json_t *root = json_object(), *arr = json_array();
+    int rc = -1;
+    if (root == NULL || arr == NULL)
+        goto out;
+    for (size_t i = 0; i < rep->n_items; i++) {
+        const vap_check_item *it = rep->items[i];
+        json_t *o = json_pack("{s:s,s:s,s:b,s:i,s:s}", "name", it->name, "result",
+                              admin_result_name(it->result), "ok",
+                              it->result != VAP_CHECK_FAIL, "code", it->code, "message",
+                              it->message);
+        if (o == NULL || json_array_append_new(arr, o) != 0)
+            goto out;
+    }
+    if (json_object_set_new(root, "ok", json_boolean(rep->n_failed == 0)) != 0 ||
+        json_object_set_new(root, "failed", json_integer((json_int_t)rep->n_failed)) != 0 ||
+        json_object_set_new(root, "warnings", json_integer((json_int_t)rep->n_warnings)) != 0 ||
+        json_object_set(root, "checks", arr) != 0)
+        goto out;
+    char *s = json_dumps(root, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+    if (s == NULL)
+        goto out;
+    printf("%s\n", s);
+    free(s);
+    rc = 0;
+out:
+    json_decref(arr);
+    json_decref(root);
+    return rc;
+}

@@ -1,0 +1,131 @@
+#!/bin/sh
+# test_flow_admin_vaphost.sh CASE VAP_HOST PLUGIN OPENEMR_SIM VAP_SEAL
+#
+# vap-host register and check as the practice admin runs them (issue 9): the
+# simulator in its own process, a config line without client_id, curl as the
+# browser and as OpenEMR's "Enable" switch.  One behaviour per CASE:
+#   check_without_client_id_exits_2_naming_register
+#       a tick or cross per check, the summary, exit 2, the last stderr line
+#       names the failed check
+#   register_prints_line_and_leaves_config   without --write-config the
+#       config file is byte for byte unchanged and the line to paste printed
+#   register_write_config_keeps_backup   --write-config adds client_id to
+#       the line, keeps the old file as .bak, the disabled client's steps are
+#       printed, and the secret is in the store, not in the output
+#   admin_path_end_to_end   register, check exit 4 (disabled), enable, check
+#       exit 3 (no grant), authorize --no-listen, check exit 0 and --json ok
+set -u
+case_name=$1
+vap_host=$2
+plugin_src=$3
+sim_exe=$4
+vap_seal=$5
+
+fail() { echo "FAIL $case_name: $*" >&2; exit 1; }
+
+tmp=$(mktemp -d /tmp/vaphost-admin.XXXXXX) || exit 1
+sim_pid=
+host_pid=
+cleanup() {
+    [ -n "$host_pid" ] && kill "$host_pid" 2>/dev/null
+    [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null
+    [ -n "$sim_pid" ] && wait "$sim_pid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+cp "$plugin_src" "$tmp/vap_openemr.so" && chmod 0755 "$tmp/vap_openemr.so" || exit 1
+
+mkfifo "$tmp/sim.out" || exit 1
+"$sim_exe" --port 0 --state-dir "$tmp/sim" --auto-approve admin --quiet \
+    >"$tmp/sim.out" 2>"$tmp/sim.err" &
+sim_pid=$!
+read -r base <"$tmp/sim.out" || fail "the simulator did not start: $(cat "$tmp/sim.err")"
+ca="$tmp/sim/ca.pem"
+issuer="$base/oauth2/default"
+# A redirect URI nobody listens on: authorize runs with --no-listen.
+redirect="http://127.0.0.1:9/oauth/callback"
+
+mkdir -m 0700 "$tmp/store" || exit 1
+"$vap_seal" init --keyring "$tmp/keyring" >/dev/null || fail "vap-seal init"
+printf '# the practice line\nemr %s \\\n    issuer=%s \\\n    fhir_base=%s \\\n    redirect_uri=%s ca_file=%s \\\n    store=%s keyring=%s  # sealed files\n' \
+    "$tmp/vap_openemr.so" "$issuer" "$base/apis/default/fhir" "$redirect" "$ca" \
+    "$tmp/store" "$tmp/keyring" >"$tmp/plugins.conf"
+chmod 0600 "$tmp/plugins.conf"
+cp "$tmp/plugins.conf" "$tmp/orig.conf"
+
+host() { "$vap_host" -c "$tmp/plugins.conf" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; last=$(tail -n 1 "$tmp/err"); }
+enable() { curl -sS --cacert "$ca" -o /dev/null -X POST \
+    --data "{\"client_id\":\"$1\",\"enabled\":true}" "$base/_sim/clients/enable"; }
+client_id() { sed -n 's/.*client_id=\([A-Za-z0-9._~-]*\).*/\1/p' "$tmp/plugins.conf"; }
+
+case $case_name in
+check_without_client_id_exits_2_naming_register)
+    host check
+    [ "$rc" -eq 2 ] || fail "exit $rc, want 2; $(cat "$tmp/err")"
+    grep -q '^✓ connection' "$tmp/out" || fail "no connection tick: $(cat "$tmp/out")"
+    grep -q '^✗ client .*vap-host register' "$tmp/out" || fail "client line: $(cat "$tmp/out")"
+    grep -q '^9 checks: 6 passed, 1 with warnings, 1 failed, 1 not run$' "$tmp/out" ||
+        fail "summary: $(tail -n 1 "$tmp/out")"
+    case $last in "vap-host: 1 of 9 checks failed (first: client)"*) ;;
+    *) fail "last stderr line: $last" ;; esac
+    ;;
+register_prints_line_and_leaves_config)
+    host register --name "Front desk"
+    [ "$rc" -eq 0 ] || fail "exit $rc: $(cat "$tmp/err")"
+    cmp -s "$tmp/plugins.conf" "$tmp/orig.conf" || fail "the config was changed"
+    [ ! -e "$tmp/plugins.conf.bak" ] || fail "a backup was made without --write-config"
+    grep -q '^    client_id=[A-Za-z0-9_-]\{43\}$' "$tmp/out" || fail "no line to paste: $(cat "$tmp/out")"
+    ;;
+register_write_config_keeps_backup)
+    host register --write-config
+    [ "$rc" -eq 0 ] || fail "exit $rc: $(cat "$tmp/err")"
+    cmp -s "$tmp/plugins.conf.bak" "$tmp/orig.conf" || fail "the backup is not the old file"
+    id=$(client_id)
+    [ ${#id} -eq 43 ] || fail "client_id not written: $(cat "$tmp/plugins.conf")"
+    # Exactly one line changed: the instance's first line got client_id.
+    [ "$(diff "$tmp/orig.conf" "$tmp/plugins.conf" | grep -c '^[<>]')" -eq 2 ] ||
+        fail "more than one line changed: $(diff "$tmp/orig.conf" "$tmp/plugins.conf")"
+    [ "$(stat -c %a "$tmp/plugins.conf")" = 600 ] || fail "mode changed"
+    grep -q 'DISABLED' "$tmp/out" && grep -q 'Administration > System > API Clients' "$tmp/out" ||
+        fail "no enable steps: $(cat "$tmp/out")"
+    "$vap_seal" list --store "$tmp/store" | grep -q '^client_secret' || fail "no sealed secret"
+    # The secret is in no output: the simulator registered only this client,
+    # whose secret is 86 base64url characters; nothing that long was printed.
+    grep -q '[A-Za-z0-9_-]\{80,\}' "$tmp/out" "$tmp/err" && fail "a long token-like string was printed"
+    ;;
+admin_path_end_to_end)
+    host register --write-config
+    [ "$rc" -eq 0 ] || fail "register exit $rc: $(cat "$tmp/err")"
+    host check
+    [ "$rc" -eq 4 ] || fail "check before enabling: exit $rc, want 4"
+    grep -q '^✗ client .*Enable' "$tmp/out" || fail "disabled not named: $(cat "$tmp/out")"
+    enable "$(client_id)" || fail "sim control"
+    host check --json
+    [ "$rc" -eq 3 ] || fail "check before authorizing: exit $rc, want 3"
+    grep -q '"ok": false' "$tmp/out" || fail "json: $(cat "$tmp/out")"
+    mkfifo "$tmp/host.out" "$tmp/host.in" || exit 1
+    "$vap_host" -c "$tmp/plugins.conf" authorize --no-listen --no-browser \
+        <"$tmp/host.in" >"$tmp/host.out" 2>"$tmp/host.err" &
+    host_pid=$!
+    exec 4>"$tmp/host.in" 3<"$tmp/host.out"
+    read -r url <&3 || fail "no URL: $(cat "$tmp/host.err")"
+    callback=$(curl -sS --cacert "$ca" -o /dev/null -w '%{redirect_url}' "$url") || fail "browser"
+    printf '%s\n' "$callback" >&4
+    exec 4>&-
+    cat <&3 >/dev/null
+    wait "$host_pid"; arc=$?; host_pid=
+    [ "$arc" -eq 0 ] || fail "authorize exit $arc: $(cat "$tmp/host.err")"
+    host check
+    [ "$rc" -eq 0 ] || fail "check after authorizing: exit $rc: $(cat "$tmp/out")"
+    grep -q '^9 checks: 9 passed, 0 with warnings, 0 failed, 0 not run$' "$tmp/out" ||
+        fail "summary: $(cat "$tmp/out")"
+    host check --json
+    [ "$rc" -eq 0 ] && grep -q '"ok": true' "$tmp/out" || fail "json: $(cat "$tmp/out")"
+    host fetch 'Patient?_count=1'
+    [ "$rc" -eq 0 ] && grep -q '"resourceType":"Bundle"' "$tmp/out" || fail "first fetch: $(cat "$tmp/err")"
+    ;;
+*)
+    fail "unknown case"
+    ;;
+esac
+exit 0

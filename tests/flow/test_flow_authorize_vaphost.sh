@@ -1,0 +1,175 @@
+#!/bin/sh
+# test_flow_authorize_vaphost.sh CASE VAP_HOST PLUGIN OPENEMR_SIM VAP_SEAL
+#
+# vap-host authorize as a person and a script meet it: the simulator runs as
+# its own process (auto-approving as "admin"), vap-host listens on a free
+# loopback port, and curl plays the browser.  One behaviour per CASE:
+#   listener_completes_and_status_shows_grant  the URL alone on stdout's
+#       first line, the callback answered with a 303 to a clean result page,
+#       the grant printed without a token, then vap-host status shows it
+#   error_page_escapes_script   an error_description carrying <script> is
+#       rendered inert on the result page; the last stderr line names the
+#       OAuth error code
+#   no_listen_reads_pasted_callback   --no-listen takes the pasted address
+#   failure_last_line_names_invalid_client   a client the admin has not
+#       enabled: exit 4, last stderr line names invalid_client and says where
+#       to enable it
+#   second_callback_is_refused   only one callback is accepted
+#   unregistered_redirect_uri_is_named   OpenEMR answers a redirect URI it
+#       does not know with 401 JSON invalid_client in the browser, so nothing
+#       comes back: after --wait, the last stderr line names the URI sent
+set -u
+case_name=$1
+vap_host=$2
+plugin_src=$3
+sim_exe=$4
+vap_seal=$5
+
+fail() { echo "FAIL $case_name: $*" >&2; exit 1; }
+
+tmp=$(mktemp -d /tmp/vaphost-authz.XXXXXX) || exit 1
+sim_pid=
+host_pid=
+cleanup() {
+    [ -n "$host_pid" ] && kill "$host_pid" 2>/dev/null
+    [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null
+    [ -n "$sim_pid" ] && wait "$sim_pid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+cp "$plugin_src" "$tmp/vap_openemr.so" && chmod 0755 "$tmp/vap_openemr.so" || exit 1
+
+port=$(/usr/bin/python3 -c 'import socket
+s = socket.socket(socket.AF_INET6); s.bind(("::1", 0)); p = s.getsockname()[1]
+t = socket.socket(); t.bind(("127.0.0.1", p)); print(p)') || fail "no free port"
+redirect="http://localhost:$port/oauth/callback"
+scope="openid fhirUser offline_access api:fhir user/Patient.read user/Encounter.read"
+secret="vaphost-authz-secret-41c9"
+
+# The simulator prints its base URL once it listens: read it from a fifo.
+mkfifo "$tmp/sim.out" || exit 1
+"$sim_exe" --port 0 --state-dir "$tmp/sim" --auto-approve admin --quiet \
+    --client "authz-client:$secret:$redirect:$scope" >"$tmp/sim.out" 2>"$tmp/sim.err" &
+sim_pid=$!
+read -r base <"$tmp/sim.out" || fail "the simulator did not start: $(cat "$tmp/sim.err")"
+ca="$tmp/sim/ca.pem"
+issuer="$base/oauth2/default"
+
+mkdir -m 0700 "$tmp/store" || exit 1
+"$vap_seal" init --keyring "$tmp/keyring" >/dev/null || fail "vap-seal init"
+printf '%s' "$secret" | "$vap_seal" put --keyring "$tmp/keyring" --store "$tmp/store" \
+    --issuer "$issuer" --client-id authz-client client_secret >/dev/null || fail "vap-seal put"
+printf 'emr %s issuer=%s fhir_base=%s client_id=authz-client redirect_uri=%s scope="%s" store=%s keyring=%s ca_file=%s\n' \
+    "$tmp/vap_openemr.so" "$issuer" "$base/apis/default/fhir" "$redirect" "$scope" \
+    "$tmp/store" "$tmp/keyring" "$ca" >"$tmp/plugins.conf"
+chmod 0600 "$tmp/plugins.conf"
+
+browser() { curl -sS --max-time 20 --cacert "$ca" "$@"; }
+control() { browser -o /dev/null -X POST --data "$2" "$base/_sim/$1"; }
+
+# start_authorize ARGS...: vap-host authorize in the background, its stdout
+# on fd 3 (a fifo kept open), stdin from fd 4 (another fifo).
+start_authorize() {
+    mkfifo "$tmp/host.out" "$tmp/host.in" || exit 1
+    "$vap_host" -c "$tmp/plugins.conf" authorize --no-browser --wait 30 "$@" \
+        <"$tmp/host.in" >"$tmp/host.out" 2>"$tmp/host.err" &
+    host_pid=$!
+    exec 4>"$tmp/host.in" 3<"$tmp/host.out"
+    read -r url <&3 || fail "no URL on stdout; stderr: $(cat "$tmp/host.err")"
+}
+finish_authorize() {
+    exec 4>&-
+    rest=$(cat <&3)
+    wait "$host_pid"
+    rc=$?
+    host_pid=
+    last=$(tail -n 1 "$tmp/host.err")
+}
+# approve: the browser opens the URL; the simulator answers 302 to the callback
+approve() {
+    callback=$(browser -o /dev/null -w '%{redirect_url}' "$url") || fail "the browser failed"
+    case $callback in "$redirect?code="*) ;; *) fail "callback: $callback" ;; esac
+}
+
+case $case_name in
+listener_completes_and_status_shows_grant)
+    start_authorize
+    case $url in "$issuer/authorize?"*) ;; *) fail "first stdout line is not the URL alone: $url" ;; esac
+    case $url in *" "*) fail "the URL line has a space: $url" ;; esac
+    approve
+    hdrs=$(browser -o /dev/null -D - "$callback") || fail "the listener did not answer"
+    printf '%s\n' "$hdrs" | head -n 1 | grep -q ' 303' || fail "callback answer: $hdrs"
+    loc=$(printf '%s\n' "$hdrs" | tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
+    case $loc in *code=*|*state=*) fail "the 303 keeps the code in the URL: $loc" ;; esac
+    page=$(browser "http://localhost:$port$loc") || fail "no result page"
+    printf '%s' "$page" | grep -q 'Authorized' || fail "result page: $page"
+    finish_authorize
+    [ "$rc" -eq 0 ] || fail "exit $rc; stderr: $(cat "$tmp/host.err")"
+    printf '%s\n' "$rest" | grep -q '^authorized$' || fail "stdout: $rest"
+    printf '%s\n' "$rest" | grep -q 'user/Patient.read' || fail "no scopes printed: $rest"
+    printf '%s\n%s' "$rest" "$(cat "$tmp/host.err")" | grep -q 'def502\|eyJ' && fail "a token was printed"
+    "$vap_host" -c "$tmp/plugins.conf" status >"$tmp/st.out" 2>"$tmp/st.err" ||
+        fail "status exit $?: $(cat "$tmp/st.err")"
+    grep -q 'user/Patient.read' "$tmp/st.out" || fail "status: $(cat "$tmp/st.out")"
+    grep -q 'def502\|eyJ' "$tmp/st.out" && fail "status printed a token"
+    ;;
+error_page_escapes_script)
+    start_authorize
+    state=$(printf '%s' "$url" | sed -n 's/.*[?&]state=\([^&]*\).*/\1/p')
+    hdrs=$(browser -o /dev/null -D - "$redirect?error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E&state=$state") ||
+        fail "the listener did not answer"
+    loc=$(printf '%s\n' "$hdrs" | tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
+    page=$(browser "http://localhost:$port$loc") || fail "no result page"
+    printf '%s' "$page" | grep -q '<script' && fail "the page carries a live <script>: $page"
+    printf '%s' "$page" | grep -q '&lt;script&gt;' || fail "the description is not shown escaped: $page"
+    finish_authorize
+    [ "$rc" -eq 5 ] || fail "exit $rc, want 5 (denied); stderr: $(cat "$tmp/host.err")"
+    case $last in *access_denied*) ;; *) fail "last stderr line lacks the OAuth error: $last" ;; esac
+    ;;
+no_listen_reads_pasted_callback)
+    start_authorize --no-listen
+    approve
+    printf '%s\n' "$callback" >&4
+    finish_authorize
+    [ "$rc" -eq 0 ] || fail "exit $rc; stderr: $(cat "$tmp/host.err")"
+    printf '%s\n' "$rest" | grep -q '^authorized$' || fail "stdout: $rest"
+    ;;
+failure_last_line_names_invalid_client)
+    control clients/enable '{"client_id":"authz-client","enabled":false}' || fail "sim control"
+    start_authorize --no-listen
+    approve
+    printf '%s\n' "$callback" >&4
+    finish_authorize
+    [ "$rc" -eq 4 ] || fail "exit $rc, want 4 (client rejected); stderr: $(cat "$tmp/host.err")"
+    case $last in *invalid_client*"Administration → System → API Clients"*) ;;
+        *) fail "last stderr line: $last" ;; esac
+    ;;
+second_callback_is_refused)
+    start_authorize
+    approve
+    hdrs=$(browser -o /dev/null -D - "$callback") || fail "first callback"
+    # vap-host waits for the browser to fetch the result page: still listening
+    code=$(browser -o /dev/null -w '%{http_code}' "$callback")
+    [ "$code" = 410 ] || fail "second callback answered $code, want 410"
+    loc=$(printf '%s\n' "$hdrs" | tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
+    browser -o /dev/null "http://localhost:$port$loc" || fail "no result page at $loc: $(cat "$tmp/host.err")"
+    finish_authorize
+    [ "$rc" -eq 0 ] || fail "exit $rc; stderr: $(cat "$tmp/host.err")"
+    ;;
+unregistered_redirect_uri_is_named)
+    # the practice registered a trailing slash; the config has none
+    control clients "{\"client_id\":\"authz-client\",\"client_secret\":\"$secret\",\"redirect_uris\":[\"$redirect/\"],\"scope\":\"$scope\"}" ||
+        fail "sim control"
+    start_authorize --wait 1
+    body=$(browser -w ' %{http_code}' "$url")
+    case $body in *invalid_client*401) ;; *) fail "/authorize answered: $body" ;; esac
+    finish_authorize
+    [ "$rc" -eq 1 ] || fail "exit $rc, want 1; stderr: $(cat "$tmp/host.err")"
+    case $last in *invalid_client*"$redirect,"*"byte for byte"*) ;;
+        *) fail "last stderr line: $last" ;; esac
+    ;;
+*)
+    fail "unknown case"
+    ;;
+esac
+exit 0

@@ -1,0 +1,43 @@
+// provider.mjs - an independent, standards-conforming OpenID provider
+// (panva's oidc-provider 9, npm) served over https on 127.0.0.1, to run
+// vap-host authorize against something that is not our simulator.
+//
+// node provider.mjs PORT CERT KEY CLIENT_ID CLIENT_SECRET REDIRECT_URI
+// Prints the issuer (https://127.0.0.1:PORT) on stdout once it listens.
+// devInteractions gives the built-in login/consent forms (any login and
+// password are accepted).  Nothing here is tuned to our plugin beyond what a
+// practice would configure for a confidential client with PKCE and refresh.
+import https from 'node:https';
+import fs from 'node:fs';
+import Provider from 'oidc-provider';
+
+const [port, certPath, keyPath, clientId, clientSecret, redirectUri] = process.argv.slice(2);
+const issuer = `https://127.0.0.1:${port}`;
+
+const provider = new Provider(issuer, {
+  clients: [{
+    client_id: clientId,
+    client_secret: clientSecret,
+    redirect_uris: [redirectUri],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: process.env.AUTH_METHOD || 'client_secret_basic',
+  }],
+  pkce: { required: () => true },
+  features: { devInteractions: { enabled: true } },
+  claims: { openid: ['sub'], fhirUser: ['fhirUser'] },
+  scopes: ['openid', 'offline_access', 'fhirUser'],
+  // Default refresh-token policy (OIDC Core §11: offline_access only with
+  // prompt=consent), rotated on every use as OpenEMR does.
+  rotateRefreshToken: true,
+  findAccount: async (ctx, sub) => ({
+    accountId: sub,
+    claims: async () => ({ sub, fhirUser: `${issuer}/fhir/Practitioner/${sub}` }),
+  }),
+});
+provider.on('server_error', (ctx, err) => console.error('server_error', err));
+
+https.createServer({ cert: fs.readFileSync(certPath), key: fs.readFileSync(keyPath) },
+  provider.callback()).listen(Number(port), '127.0.0.1', () => {
+  console.log(issuer);
+});
