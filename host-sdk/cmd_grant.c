@@ -5,6 +5,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -78,16 +79,21 @@ int cmd_fetch(struct vaphost *vh, int argc, char **argv)
     vap_fetch_request req;
     vap_fetch_response *resp = NULL;
     vap_error err;
-    const char *target = NULL;
+    const char *target = NULL, *data = NULL, *method = NULL;
     char path[4096];
+    char *body = NULL;
     int code;
 
     VAP_INIT(vap_fetch_request, req);
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--all-pages") == 0) {
+        if (strcmp(argv[i], "--all") == 0 || strcmp(argv[i], "--all-pages") == 0) {
             req.flags |= VAP_FETCH_ALL_PAGES;
-        } else if (strcmp(argv[i], "--standard-api") == 0) {
+        } else if (strcmp(argv[i], "--standard-api") == 0 || strcmp(argv[i], "--api") == 0) {
             req.flags |= VAP_FETCH_STANDARD_API;
+        } else if (strcmp(argv[i], "--method") == 0 && i + 1 < argc) {
+            method = argv[++i];
+        } else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
+            data = argv[++i];
         } else if (argv[i][0] == '-' || target != NULL) {
             fprintf(stderr, "vap-host: fetch: unexpected argument; run: vap-host fetch --help\n");
             return VAPHOST_EXIT_USAGE;
@@ -100,17 +106,41 @@ int cmd_fetch(struct vaphost *vh, int argc, char **argv)
                         "--help\n");
         return VAPHOST_EXIT_USAGE;
     }
+    if (method != NULL && strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0 &&
+        strcmp(method, "PUT") != 0) {
+        fprintf(stderr, "vap-host: fetch: --method takes GET, POST or PUT\n");
+        return VAPHOST_EXIT_USAGE;
+    }
+    if (data != NULL) {
+        /* The body comes from a file (@FILE) or stdin (@-): patient data does
+         * not belong on the command line, where ps shows it. */
+        if (data[0] != '@') {
+            fprintf(stderr, "vap-host: fetch: --data takes @FILE (or @- for standard input)\n");
+            return VAPHOST_EXIT_USAGE;
+        }
+        size_t len = 0;
+        if (vaphost_read_file(data + 1, 8u << 20, &body, &len) != 0) {
+            fprintf(stderr, "vap-host: fetch: cannot read %s (at most 8 MB)\n", data + 1);
+            return VAPHOST_EXIT_USAGE;
+        }
+        req.body = body;
+        req.body_len = len;
+        req.content_type = "application/json";
+        if (method == NULL)
+            method = "POST";
+    }
     /* PATH?QUERY on the command line; the ABI takes them apart. */
     const char *q = strchr(target, '?');
     size_t plen = q ? (size_t)(q - target) : strlen(target);
     if (plen >= sizeof path) {
         fprintf(stderr, "vap-host: fetch: the path is too long (at most %zu bytes)\n",
                 sizeof path - 1);
+        free(body);
         return VAPHOST_EXIT_USAGE;
     }
     memcpy(path, target, plen);
     path[plen] = '\0';
-    req.method = "GET";
+    req.method = method ? method : "GET";
     req.path = path;
     req.query = q ? q + 1 : NULL;
 
@@ -128,7 +158,28 @@ int cmd_fetch(struct vaphost *vh, int argc, char **argv)
         code = vaphost_report(vh, rc, &err);
     }
     vh->api->release(resp);
+    free(body);
     return code;
+}
+
+int vaphost_read_file(const char *path, size_t cap, char **out, size_t *len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (f == NULL)
+        return -1;
+    char *buf = malloc(cap + 1);
+    size_t n = buf ? fread(buf, 1, cap + 1, f) : 0;
+    int bad = buf == NULL || ferror(f) || n > cap;
+    if (f != stdin)
+        fclose(f);
+    if (bad) {
+        free(buf);
+        return -1;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
 }
 
 void vaphost_print_grant(const vap_grant_info *gi)

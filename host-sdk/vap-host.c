@@ -33,11 +33,15 @@ static const struct vaphost_command vaphost_commands[] = {
      "Renews the access token with the sealed refresh token and prints the\n"
      "renewed grant (never a token).\n",
      VAP_CAP_REFRESH, cmd_refresh, 0},
-    {"fetch", "fetch [--all-pages] [--standard-api] PATH[?QUERY]",
+    {"fetch", "fetch [--all] [--api] [--method M] [--data @FILE] PATH[?QUERY]",
      "fetch a FHIR resource and print its body",
      "PATH is relative to fhir_base (e.g. Patient/123, or Patient?family=Smith);\n"
-     "with --standard-api it is relative to OpenEMR's /api base instead.\n"
-     "--all-pages follows paging and prints one merged Bundle.\n"
+     "with --api it is relative to OpenEMR's standard API base (/apis/SITE/api).\n"
+     "  --all          follow paging (_count/_offset, or the server's next link while\n"
+     "                 it stays under fhir_base) and print one merged Bundle\n"
+     "  --method M     GET (default), POST or PUT\n"
+     "  --data @FILE   the JSON request body from FILE (@- for standard input);\n"
+     "                 implies POST unless --method says PUT\n"
      "Only the response body goes to standard output.\n",
      VAP_CAP_FETCH, cmd_fetch, 0},
     {"status", "status", "show the stored grant (never a token)",

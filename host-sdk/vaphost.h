@@ -49,6 +49,10 @@ int vaphost_request(struct vaphost *vh, const char *method, const char *path,
                     const char *query, uint32_t flags, const char *body, char **out,
                     int *exit_code);
 
+/* Read at most cap bytes of path ("-": standard input) into a malloc'd,
+ * NUL-terminated buffer.  0, or -1 when unreadable or longer than cap. */
+int vaphost_read_file(const char *path, size_t cap, char **out, size_t *len);
+
 /* Percent-encode s for a query value into a malloc'd string. */
 char *vaphost_qenc(const char *s);
 

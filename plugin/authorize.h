@@ -61,14 +61,6 @@ int authz_verify_id_token(struct vap_instance *inst, const struct authz_endpoint
 int authz_jwks_prefetch(struct vap_instance *inst, const struct authz_endpoints *ep,
                         int64_t deadline_ms, vap_cancel *cancel, vap_error *err);
 
-/* The token endpoint's client authentication for a form request: adds the
- * client_id (+ secret for post) fields or sets Basic credentials.  secret is
- * the client secret (secure memory). */
-struct http_form;
-struct http_request;
-int authz_client_auth(struct vap_instance *inst, const struct authz_endpoints *ep,
-                      const char *secret, struct http_form *form, struct http_request *rq);
-
 /* The call's absolute deadline (host clock) from a vap_call. */
 int64_t authz_deadline(const struct vap_instance *inst, const vap_call *call);
 vap_cancel *authz_cancel(const vap_call *call);

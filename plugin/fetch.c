@@ -38,6 +38,9 @@ struct fetch_obj {
 static void fetch_obj_dtor(void *obj);
 static int make_response(struct http_response *rs, vap_fetch_response **out);
 static int classify_auth_401(const char *body, size_t len);
+static int bearer(struct vap_instance *inst, int64_t deadline, vap_cancel *cancel, int force,
+                  uint64_t seen, char token[GRANT_TOKEN_MAX], size_t *hw, uint64_t *gen,
+                  int64_t *obtained, vap_error *err);
 static int is_logged_out(const char *body, size_t len);
 
 int fetch_check_path(const char *path, size_t len, vap_error *err)
@@ -173,6 +176,7 @@ int fetch_do(struct vap_instance *inst, const vap_call *call, const vap_fetch_re
     int64_t deadline = authz_deadline(inst, call);
     vap_cancel *cancel = authz_cancel(call);
     char token[GRANT_TOKEN_MAX];
+    size_t token_hw = 0; /* bytes of token ever written: what to wipe */
     char *url = NULL;
     int rc;
 
@@ -211,8 +215,8 @@ int fetch_do(struct vap_instance *inst, const vap_call *call, const vap_fetch_re
     static const char *const accept[] = {"Accept: application/json"};
     struct http_response rs;
     memset(&rs, 0, sizeof rs);
-    if ((rc = refresh_bearer(inst, deadline, cancel, 0, 0, token, sizeof token, &gen, &obtained,
-                             err)) != VAP_OK)
+    if ((rc = bearer(inst, deadline, cancel, 0, 0, token, &token_hw, &gen, &obtained,
+                     err)) != VAP_OK)
         goto out;
     for (int attempt = 0;; attempt++) {
         struct http_request rq = {
@@ -239,8 +243,8 @@ int fetch_do(struct vap_instance *inst, const vap_call *call, const vap_fetch_re
             /* Rule 7: re-read the sealed grant and renew once, then retry once. */
             renewed_after_401 = 1;
             plog(VAP_LOG_INFO, "the server refused the access token (401): renewing once");
-            if ((rc = refresh_bearer(inst, deadline, cancel, 1, gen, token, sizeof token, &gen,
-                                     &obtained, err)) != VAP_OK)
+            if ((rc = bearer(inst, deadline, cancel, 1, gen, token, &token_hw, &gen, &obtained,
+                             err)) != VAP_OK)
                 goto out;
             continue;
         }
@@ -254,8 +258,8 @@ int fetch_do(struct vap_instance *inst, const vap_call *call, const vap_fetch_re
             if (mrc == 1) {
                 /* Another process stored a newer grant meanwhile: try it once. */
                 renewed_after_401 = 1;
-                if ((rc = refresh_bearer(inst, deadline, cancel, 0, 0, token, sizeof token, &gen,
-                                         &obtained, err)) != VAP_OK)
+                if ((rc = bearer(inst, deadline, cancel, 0, 0, token, &token_hw, &gen, &obtained,
+                     err)) != VAP_OK)
                     goto out;
                 continue;
             }
@@ -330,13 +334,29 @@ denied : {
     make_response(&rs, out);
 }
 out:
-    sodium_memzero(token, sizeof token);
+    sodium_memzero(token, token_hw);
     http_response_free(&rs);
     free(url);
     return rc;
 }
 
 /* ---- helpers --------------------------------------------------------------- */
+
+/* refresh_bearer into the caller's stack buffer, remembering how much of it
+ * was ever written so the wipe at the end covers every token it held
+ * without clearing 16 KB on every request. */
+static int bearer(struct vap_instance *inst, int64_t deadline, vap_cancel *cancel, int force,
+                  uint64_t seen, char token[GRANT_TOKEN_MAX], size_t *hw, uint64_t *gen,
+                  int64_t *obtained, vap_error *err)
+{
+    token[0] = '\0';
+    int rc = refresh_bearer(inst, deadline, cancel, force, seen, token, GRANT_TOKEN_MAX, gen,
+                            obtained, err);
+    size_t n = strnlen(token, GRANT_TOKEN_MAX - 1) + 1;
+    if (n > *hw)
+        *hw = n;
+    return rc;
+}
 
 /* 1 when a 401 says the token itself is bad (renewing may help), 0 when it
  * is OpenEMR's "Unauthorized" or empty (a missing scope). */

@@ -14,6 +14,7 @@
 #include "http.h"
 #include "instance.h"
 #include "redirect.h"
+#include "token.h"
 #include "tokenresp.h"
 
 #define PROBE_URL_MAX 8192
@@ -30,17 +31,6 @@ int probe_token(struct vap_instance *inst, const char *token_url, unsigned auth_
     struct http_form form;
     struct http_response rs;
     int rc;
-    static const char *const accept[] = {"Accept: application/json"};
-    struct http_request rq = {
-        .method = "POST",
-        .url = token_url,
-        .headers = accept,
-        .n_headers = 1,
-        .content_type = "application/x-www-form-urlencoded",
-        .max_response = TOKRESP_BODY_CAP,
-        .deadline_ms = deadline_ms,
-        .cancel = cancel,
-    };
 
     *verdict = PROBE_TOKEN_UNCLEAR;
     detail[0] = '\0';
@@ -55,17 +45,8 @@ int probe_token(struct vap_instance *inst, const char *token_url, unsigned auth_
         rc = err_set(err, VAP_E_NOMEM, "out of memory building the token request");
         goto out;
     }
-    if (auth_method == DISC_AUTH_BASIC) {
-        rq.basic_user = client_id;
-        rq.basic_pass = secret;
-    } else if (http_form_add(&form, "client_id", client_id) != 0 ||
-               http_form_add(&form, "client_secret", secret) != 0) {
-        rc = err_set(err, VAP_E_NOMEM, "out of memory building the token request");
-        goto out;
-    }
-    rq.body = form.buf;
-    rq.body_len = form.len;
-    if ((rc = http_request_do(inst->http, &rq, &rs, err)) != VAP_OK)
+    if ((rc = token_post(inst->http, token_url, auth_method, client_id, secret, &form,
+                         deadline_ms, cancel, &rs, err)) != VAP_OK)
         goto out;
     tokresp_error e;
     int parsed = tokresp_error_parse(rs.body, rs.body_len, &e) == VAP_OK;

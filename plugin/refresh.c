@@ -30,6 +30,7 @@
 #include "retry.h"
 #include "scope.h"
 #include "status.h"
+#include "token.h"
 #include "tokenresp.h"
 
 #define REFRESH_LOCK_POLL_MS 5
@@ -182,6 +183,16 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
                          "the access token has expired and the server issued no refresh token "
                          "(offline_access was not granted): authorize again and keep "
                          "offline_access ticked");
+            break;
+        }
+        if (r->pending.active) {
+            /* This process holds the lock with a renewal it could not save:
+             * renewing again would only stack a second unsaved generation
+             * (and wait on our own lock).  Say what is wrong instead. */
+            rc = err_set(err, VAP_E_IO,
+                         "the last renewed grant could not be saved in %s (disk full or "
+                         "failing?); no further renewal until it is: free disk space or fix "
+                         "the disk, the next call saves it", inst->cfg.store);
             break;
         }
         r->refreshing = 1;
@@ -464,33 +475,20 @@ static int request_tokens(struct vap_instance *inst, const struct authz_endpoint
         rc = err_set(err, VAP_E_PROTOCOL, "the granted scope is too long to send back");
         goto out;
     }
-    static const char *const accept[] = {"Accept: application/json"};
     for (int attempt = 0;; attempt++) {
         struct http_form form;
         struct http_response rs;
         memset(&rs, 0, sizeof rs);
         http_form_init(&form);
-        struct http_request rq = {
-            .method = "POST",
-            .url = ep->token,
-            .headers = accept,
-            .n_headers = 1,
-            .content_type = "application/x-www-form-urlencoded",
-            .max_response = TOKRESP_BODY_CAP,
-            .deadline_ms = deadline_ms,
-            .cancel = cancel,
-        };
         if (http_form_add(&form, "grant_type", "refresh_token") != 0 ||
             http_form_add(&form, "refresh_token", old->refresh_token) != 0 ||
-            http_form_add(&form, "scope", scope) != 0 ||
-            authz_client_auth(inst, ep, secret, &form, &rq) != 0) {
+            http_form_add(&form, "scope", scope) != 0) {
             http_form_free(&form);
             rc = err_set(err, VAP_E_NOMEM, "out of memory building the refresh request");
             goto out;
         }
-        rq.body = form.buf;
-        rq.body_len = form.len;
-        rc = http_request_do(inst->http, &rq, &rs, err);
+        rc = token_post(inst->http, ep->token, ep->auth_method, inst->cfg.client_id, secret,
+                        &form, deadline_ms, cancel, &rs, err);
         http_form_free(&form);
         int status = rc == VAP_OK ? rs.status : 0;
         int ra = rc == VAP_OK ? http_retry_after_s(rs.hdrs.retry_after,

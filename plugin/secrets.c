@@ -138,13 +138,25 @@ static int grant_read(struct secrets *s, const struct config *cfg, struct grant 
     seal_binding bind = {cfg->issuer, cfg->client_id};
     seal_err se = {0};
     seal_lock lk = {-1};
-    int rc;
+    int rc, rekeyed = 0;
     pthread_mutex_lock(&s->mu);
     if (!s->opened && (rc = open_locked(s, cfg, err)) != VAP_OK)
         goto out;
     if (lock && (rc = shared_lock_bounded(s, cfg, &lk, err)) != VAP_OK)
         goto out;
     int src = seal_store_read(s->store, s->ring, GRANT_ITEM, &bind, s->plain, &se);
+    if (src == SEAL_E_KEY_UNKNOWN) {
+        /* An admin ran vap-seal rotate-key and the host has not called
+         * reload yet: re-read the keyring once and try again. */
+        seal_keyring *fresh = NULL;
+        seal_err le = {0};
+        if (seal_keyring_load(cfg->keyring, seal_store_owner(s->store), &fresh, &le) == 0) {
+            seal_keyring_free(s->ring);
+            s->ring = fresh;
+            rekeyed = 1;
+            src = seal_store_read(s->store, s->ring, GRANT_ITEM, &bind, s->plain, &se);
+        }
+    }
     seal_lock_release(&lk);
     if (src == SEAL_E_NOENT) {
         rc = 1;
@@ -168,6 +180,9 @@ out:
     if (s->plain)
         seal_secret_clear(s->plain);
     pthread_mutex_unlock(&s->mu);
+    if (rekeyed) /* logged outside the lock: never call the host holding one */
+        plog(VAP_LOG_INFO, "the grant was sealed with a key this process had not loaded "
+                           "(vap-seal rotate-key): keyring re-read");
     return rc;
 }
 

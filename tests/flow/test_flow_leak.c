@@ -30,19 +30,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "testcheck.h"
 #include "flowkit.h"
-
-static int passes, failures;
-
-#define check(ok, name)                                                                    \
-    do {                                                                                   \
-        if (ok) {                                                                          \
-            passes++;                                                                      \
-        } else {                                                                           \
-            failures++;                                                                    \
-            printf("FAIL %s (line %d)\n", name, __LINE__);                                 \
-        }                                                                                  \
-    } while (0)
 
 static struct flowkit K;
 static vap_instance *I;
@@ -386,6 +375,5 @@ int main(int argc, char **argv)
         free(needles[i].s);
     free(needles);
     free(hay);
-    printf("%d passed, %d failed\n", passes, failures);
-    return failures ? 1 : 0;
+    return check_summary();
 }

@@ -18,22 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "testcheck.h"
 #include "flowkit.h"
 #include "vapseal.h"
 
 #define NEW_SECRET "flow-secret-rotated-51be0c"
-
-static int passes, failures;
-
-#define check(ok, name)                                                                    \
-    do {                                                                                   \
-        if (ok) {                                                                          \
-            passes++;                                                                      \
-        } else {                                                                           \
-            failures++;                                                                    \
-            printf("FAIL %s (line %d)\n", name, __LINE__);                                 \
-        }                                                                                  \
-    } while (0)
 
 static struct flowkit K;
 static vap_instance *I;
@@ -475,6 +464,5 @@ int main(int argc, char **argv)
     K.api->instance_free(I);
     flowkit_stop(&K);
     unlink(log_path);
-    printf("%d passed, %d failed\n", passes, failures);
-    return failures ? 1 : 0;
+    return check_summary();
 }

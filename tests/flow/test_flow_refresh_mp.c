@@ -32,22 +32,11 @@
 #include <dirent.h>
 #include <sodium.h>
 
+#include "testcheck.h"
 #include "flowkit.h"
 #include "vapseal.h"
 
 extern char **environ;
-
-static int passes, failures;
-
-#define check(ok, name)                                                                    \
-    do {                                                                                   \
-        if (ok) {                                                                          \
-            passes++;                                                                      \
-        } else {                                                                           \
-            failures++;                                                                    \
-            printf("FAIL %s (line %d)\n", name, __LINE__);                                 \
-        }                                                                                  \
-    } while (0)
 
 struct proc {
     pid_t pid;
@@ -265,6 +254,12 @@ static void test_seal_failure(struct mp *m, const char *errno_name, const char *
     ok = proc_cmd(&a, "fetch 2", reply, sizeof reply) == 0 && reply_int(reply, "ok=") == 2;
     check(ok, "parked_process_serves_with_the_renewed_token");
 
+    /* A second renewal while the first is unsaved is refused at once
+     * (E_IO naming the store), without a request. */
+    ok = proc_cmd(&a, "refresh", reply, sizeof reply) == 0 && reply_int(reply, "rc=") == VAP_E_IO;
+    check(ok && flowkit_counter(&m->k, "token_requests.refresh_token") == r0 + 1,
+          "no_second_renewal_while_one_is_unsaved");
+
     /* The disk recovers: A's next call saves the parked grant. */
     unlink(flag);
     ok = proc_cmd(&a, "fetch 1", reply, sizeof reply) == 0 && reply_int(reply, "ok=") == 1;
@@ -325,8 +320,7 @@ int main(int argc, char **argv)
 
     m.k.api->instance_free(m.inst);
     flowkit_stop(&m.k);
-    printf("%d passed, %d failed\n", passes, failures);
-    return failures ? 1 : 0;
+    return check_summary();
 }
 
 /* ---- helpers ------------------------------------------------------------------ */

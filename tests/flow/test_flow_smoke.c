@@ -4,19 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "testcheck.h"
 #include "flowkit.h"
-
-static int passes, failures;
-
-#define check(ok, name)                                                                    \
-    do {                                                                                   \
-        if (ok) {                                                                          \
-            passes++;                                                                      \
-        } else {                                                                           \
-            failures++;                                                                    \
-            printf("FAIL %s (line %d)\n", name, __LINE__);                                 \
-        }                                                                                  \
-    } while (0)
 
 int main(int argc, char **argv)
 {
@@ -76,6 +65,5 @@ int main(int argc, char **argv)
 
     k.api->instance_free(inst);
     flowkit_stop(&k);
-    printf("%d passed, %d failed\n", passes, failures);
-    return failures ? 1 : 0;
+    return check_summary();
 }

@@ -8,19 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "testcheck.h"
 #include "admconf.h"
-
-static int passes, failures;
-
-#define check(ok, name)                                                                    \
-    do {                                                                                   \
-        if (ok) {                                                                          \
-            passes++;                                                                      \
-        } else {                                                                           \
-            failures++;                                                                    \
-            printf("FAIL %s (line %d)\n", name, __LINE__);                                 \
-        }                                                                                  \
-    } while (0)
 
 struct row {
     const char *name;
@@ -110,6 +99,5 @@ int main(void)
 {
     test_insert();
     test_write_keeps_mode_and_backup();
-    printf("%d passed, %d failed\n", passes, failures);
-    return failures ? 1 : 0;
+    return check_summary();
 }

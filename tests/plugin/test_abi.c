@@ -11,26 +11,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "testcheck.h"
 #include "fakehost.h"
 #include "grant.h"
 #include "secrets.h"
 #include "vapseal.h"
 
-static int passes, failures;
 static fakehost *fh;
 static const vap_plugin_api *api;
 static char dir[64];
 static char store[128], keyring[128];
-
-#define check(ok, name)                                                                    \
-    do {                                                                                   \
-        if (ok) {                                                                          \
-            passes++;                                                                      \
-        } else {                                                                           \
-            failures++;                                                                    \
-            printf("FAIL %s (line %d)\n", name, __LINE__);                                 \
-        }                                                                                  \
-    } while (0)
 
 #define ISSUER "https://emr.example.org/oauth2/default"
 #define CLIENT "client-abc"
@@ -261,6 +251,5 @@ int main(int argc, char **argv)
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
-    printf("%d passed, %d failed\n", passes, failures);
-    return failures ? 1 : 0;
+    return check_summary();
 }

@@ -4,19 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "testcheck.h"
 #include "admparse.h"
-
-static int passes, failures;
-
-#define check(ok, name)                                                                    \
-    do {                                                                                   \
-        if (ok) {                                                                          \
-            passes++;                                                                      \
-        } else {                                                                           \
-            failures++;                                                                    \
-            printf("FAIL %s (line %d)\n", name, __LINE__);                                 \
-        }                                                                                  \
-    } while (0)
 
 #define SECRET86 "Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4ZmE"
 
@@ -166,6 +155,5 @@ int main(void)
     test_discovery();
     test_metadata();
     test_scopes_missing();
-    printf("%d passed, %d failed\n", passes, failures);
-    return failures ? 1 : 0;
+    return check_summary();
 }

@@ -3,19 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "testcheck.h"
 #include "grant.h"
-
-static int passes, failures;
-
-#define check(ok, name)                                                                    \
-    do {                                                                                   \
-        if (ok) {                                                                          \
-            passes++;                                                                      \
-        } else {                                                                           \
-            failures++;                                                                    \
-            printf("FAIL %s (line %d)\n", name, __LINE__);                                 \
-        }                                                                                  \
-    } while (0)
 
 static void fill(struct grant *g)
 {
@@ -85,6 +74,5 @@ int main(void)
     }
     grant_free(a);
     grant_free(b);
-    printf("%d passed, %d failed\n", passes, failures);
-    return failures ? 1 : 0;
+    return check_summary();
 }

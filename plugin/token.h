@@ -1,0 +1,23 @@
+/* token.h - one POST to the token endpoint, the way every grant type sends
+ * it: the caller's form (grant fields), client authentication added (HTTP
+ * Basic or client_secret_post, as discovery and client_auth chose), JSON
+ * asked for, the answer capped.  Retries and reading the answer are the
+ * caller's: a code exchange must never be retried, a refresh may be. */
+#ifndef VAP_TOKEN_H
+#define VAP_TOKEN_H
+
+#include <stdint.h>
+#include <vap/plugin.h>
+
+struct http_client;
+struct http_form;
+struct http_response;
+
+/* auth_method is DISC_AUTH_BASIC or DISC_AUTH_POST.  form holds the grant's
+ * fields; client_id/client_secret are added to it for POST auth (it is a
+ * wiped buffer: http_form).  On VAP_OK, rs holds an answer of any status. */
+int token_post(struct http_client *http, const char *token_url, unsigned auth_method,
+               const char *client_id, const char *secret, struct http_form *form,
+               int64_t deadline_ms, vap_cancel *cancel, struct http_response *rs, vap_error *err);
+
+#endif
