@@ -122,6 +122,84 @@ static void test_standard_api_and_missing_scope(void)
     k.api->release(r);
 }
 
+static void test_next_link_under_base_is_followed(void)
+{
+    vap_fetch_response *one = NULL, *all = NULL;
+    vap_error err;
+    check(flowkit_control(&k, "faults",
+                          "{\"route\":\"/apis/default/fhir/Patient\",\"kind\":\"next_link\","
+                          "\"count\":100}",
+                          NULL, 0) == 200,
+          "sim_fault_next_link");
+    int rc1 = do_fetch("GET", "Patient", "_count=200", 0, NULL, &one, &err);
+    int rc2 = do_fetch("GET", "Patient", "_count=9", VAP_FETCH_ALL_PAGES, NULL, &all, &err);
+    check(rc1 == VAP_OK && rc2 == VAP_OK && bundle_entries(one) == bundle_entries(all) &&
+              all->pages > 1,
+          "next_link_under_fhir_base_is_followed");
+    flowkit_control(&k, "faults/clear", "{}", NULL, 0);
+    k.api->release(one);
+    k.api->release(all);
+}
+
+static void test_next_link_to_another_host_is_refused(void)
+{
+    vap_fetch_response *r = NULL;
+    vap_error err;
+    long before = flowkit_counter(&k, "routes.fhir/Patient");
+    flowkit_control(&k, "faults",
+                    "{\"route\":\"/apis/default/fhir/Patient\",\"kind\":\"next_link_foreign\","
+                    "\"count\":1}",
+                    NULL, 0);
+    int rc = do_fetch("GET", "Patient", "_count=5", VAP_FETCH_ALL_PAGES, NULL, &r, &err);
+    check(rc == VAP_E_PROTOCOL && strstr(err.message, "outside fhir_base") != NULL,
+          "next_link_to_another_host_is_refused_not_followed");
+    check(flowkit_counter(&k, "routes.fhir/Patient") == before + 1,
+          "foreign_next_link_sends_no_further_request");
+    k.api->release(r);
+    flowkit_control(&k, "faults/clear", "{}", NULL, 0);
+}
+
+static void test_truncated_and_oversized_bodies(void)
+{
+    vap_fetch_response *r = NULL;
+    vap_error err;
+    /* Every attempt truncated: the retries run out and the error says so. */
+    flowkit_control(&k, "faults",
+                    "{\"route\":\"/apis/default/fhir/Patient\",\"kind\":\"truncated\","
+                    "\"count\":50}",
+                    NULL, 0);
+    int rc = do_fetch("GET", "Patient", "_count=3", 0, NULL, &r, &err);
+    check(rc != VAP_OK && rc != VAP_E_HTTP && err.message[0] != '\0',
+          "truncated_body_is_a_clear_error");
+    k.api->release(r);
+    r = NULL;
+    flowkit_control(&k, "faults/clear", "{}", NULL, 0);
+    /* One truncated answer: the retry gets the whole body. */
+    flowkit_control(&k, "faults",
+                    "{\"route\":\"/apis/default/fhir/Patient\",\"kind\":\"truncated\","
+                    "\"count\":1}",
+                    NULL, 0);
+    rc = do_fetch("GET", "Patient", "_count=3", 0, NULL, &r, &err);
+    check(rc == VAP_OK && r && bundle_entries(r) == 3, "one_truncated_body_is_retried");
+    k.api->release(r);
+    flowkit_control(&k, "faults/clear", "{}", NULL, 0);
+
+    /* A response over max_response_bytes is cut off, not returned. */
+    vap_instance *small = NULL;
+    vap_grant_info *gi = NULL;
+    r = NULL;
+    check(flowkit_instance(&k, &small, &err, "max_response_bytes", "4096", NULL) == VAP_OK,
+          "small_cap_instance");
+    VAP_INIT(vap_error, err);
+    vap_fetch_request req;
+    flowkit_get_req(&req, "Patient", "_count=50");
+    rc = k.api->fetch(small, NULL, &req, &r, &err);
+    check(rc == VAP_E_PROTOCOL && r == NULL, "oversized_body_is_refused_at_the_cap");
+    k.api->release(r);
+    k.api->release(gi);
+    k.api->instance_free(small);
+}
+
 int main(int argc, char **argv)
 {
     sim_config cfg;
@@ -142,6 +220,9 @@ int main(int argc, char **argv)
     test_read_miss_is_http_404_with_body();
     test_paths_that_leave_the_base_are_refused();
     test_standard_api_and_missing_scope();
+    test_next_link_under_base_is_followed();
+    test_next_link_to_another_host_is_refused();
+    test_truncated_and_oversized_bodies();
     k.api->instance_free(inst);
     flowkit_stop(&k);
     return check_summary();

@@ -31,7 +31,8 @@ static const struct { const char *name; int kind; } kinds[] = {
     {"id_token_alg_none", SIM_F_IDT_ALG_NONE}, {"id_token_hs256", SIM_F_IDT_HS256},
     {"authorize_iss", SIM_F_AUTHZ_ISS}, {"authorize_iss_wrong", SIM_F_AUTHZ_ISS_WRONG},
     {"discovery_iss_supported", SIM_F_DISC_ISS_SUPPORTED},
-    {"discovery_relative_urls", SIM_F_DISC_RELATIVE}};
+    {"discovery_relative_urls", SIM_F_DISC_RELATIVE},
+    {"next_link", SIM_F_NEXT_LINK}, {"next_link_foreign", SIM_F_NEXT_LINK_FOREIGN}};
 
 int sim_control(sim_server *s, const char *action, const char *json, char **out)
 {
@@ -195,7 +196,8 @@ static void faults(sim_req *q, sim_resp *r, json_t *in)
                "truncated|drip|id_token_bad_signature|id_token_wrong_iss|id_token_wrong_aud|"
                "id_token_wrong_nonce|id_token_expired|id_token_no_aud|id_token_no_nonce|"
                "id_token_iat_future|id_token_alg_none|id_token_hs256|authorize_iss|"
-               "authorize_iss_wrong|discovery_iss_supported|discovery_relative_urls, "
+               "authorize_iss_wrong|discovery_iss_supported|discovery_relative_urls|"
+               "next_link|next_link_foreign, "
                "\"count\": N, \"status\"?, "
                "\"ms\"?}");
         return;
@@ -204,7 +206,8 @@ static void faults(sim_req *q, sim_resp *r, json_t *in)
         count = 1;
     static const char *const only[] = {"/oauth2/default/token", "/oauth2/default/authorize",
                                        "/oauth2/default/.well-known/openid-configuration"};
-    int want = k >= SIM_F_DISC_ISS_SUPPORTED ? 2 : k >= SIM_F_AUTHZ_ISS ? 1
+    int want = k >= SIM_F_NEXT_LINK ? -1 /* any FHIR search route */
+             : k >= SIM_F_DISC_ISS_SUPPORTED ? 2 : k >= SIM_F_AUTHZ_ISS ? 1
              : k >= SIM_F_IDT_FIRST ? 0 : -1;
     if (want >= 0 && strcmp(route, only[want]) != 0) {
         char msg[160];

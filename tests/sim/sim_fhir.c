@@ -288,6 +288,17 @@ static void fhir_search(sim_req *q, sim_resp *r, int t, long bound)
                           "self", "url", self);
     if (json_array_size(sr.entries))
         json_object_set(b, "entry", sr.entries);
+    /* Not OpenEMR (it pages by _offset alone): a next link, for clients that
+     * follow Bundle.link[next] (fault switches next_link / next_link_foreign). */
+    int nl = sim_fault_take(s, q->path, SIM_F_NEXT_LINK, SIM_F_NEXT_LINK_FOREIGN, NULL, NULL);
+    if (nl != 0 && sr.count != SEARCH_CAP && json_array_size(sr.entries) == sr.count) {
+        char next[400];
+        snprintf(next, sizeof(next), "%s/%s?_count=%zu&_offset=%zu",
+                 nl == SIM_F_NEXT_LINK ? s->fhir_base : "https://elsewhere.example/fhir",
+                 sim_res_name(t), sr.count, sr.offset + sr.count);
+        json_array_append_new(json_object_get(b, "link"),
+                              json_pack("{s:s,s:s}", "relation", "next", "url", next));
+    }
     json_decref(sr.entries);
     sim_resp_json(r, 200, b);
 }

@@ -207,7 +207,11 @@ enum sim_fault_kind {
     SIM_F_DISC_ISS_SUPPORTED,
     /* the OpenID discovery document as OpenEMR with an empty "Site Address"
      * serves it: every URL relative (issue 9, vap-host check) */
-    SIM_F_DISC_RELATIVE
+    SIM_F_DISC_RELATIVE,
+    /* FHIR searches: a Bundle.link "next" (OpenEMR sends none; other FHIR
+     * servers do): to the next _offset page under the FHIR base, or to
+     * another host (the client must not follow it with its token) */
+    SIM_F_NEXT_LINK, SIM_F_NEXT_LINK_FOREIGN
 };
 #define SIM_F_IDT_FIRST SIM_F_IDT_BAD_SIG
 #define SIM_F_IDT_LAST SIM_F_IDT_HS256
