@@ -290,6 +290,18 @@ int main(int argc, char **argv)
         return 1;
     if (strcmp(mode, "cold-plugin") == 0)
         return plugin_fetch_once() == 0 ? 0 : 1;
+    /* loop-plugin / loop-raw N: N warm requests on one thread, for
+     * valgrind --tool=callgrind (instructions per request, load-independent). */
+    if (strcmp(mode, "loop-plugin") == 0 || strcmp(mode, "loop-raw") == 0) {
+        struct rawc r = {0};
+        int bad = 0;
+        if (mode[5] == 'r')
+            raw_init(&r);
+        for (int i = 0; i <= n; i++) /* one more: the first one connects */
+            bad |= mode[5] == 'r' ? raw_once(&r) : plugin_fetch_once();
+        g_api->instance_free(g_inst);
+        return bad ? 1 : 0;
+    }
 
     printf("%-34s %12s %10s %10s %8s\n", "warm GET of a 4 KB Patient", "req/s", "p50 us",
            "p99 us", "ratio");

@@ -252,7 +252,7 @@ static int exchange_code(struct vap_instance *inst, const struct authz_endpoints
     struct http_response rs;
     int rc;
     http_form_init(&form);
-    memset(&rs, 0, sizeof rs);
+    http_response_init(&rs);
     if ((rc = secrets_client_secret(&inst->secrets, secret, sizeof secret, &secret_len, err)) !=
         VAP_OK)
         goto out;

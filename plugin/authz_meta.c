@@ -193,7 +193,7 @@ static int fetch_get(struct vap_instance *inst, const char *url, size_t cap, int
         .cancel = cancel,
     };
     for (int attempt = 0;; attempt++) {
-        memset(rs, 0, sizeof *rs);
+        http_response_init(rs);
         int rc = http_request_do(inst->http, &rq, rs, err);
         int status = rc == VAP_OK ? rs->status : 0;
         if (!retry_is_transient(rc, status))

@@ -36,7 +36,7 @@ void check_connection_discovery(struct vap_instance *inst, int64_t deadline, vap
     struct http_response rs;
     vap_error e;
     VAP_INIT(vap_error, e);
-    memset(&rs, 0, sizeof rs);
+    http_response_init(&rs);
     snprintf(url, sizeof url, "%s/.well-known/openid-configuration", cfg->issuer);
     static const char *const accept[] = {"Accept: application/json"};
     struct http_request rq = {.method = "GET", .url = url, .headers = accept, .n_headers = 1,
@@ -269,7 +269,7 @@ void check_fhir(struct vap_instance *inst, int64_t deadline, vap_cancel *cancel,
     struct http_response rs;
     vap_error e;
     VAP_INIT(vap_error, e);
-    memset(&rs, 0, sizeof rs);
+    http_response_init(&rs);
     snprintf(url, sizeof url, "%s/metadata", cfg->fhir_base);
     static const char *const accept[] = {"Accept: application/json"};
     struct http_request rq = {.method = "GET", .url = url, .headers = accept, .n_headers = 1,

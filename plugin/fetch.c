@@ -214,7 +214,7 @@ int fetch_do(struct vap_instance *inst, const vap_call *call, const vap_fetch_re
     int renewed_after_401 = 0;
     static const char *const accept[] = {"Accept: application/json"};
     struct http_response rs;
-    memset(&rs, 0, sizeof rs);
+    http_response_init(&rs);
     if ((rc = bearer(inst, deadline, cancel, 0, 0, token, &token_hw, &gen, &obtained,
                      err)) != VAP_OK)
         goto out;

@@ -278,6 +278,14 @@ out:
     return rc;
 }
 
+void http_response_init(struct http_response *rs)
+{
+    rs->status = 0;
+    rs->body = NULL;
+    rs->body_len = 0;
+    http_hdr_init(&rs->hdrs);
+}
+
 void http_response_free(struct http_response *rs)
 {
     if (rs == NULL)

@@ -72,6 +72,9 @@ struct http_response {
 int http_request_do(struct http_client *c, const struct http_request *rq,
                     struct http_response *rs, vap_error *err);
 void http_response_free(struct http_response *rs);
+/* An empty response, safe to free: cheaper than a memset of the 12 KB of
+ * header fields (this runs on every fetch). */
+void http_response_init(struct http_response *rs);
 
 /* The class of an HTTP status: 2xx VAP_OK; 429 and 5xx VAP_E_UNAVAILABLE
  * (retry with backoff, then report); anything else VAP_E_HTTP. */

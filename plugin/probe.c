@@ -35,7 +35,7 @@ int probe_token(struct vap_instance *inst, const char *token_url, unsigned auth_
     *verdict = PROBE_TOKEN_UNCLEAR;
     detail[0] = '\0';
     http_form_init(&form);
-    memset(&rs, 0, sizeof rs);
+    http_response_init(&rs);
     random_token(code, sizeof code);
     random_token(verifier, sizeof verifier);
     if (http_form_add(&form, "grant_type", "authorization_code") != 0 ||
@@ -82,7 +82,7 @@ int probe_authorize(struct vap_instance *inst, const char *authorization_url,
 
     *verdict = PROBE_AUTHZ_UNCLEAR;
     detail[0] = '\0';
-    memset(&rs, 0, sizeof rs);
+    http_response_init(&rs);
     used = (size_t)snprintf(url, sizeof url, "%s", authorization_url);
     random_token(challenge, sizeof challenge);
     if (used >= sizeof url || add_query(url, sizeof url, &used, "response_type", "code") != 0 ||

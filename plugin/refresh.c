@@ -478,7 +478,7 @@ static int request_tokens(struct vap_instance *inst, const struct authz_endpoint
     for (int attempt = 0;; attempt++) {
         struct http_form form;
         struct http_response rs;
-        memset(&rs, 0, sizeof rs);
+        http_response_init(&rs);
         http_form_init(&form);
         if (http_form_add(&form, "grant_type", "refresh_token") != 0 ||
             http_form_add(&form, "refresh_token", old->refresh_token) != 0 ||

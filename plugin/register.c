@@ -49,7 +49,7 @@ int register_client(struct vap_instance *inst, const vap_call *call,
     size_t secret_len = 0;
     int rc;
 
-    memset(&rs, 0, sizeof rs);
+    http_response_init(&rs);
     const char *name = (req != NULL && VAP_HAS(req, client_name) && req->client_name != NULL)
                            ? req->client_name
                            : REGISTER_DEFAULT_NAME;

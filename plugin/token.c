@@ -36,6 +36,6 @@ int token_post(struct http_client *http, const char *token_url, unsigned auth_me
         return err_set(err, VAP_E_NOMEM, "out of memory building the token request");
     rq.body = form->buf;
     rq.body_len = form->len;
-    memset(rs, 0, sizeof *rs);
+    http_response_init(rs);
     return http_request_do(http, &rq, rs, err);
 }
