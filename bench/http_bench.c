@@ -100,7 +100,7 @@ int main(int argc, char **argv)
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, bench_sink);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &total);
     /* warm both: connection open, TLS done */
-    if (http_client_warm(c, url, 1, 0, plugin_now_ms() + 10000, &err) != VAP_OK ||
+    if (http_client_warm(c, url, 1, 0, plugin_now_ms() + 10000, NULL, &err) != VAP_OK ||
         bench_layer(c, url, 50) || bench_bare(e, 50)) {
         fprintf(stderr, "warm-up failed: %s\n", err.message);
         return 1;

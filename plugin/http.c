@@ -311,7 +311,7 @@ int http_status_vap(int status)
 }
 
 int http_client_warm(struct http_client *c, const char *url, unsigned n,
-                     int64_t idle_ms, int64_t deadline_ms, vap_error *err)
+                     int64_t idle_ms, int64_t deadline_ms, vap_cancel *cancel, vap_error *err)
 {
     int rc = VAP_OK;
     unsigned done = 0;
@@ -340,7 +340,7 @@ int http_client_warm(struct http_client *c, const char *url, unsigned n,
         /* HEAD: the cap only matters for a Content-Length curl checks */
         else if ((rc = http_setup(c, s, &rq, NULL, HTTP_RESPONSE_MAX_DEFAULT, &h)) ==
                      VAP_OK &&
-                 (rc = http_run(s, NULL, http_mono_ms() + left, &res)) == VAP_OK &&
+                 (rc = http_run(s, cancel, http_mono_ms() + left, &res)) == VAP_OK &&
                  res != CURLE_OK)
             rc = http_req_map_error(res, s->x.too_large, s->x.max, s->x.hdr_rc, host,
                                     s->errbuf, err);

@@ -83,9 +83,10 @@ int http_status_vap(int status);
 /* Open connections ahead of need: a HEAD request to url on up to n pool
  * handles that have been idle for at least idle_ms (0: every idle handle),
  * so the next caller does not pay a handshake.  Any HTTP status counts as
- * warm.  Call at instance start, and when the instance has been idle. */
+ * warm.  Call at instance start, and when the instance has been idle.
+ * cancel (may be NULL) ends it promptly, e.g. when the instance is freed. */
 int http_client_warm(struct http_client *c, const char *url, unsigned n,
-                     int64_t idle_ms, int64_t deadline_ms, vap_error *err);
+                     int64_t idle_ms, int64_t deadline_ms, vap_cancel *cancel, vap_error *err);
 
 /* An application/x-www-form-urlencoded body built in one buffer that is
  * wiped when freed (token-endpoint forms carry secrets). */

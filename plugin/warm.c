@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "cancel.h"
 #include "http.h"
 #include "instance.h"
 #include "log.h"
@@ -32,7 +33,10 @@ void warmer_start(struct vap_instance *inst)
         return;
     }
     pthread_condattr_destroy(&ca);
-    if (pthread_create(&w->thread, NULL, warm_main, inst) != 0) {
+    w->cancel = cancel_new();
+    if (w->cancel == NULL || pthread_create(&w->thread, NULL, warm_main, inst) != 0) {
+        cancel_free(w->cancel);
+        w->cancel = NULL;
         pthread_cond_destroy(&w->cv);
         pthread_mutex_destroy(&w->mu);
         plog(VAP_LOG_WARN, "connection warm-up disabled: cannot start its thread");
@@ -50,7 +54,12 @@ void warmer_stop(struct vap_instance *inst)
     w->stop = 1;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
+    /* A handshake in flight (an unreachable server) must not hold up the
+     * host's instance_free: cancel it. */
+    cancel_fire(w->cancel);
     pthread_join(w->thread, NULL);
+    cancel_free(w->cancel);
+    w->cancel = NULL;
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
     w->running = 0;
@@ -63,7 +72,7 @@ static void warm_once(struct vap_instance *inst, int64_t idle_ms)
     VAP_INIT(vap_error, err);
     snprintf(url, sizeof url, "%s/metadata", inst->cfg.fhir_base);
     if (http_client_warm(inst->http, url, (unsigned)inst->cfg.warm_connections, idle_ms,
-                         plugin_now_ms() + WARM_DEADLINE_MS, &err) != VAP_OK)
+                         plugin_now_ms() + WARM_DEADLINE_MS, inst->warmer.cancel, &err) != VAP_OK)
         plog(VAP_LOG_DEBUG, "connection warm-up: %s", err.message);
 }
 

@@ -17,6 +17,7 @@ struct warmer {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    vap_cancel *cancel; /* fired by warmer_stop: a warm-up in flight ends at once */
     int running;
     int stop;
 };

@@ -134,7 +134,7 @@ static void warm_up_opens_the_connection_before_the_first_request(void **state)
     ts_url(&srv, "/ok", url, sizeof url);
     VAP_INIT(vap_error, err);
     unsigned before = server_count(&srv.connections);
-    assert_int_equal(http_client_warm(c, url, 1, 0, plugin_now_ms() + 5000, &err), VAP_OK);
+    assert_int_equal(http_client_warm(c, url, 1, 0, plugin_now_ms() + 5000, NULL, &err), VAP_OK);
     assert_int_equal(server_count(&srv.connections) - before, 1);
     assert_int_equal(get(c, "/ok", 5000, NULL, &rs, &err), VAP_OK);
     http_response_free(&rs);
@@ -154,10 +154,10 @@ static void warm_up_skips_handles_used_recently(void **state)
     http_response_free(&rs);
     unsigned hits = server_count(&srv.hits_ok);
     /* used a moment ago: nothing to do for an idle limit of a minute */
-    assert_int_equal(http_client_warm(c, url, 1, 60000, plugin_now_ms() + 5000, &err), VAP_OK);
+    assert_int_equal(http_client_warm(c, url, 1, 60000, plugin_now_ms() + 5000, NULL, &err), VAP_OK);
     assert_int_equal(server_count(&srv.hits_ok), hits);
     /* with no idle limit the handle is refreshed (one HEAD request) */
-    assert_int_equal(http_client_warm(c, url, 1, 0, plugin_now_ms() + 5000, &err), VAP_OK);
+    assert_int_equal(http_client_warm(c, url, 1, 0, plugin_now_ms() + 5000, NULL, &err), VAP_OK);
     assert_int_equal(server_count(&srv.hits_ok), hits + 1);
     http_client_free(c);
 }
