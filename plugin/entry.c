@@ -1,9 +1,11 @@
 /* entry.c - the plugin's only exported symbol and its descriptor.
  *
- * This is glue: it checks what crosses the ABI, then hands each call to the
- * file that owns the concern.  Functions that a later part of the plugin has
- * not built yet are left NULL and their caps bit clear, so a host says "not
- * implemented" instead of getting a fake success. */
+ * This is glue: it checks what crosses the ABI (NULL out-pointers, the
+ * instance's owner process), clears the caller's vap_error, then hands each
+ * call to the file that owns the concern.  Every function the descriptor
+ * lists has its caps bit set; a function this plugin lacked would be NULL
+ * with its bit clear, so a host says "not implemented" instead of getting a
+ * fake success. */
 #include <curl/curl.h>
 #include <gnutls/gnutls.h>
 #include <sodium.h>

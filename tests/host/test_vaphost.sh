@@ -23,7 +23,7 @@ fullmod="$tmp/fullmod.so"
 good_opts="issuer=https://emr.example.org/oauth2/default \\
   fhir_base=https://emr.example.org/apis/default/fhir \\
   scope=\"openid fhirUser offline_access api:fhir user/Patient.read\" \\
-  store=$tmp/store keyring=$tmp/keyring"
+  store=$tmp/store keyring=$tmp/keyring warm_connections=0"
 
 fail() { echo "FAIL $case_name: $*" >&2; exit 1; }
 

@@ -54,8 +54,9 @@ static int new_instance(const vap_option *extra, size_t n_extra, vap_instance **
         {"fhir_base", "https://emr.example.org/apis/default/fhir"},
         {"store", store},
         {"keyring", keyring},
+        {"warm_connections", "0"}, /* emr.example.org is not to be contacted */
     };
-    size_t n = 4;
+    size_t n = 5;
     for (size_t i = 0; i < n_extra; i++)
         opts[n++] = extra[i];
     VAP_INIT(vap_error, *err);
