@@ -7,6 +7,8 @@
  */
 #include "seal_internal.h"
 
+#include <unistd.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -59,6 +61,21 @@ int seal_txn_commit(seal_txn *t, const seal_keyring *ring, const seal_binding *b
             return rc;
     }
     return seal_atomic_commit(&t->a, t->buf, len, err);
+}
+
+void seal_txn_abandon(seal_txn *t)
+{
+    if (t == NULL)
+        return;
+    /* Close without unlinking: a temp file that holds a complete sealed
+     * grant (written, not yet renamed) is what the next lock holder can
+     * recover; deleting it could delete the only copy of a live token. */
+    if (t->a.fd >= 0)
+        close(t->a.fd);
+    t->a.fd = -1;
+    t->a.state = SEAL_ATOMIC_IDLE;
+    sodium_free(t->buf);
+    free(t);
 }
 
 void seal_txn_free(seal_txn *t)

@@ -220,6 +220,10 @@ int seal_txn_commit(seal_txn *t, const seal_keyring *ring, const seal_binding *b
                     const uint8_t *value, size_t value_len, seal_err *err);
 /* Removes the temp file if still there, closes and frees.  NULL is fine. */
 void seal_txn_free(seal_txn *t);
+/* Closes and frees but leaves the temp file: for a process that gives up on
+ * a commit that may already have written a complete file (the next holder
+ * of the lock can recover it).  NULL is fine. */
+void seal_txn_abandon(seal_txn *t);
 
 /* ---- passphrase-protected backups (seal_backup.c) ----
  * Layout: "VSEALBAK" | u8 version=1 | u8 aead=1 | u8 kdf=1 (Argon2id13) |

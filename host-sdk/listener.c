@@ -265,9 +265,15 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     char **q = cls;
     size_t have = *q ? strlen(*q) : 0;
     size_t need = have + 1 + 3 * strlen(key) + 1 + 3 * (value ? strlen(value) : 0) + 1;
-    char *n = realloc(*q, need);
+    /* Not realloc: the old block holds the code and state and is wiped. */
+    char *n = malloc(need);
     if (n == NULL)
         return MHD_NO;
+    if (*q != NULL) {
+        memcpy(n, *q, have + 1);
+        explicit_bzero(*q, have);
+        free(*q);
+    }
     size_t o = have;
     if (o)
         n[o++] = '&';

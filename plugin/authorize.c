@@ -219,6 +219,16 @@ int authorize_complete(struct vap_instance *inst, const vap_call *call, const ch
         rc = err_set(err, VAP_E_NOMEM, "out of memory");
         goto out;
     }
+    pthread_mutex_lock(&inst->refresher.mu);
+    int parked = inst->refresher.pending.active;
+    pthread_mutex_unlock(&inst->refresher.mu);
+    if (parked) {
+        rc = err_set(err, VAP_E_IO,
+                     "this process still holds a renewed grant it could not save to %s (full "
+                     "or failing disk?): free the disk, let it save, then authorize again",
+                     cfg->store);
+        goto out;
+    }
     if ((rc = build_grant(inst, &tr, tx, have_claims ? &claims : NULL, g, err)) != VAP_OK ||
         (rc = secrets_grant_write(&inst->secrets, cfg, g, err)) != VAP_OK)
         goto out;
@@ -287,6 +297,12 @@ static int copy_field(char *dst, size_t cap, const char *src, const char *what, 
     size_t n = src ? strlen(src) : 0;
     if (n >= cap)
         return err_set(err, VAP_E_PROTOCOL, "the server's %s is too long to store", what);
+    /* Claims are shown by status and sealed as JSON: no control characters
+     * (nothing legitimate has them, and they would bloat the escaped form). */
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)src[i] < 0x20 || src[i] == 0x7f)
+            return err_set(err, VAP_E_PROTOCOL,
+                           "the server's %s contains a control character: refused", what);
     memcpy(dst, src ? src : "", n + 1);
     return VAP_OK;
 }

@@ -252,12 +252,13 @@ static int fetch_discovery(struct vap_instance *inst, int64_t deadline_ms, vap_c
     if (rc != VAP_OK)
         return rc;
     struct authz *a = &inst->authz;
+    int64_t now = plugin_now_ms(); /* never call the host under a->mu */
     pthread_mutex_lock(&a->mu);
     if (a->have_disc)
         disc_oidc_free(&a->disc);
     a->disc = d;
     a->have_disc = 1;
-    a->disc_fetched_ms = plugin_now_ms();
+    a->disc_fetched_ms = now;
     pthread_mutex_unlock(&a->mu);
     plog(VAP_LOG_DEBUG, "discovery fetched from %s", url);
     return VAP_OK;

@@ -309,10 +309,10 @@ void check_grant(struct vap_instance *inst, const struct check_state *st, struct
                   cfg->client_id == NULL ? "no client_id yet" : "the store cannot be opened");
         return;
     }
+    int64_t now = plugin_now_ms(); /* the host's clock, read with no lock held */
     pthread_mutex_lock(&inst->scratch_mu);
     struct grant *g = inst->scratch;
     int rc = secrets_grant_read(&inst->secrets, cfg, g, &e);
-    int64_t now = plugin_now_ms();
     if (rc == 1) {
         check_add(l, "grant", VAP_CHECK_FAIL, VAP_E_REAUTH_REQUIRED,
                   "no grant yet: a staff member must authorize once (vap-host authorize)");

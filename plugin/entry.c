@@ -170,8 +170,10 @@ static void api_instance_free(vap_instance *inst)
     if (inst->http != NULL)
         warmer_stop(inst);
     http_client_free(inst->http);
-    if (inst->refresher.cur != NULL)
+    if (inst->refresher.cur != NULL) {
+        refresh_flush_pending(inst);
         refresher_destroy(&inst->refresher);
+    }
     if (inst->authz.tx != NULL)
         authz_destroy(&inst->authz);
     grant_free(inst->scratch);
@@ -196,10 +198,22 @@ static int api_status(vap_instance *inst, const vap_call *call, vap_grant_info *
                        "no client_id in the config: register the client first (vap-host "
                        "register), or add client_id=... from Administration > System > API "
                        "Clients");
+    int64_t now = plugin_now_ms(); /* the host's clock, read with no lock held */
     pthread_mutex_lock(&inst->scratch_mu);
-    rc = secrets_grant_read(&inst->secrets, &inst->cfg, inst->scratch, err);
+    /* While this process renews (it holds the grant's exclusive lock), or
+     * holds a renewed grant it could not seal yet, the grant in memory is the
+     * newest: report it instead of waiting for our own lock. */
+    struct refresher *r = &inst->refresher;
+    int from_memory = 0;
+    pthread_mutex_lock(&r->mu);
+    if (r->loaded && (r->refreshing || r->pending.active)) {
+        grant_copy(inst->scratch, r->cur);
+        from_memory = 1;
+    }
+    pthread_mutex_unlock(&r->mu);
+    rc = from_memory ? VAP_OK : secrets_grant_read(&inst->secrets, &inst->cfg, inst->scratch, err);
     if (rc >= 0) {
-        *out = status_info_new(rc == 1 ? NULL : inst->scratch, plugin_now_ms());
+        *out = status_info_new(rc == 1 ? NULL : inst->scratch, now);
         rc = *out ? VAP_OK : err_set(err, VAP_E_NOMEM, "out of memory");
     }
     grant_clear(inst->scratch);

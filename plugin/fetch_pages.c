@@ -203,7 +203,8 @@ int fetch_all_pages(struct vap_instance *inst, const vap_call *call, const vap_f
         } else if ((long)n >= count && count > 0) {
             if (offset > LONG_MAX - count) { /* the host's _offset: no overflow */
                 json_decref(b);
-                rc = err_set(err, VAP_E_INVAL, "fetch: _offset is too large to page from");
+                rc = err_set(err, VAP_E_INVAL, "fetch: the query's _offset is too large to "
+                                               "page on; use a smaller _offset");
                 goto out;
             }
             offset += count;

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define GRANT_TOKEN_MAX 16384 /* OpenEMR's tokens are several KB; room to spare */
-#define GRANT_SCOPE_MAX 4096
+#define GRANT_SCOPE_MAX 8192 /* = TOKRESP_SCOPE_MAX + 1 */
 #define GRANT_FIELD_MAX 512
 #define GRANT_PAYLOAD_MAX (48 * 1024) /* = SEAL_VALUE_MAX */
 #define GRANT_ITEM "grant"            /* the sealed item's name/purpose */

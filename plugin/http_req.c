@@ -193,8 +193,14 @@ void http_req_log(const struct http_request *rq, const char *method, int status,
                   size_t n, int64_t ms, int rc)
 {
     char url[512], body[256] = "";
-    http_redact_url(rq->url ? rq->url : "", rq->url ? strlen(rq->url) : 0, url,
-                    sizeof url);
+    /* The query is left out whole: FHIR searches carry patient names and
+     * birth dates, which no log line may hold. */
+    const char *u = rq->url ? rq->url : "";
+    const char *q = strchr(u, '?');
+    size_t ulen = q ? (size_t)(q - u) : strlen(u);
+    size_t w = http_redact_url(u, ulen, url, sizeof url - 16);
+    if (q != NULL && w < sizeof url - 16)
+        memcpy(url + w, "?[query]", 9);
     /* Only form bodies are logged: JSON bodies may be patient data. */
     if (rq->body != NULL && rq->content_type != NULL &&
         strncmp(rq->content_type, "application/x-www-form-urlencoded", 33) == 0)

@@ -33,6 +33,10 @@
 #include "token.h"
 #include "tokenresp.h"
 
+/* What the token endpoint may return always fits the grant: nothing is cut. */
+_Static_assert(TOKRESP_TOKEN_MAX < GRANT_TOKEN_MAX, "token caps");
+_Static_assert(TOKRESP_SCOPE_MAX < GRANT_SCOPE_MAX, "scope caps");
+
 #define REFRESH_LOCK_POLL_MS 5
 
 static int load_locked(struct vap_instance *inst, vap_error *err);
@@ -52,13 +56,25 @@ int refresher_init(struct refresher *r, vap_error *err)
     return VAP_OK;
 }
 
+void refresh_flush_pending(struct vap_instance *inst)
+{
+    struct refresher *r = &inst->refresher;
+    vap_error e;
+    VAP_INIT(vap_error, e);
+    pthread_mutex_lock(&r->mu);
+    int still = r->pending.active && refresh_retry_pending(inst, &e) != VAP_OK;
+    pthread_mutex_unlock(&r->mu);
+    if (still)
+        plog(VAP_LOG_ERROR, "instance freed while a renewed grant was still unsealed (%s): its "
+                            "temp file is left for the next process to recover; if none can, "
+                            "authorize again", e.message);
+}
+
 void refresher_destroy(struct refresher *r)
 {
     if (r->pending.active) {
-        /* Last chance is gone: the revoked token stays on disk.  Say so. */
-        plog(VAP_LOG_ERROR, "instance freed while a renewed grant was still unsealed: "
-                            "the stored grant holds a revoked refresh token; authorize again");
-        seal_txn_free(r->pending.txn);
+        /* refresh_flush_pending made the last try; keep the temp file. */
+        seal_txn_abandon(r->pending.txn);
         seal_lock_release(&r->pending.lock);
         grant_free(r->pending.grant);
     }
@@ -129,8 +145,18 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
 {
     struct refresher *r = &inst->refresher;
     int rc = VAP_OK, pending_saved = 0, pending_failed = 0;
+    /* The host's clock is read with no lock held (plugin.h: no callback
+     * under a plugin lock); it is re-read after every wait. */
+    int64_t now = plugin_now_ms();
+    int first = 1;
     pthread_mutex_lock(&r->mu);
     for (;;) {
+        if (!first) { /* state may have moved while we waited: fresh clock */
+            pthread_mutex_unlock(&r->mu);
+            now = plugin_now_ms();
+            pthread_mutex_lock(&r->mu);
+        }
+        first = 0;
         if (r->pending.active) {
             /* Rule 4: a parked seal is retried on every call; until it
              * succeeds the renewed access token in memory is used. */
@@ -150,7 +176,6 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
                          "authorize again (vap-host authorize)");
             break;
         }
-        int64_t now = plugin_now_ms();
         int64_t margin = refresh_margin_ms(inst->cfg.refresh_margin_s, g->lifetime_s);
         int fresh_enough = r->loaded && now + margin < g->access_expires_at_ms &&
                            !(force && g->generation <= seen_generation);
@@ -171,7 +196,10 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
             uint64_t round = r->round;
             while (r->refreshing && r->round == round)
                 pthread_cond_wait(&r->cv, &r->mu);
-            if (r->last_rc != VAP_OK) {
+            /* That renewer's own deadline or cancel is not ours: try again
+             * (with our deadline) rather than share its timeout. */
+            if (r->last_rc != VAP_OK && r->last_rc != VAP_E_TIMEOUT &&
+                r->last_rc != VAP_E_CANCELLED) {
                 rc = r->last_rc;
                 err_copy(err, &r->last_err);
                 break;
@@ -241,8 +269,9 @@ int refresh_now(struct vap_instance *inst, const vap_call *call, vap_grant_info 
     sodium_memzero(token, sizeof token);
     if (rc != VAP_OK)
         return rc;
+    int64_t now = plugin_now_ms();
     pthread_mutex_lock(&r->mu);
-    *out = status_info_new(r->cur, plugin_now_ms());
+    *out = status_info_new(r->cur, now);
     pthread_mutex_unlock(&r->mu);
     return *out ? VAP_OK : err_set(err, VAP_E_NOMEM, "out of memory");
 }
@@ -418,8 +447,22 @@ static int renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *can
         goto out; /* rule 8: the sealed file stays as it was */
     }
     if ((rc = validate_refreshed(inst, &ep, disk, &tr, deadline_ms, cancel, err)) != VAP_OK) {
-        plog(VAP_LOG_WARN, "refresh response refused: %s", err ? err->message : "");
-        goto out;
+        if (rc == VAP_E_TIMEOUT || rc == VAP_E_UNAVAILABLE || rc == VAP_E_CANCELLED ||
+            rc == VAP_E_IO || rc == VAP_E_NOMEM || rc == VAP_E_TLS) {
+            /* The id_token could not be checked now (its keys could not be
+             * fetched) but the server has already rotated: losing the new
+             * refresh token would cost a re-authorization (rule 4 outranks
+             * rule 8 here).  The tokens came straight from the token
+             * endpoint over TLS; the next refresh checks again. */
+            plog(VAP_LOG_WARN, "the refreshed id_token could not be verified now (%s); the "
+                               "renewed grant is saved anyway, the server having rotated",
+                 err ? err->message : err_name(rc));
+            err_clear(err);
+            rc = VAP_OK;
+        } else {
+            plog(VAP_LOG_WARN, "refresh response refused: %s", err ? err->message : "");
+            goto out; /* rule 8: a response that fails validation is not kept */
+        }
     }
     grant_copy(next, disk);
     int64_t life = tr.expires_in > 0 ? tr.expires_in : 3600;

@@ -41,6 +41,9 @@ struct refresher {
 };
 
 int refresher_init(struct refresher *r, vap_error *err);
+/* Before instance_free: one last try at a parked seal (host callbacks may be
+ * made: no lock held). */
+void refresh_flush_pending(struct vap_instance *inst);
 void refresher_destroy(struct refresher *r);
 
 /* The margin rule 1: min(option, a quarter of the token's lifetime), in ms. */

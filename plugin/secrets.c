@@ -20,8 +20,8 @@ static int load_client_secret_locked(struct secrets *s, const struct config *cfg
 static int generation_locked(struct secrets *s, uint64_t *gen, vap_error *err);
 static int grant_read(struct secrets *s, const struct config *cfg, struct grant *g, int lock,
                       vap_error *err);
-static int shared_lock_bounded(struct secrets *s, const struct config *cfg, seal_lock *lk,
-                               vap_error *err);
+static int lock_bounded(struct secrets *s, const struct config *cfg, int exclusive,
+                        seal_lock *lk, vap_error *err);
 
 int secrets_init(struct secrets *s, vap_error *err)
 {
@@ -138,12 +138,14 @@ static int grant_read(struct secrets *s, const struct config *cfg, struct grant 
     seal_binding bind = {cfg->issuer, cfg->client_id};
     seal_err se = {0};
     seal_lock lk = {-1};
-    int rc, rekeyed = 0;
+    int rc;
+    /* The shared flock is taken before s->mu, never while holding it: a
+     * writer in this process holds the flock and then needs s->mu. */
+    if ((rc = secrets_ensure_open(s, cfg, err)) != VAP_OK)
+        return rc;
+    if (lock && (rc = lock_bounded(s, cfg, 0, &lk, err)) != VAP_OK)
+        return rc;
     pthread_mutex_lock(&s->mu);
-    if (!s->opened && (rc = open_locked(s, cfg, err)) != VAP_OK)
-        goto out;
-    if (lock && (rc = shared_lock_bounded(s, cfg, &lk, err)) != VAP_OK)
-        goto out;
     int src = seal_store_read(s->store, s->ring, GRANT_ITEM, &bind, s->plain, &se);
     if (src == SEAL_E_KEY_UNKNOWN) {
         /* An admin ran vap-seal rotate-key and the host has not called
@@ -153,7 +155,6 @@ static int grant_read(struct secrets *s, const struct config *cfg, struct grant 
         if (seal_keyring_load(cfg->keyring, seal_store_owner(s->store), &fresh, &le) == 0) {
             seal_keyring_free(s->ring);
             s->ring = fresh;
-            rekeyed = 1;
             src = seal_store_read(s->store, s->ring, GRANT_ITEM, &bind, s->plain, &se);
         }
     }
@@ -180,9 +181,6 @@ out:
     if (s->plain)
         seal_secret_clear(s->plain);
     pthread_mutex_unlock(&s->mu);
-    if (rekeyed) /* logged outside the lock: never call the host holding one */
-        plog(VAP_LOG_INFO, "the grant was sealed with a key this process had not loaded "
-                           "(vap-seal rotate-key): keyring re-read");
     return rc;
 }
 
@@ -267,8 +265,9 @@ int secrets_grant_write(struct secrets *s, const struct config *cfg, struct gran
     int rc;
     if ((rc = secrets_ensure_open(s, cfg, err)) != VAP_OK)
         return rc;
-    if (seal_lock_acquire(s->store, GRANT_ITEM, 1, &lk, &se) != 0 ||
-        seal_txn_prepare(s->store, GRANT_ITEM, SEAL_FILE_MAX, &txn, &se) != 0) {
+    if ((rc = lock_bounded(s, cfg, 1, &lk, err)) != VAP_OK)
+        goto out;
+    if (seal_txn_prepare(s->store, GRANT_ITEM, SEAL_FILE_MAX, &txn, &se) != 0) {
         rc = secrets_map_error(&se, err);
         goto out;
     }
@@ -345,14 +344,17 @@ static int load_client_secret_locked(struct secrets *s, const struct config *cfg
  * process whose renewed grant could not be saved holds the exclusive lock
  * (rule 4) and readers must wait for it, but not forever.  Polled on the
  * monotonic clock, not the host's (a test's frozen clock must not hang). */
-static int shared_lock_bounded(struct secrets *s, const struct config *cfg, seal_lock *lk,
-                               vap_error *err)
+/* flock on the grant's lock file, polled for at most timeout_ms: never a
+ * blocking wait that a stuck writer (or our own parked renewal, whose lock a
+ * new descriptor of this process conflicts with) could make endless. */
+static int lock_bounded(struct secrets *s, const struct config *cfg, int exclusive,
+                        seal_lock *lk, vap_error *err)
 {
     struct timespec t0, now;
     seal_err se = {0};
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
-        int src = seal_lock_try(s->store, GRANT_ITEM, 0, lk, &se);
+        int src = seal_lock_try(s->store, GRANT_ITEM, exclusive, lk, &se);
         if (src == SEAL_OK)
             return VAP_OK;
         if (src != SEAL_E_BUSY)

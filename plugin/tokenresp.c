@@ -403,8 +403,12 @@ static int tokresp_take_banner(const json_t *root, int *dst, vap_error *err)
 /* Visible ASCII only: a token travels in headers and form bodies. */
 static int tokresp_token_chars(const char *s, size_t len)
 {
+    /* Visible ASCII without '"' and '\\': no real token uses them (JWTs and
+     * OpenEMR's def502... blobs are base64url/hex), and refusing them keeps
+     * the sealed grant's worst case within its payload cap (no escaping). */
     for (size_t i = 0; i < len; i++)
-        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e || s[i] == '"' ||
+            s[i] == '\\')
             return 0;
     return 1;
 }

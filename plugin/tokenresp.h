@@ -13,8 +13,9 @@
 /* Caps.  OpenEMR's tokens are several KB each (JWT access token, def502...
  * refresh token, id_token), so the body may be long, but not unbounded. */
 #define TOKRESP_BODY_CAP (64u * 1024u)
-#define TOKRESP_TOKEN_MAX (16u * 1024u)
-#define TOKRESP_SCOPE_MAX (8u * 1024u)
+/* One less than the grant's buffers (grant.h), which hold the NUL too. */
+#define TOKRESP_TOKEN_MAX (16u * 1024u - 1u)
+#define TOKRESP_SCOPE_MAX (8u * 1024u - 1u)
 #define TOKRESP_FHIR_ID_MAX 64u
 
 /* A parsed success response.  Every string is malloc'd and owned by the
