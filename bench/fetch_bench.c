@@ -105,7 +105,10 @@ static int load_plugin(const char *module)
     }
     vap_option o[] = {{"issuer", g_issuer}, {"fhir_base", g_fhir}, {"client_id", CLIENT},
                       {"ca_file", g_ca},    {"store", g_store},   {"keyring", g_keyring},
-                      {"scope", "openid offline_access api:fhir user/Patient.read"}};
+                      {"scope", "openid offline_access api:fhir user/Patient.read"},
+                      /* as many pooled connections as the most threads the
+                       * bench runs, so each side has one connection per thread */
+                      {"connections", "64"}};
     vap_error err;
     VAP_INIT(vap_error, err);
     if (g_api->instance_new(o, sizeof o / sizeof o[0], &g_inst, &err) != VAP_OK) {
@@ -308,8 +311,14 @@ int main(int argc, char **argv)
     int counts[] = {1, 16, 64};
     for (size_t k = 0; k < 3; k++) {
         int th = counts[k], per = n / th;
-        struct result raw = run(0, th, per);
-        struct result plug = run(1, th, per);
+        /* Twice each, interleaved, best of two: the order of the runs (CPU
+         * frequency, nginx warming) must not decide the ratio. */
+        struct result raw = run(0, th, per), plug = run(1, th, per);
+        struct result raw2 = run(0, th, per), plug2 = run(1, th, per);
+        if (raw2.rps > raw.rps)
+            raw = raw2;
+        if (plug2.rps > plug.rps)
+            plug = plug2;
         printf("raw libcurl, %2d thread%s            %12.0f %10.1f %10.1f %8s\n", th,
                th > 1 ? "s" : " ", raw.rps, raw.p50, raw.p99, "1.00");
         printf("vap_openemr fetch, %2d thread%s      %12.0f %10.1f %10.1f %8.2f\n", th,
