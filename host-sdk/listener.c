@@ -61,6 +61,8 @@ int listener_start(const char *redirect_uri, struct listener **out, char *err, s
                  "redirect_uri %s is not http on localhost, 127.0.0.1 or [::1], so this machine "
                  "cannot receive the browser's return: use --no-listen and paste the address "
                  "the browser ends on", redirect_uri);
+        pthread_cond_destroy(&l->cv);
+        pthread_mutex_destroy(&l->mu);
         free(l);
         return -1;
     }
