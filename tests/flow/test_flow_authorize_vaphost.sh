@@ -39,9 +39,19 @@ cleanup() {
 trap cleanup EXIT
 cp "$plugin_src" "$tmp/vap_openemr.so" && chmod 0755 "$tmp/vap_openemr.so" || exit 1
 
+# A port free on both loopbacks (the listener binds ::1 and 127.0.0.1); a port
+# free on one may be taken on the other, so try until both are free.
 port=$(/usr/bin/python3 -c 'import socket
-s = socket.socket(socket.AF_INET6); s.bind(("::1", 0)); p = s.getsockname()[1]
-t = socket.socket(); t.bind(("127.0.0.1", p)); print(p)') || fail "no free port"
+for _ in range(200):
+    s = socket.socket(socket.AF_INET6); s.bind(("::1", 0)); p = s.getsockname()[1]
+    t = socket.socket()
+    try:
+        t.bind(("127.0.0.1", p))
+    except OSError:
+        s.close(); t.close(); continue
+    print(p); break
+else:
+    raise SystemExit(1)') || fail "no free port"
 redirect="http://localhost:$port/oauth/callback"
 scope="openid fhirUser offline_access api:fhir user/Patient.read user/Encounter.read"
 secret="vaphost-authz-secret-41c9"
