@@ -127,6 +127,15 @@ int refresh_scope(const char *granted, char *out, size_t cap)
     return 0;
 }
 
+void refresh_install(struct vap_instance *inst, const struct grant *g)
+{
+    struct refresher *r = &inst->refresher;
+    pthread_mutex_lock(&r->mu);
+    grant_copy(r->cur, g);
+    r->loaded = 1;
+    pthread_mutex_unlock(&r->mu);
+}
+
 void refresh_invalidate(struct vap_instance *inst)
 {
     struct refresher *r = &inst->refresher;
@@ -400,10 +409,7 @@ static int renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *can
             plog(VAP_LOG_INFO, "the grant was renewed by another process (generation %llu): "
                                "using it, no request made",
                  (unsigned long long)disk->generation);
-        pthread_mutex_lock(&r->mu);
-        grant_copy(r->cur, disk);
-        r->loaded = 1;
-        pthread_mutex_unlock(&r->mu);
+        refresh_install(inst, disk);
         rc = disk->reauth_required
                  ? err_set(err, VAP_E_REAUTH_REQUIRED,
                            "the stored grant can no longer be renewed: a staff member must "
@@ -433,10 +439,7 @@ static int renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *can
         VAP_INIT(vap_error, mark_err);
         if (refresh_seal_retry(inst, &lk, &txn, next, disk->generation + 1, deadline_ms,
                             &mark_err) == VAP_OK) {
-            pthread_mutex_lock(&r->mu);
-            grant_copy(r->cur, next);
-            r->loaded = 1;
-            pthread_mutex_unlock(&r->mu);
+            refresh_install(inst, next);
         }
         plog(VAP_LOG_WARN, "refresh failed: the refresh token is no longer valid; the grant is "
                            "marked for re-authorization");
@@ -488,10 +491,7 @@ static int renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *can
         rc = VAP_OK; /* the renewed access token is valid: the caller may use it */
         goto out;
     }
-    pthread_mutex_lock(&r->mu);
-    grant_copy(r->cur, next);
-    r->loaded = 1;
-    pthread_mutex_unlock(&r->mu);
+    refresh_install(inst, next);
     plog(VAP_LOG_INFO, "refresh finished (grant generation %llu, valid %lld s)",
          (unsigned long long)(disk->generation + 1), (long long)life);
 out:

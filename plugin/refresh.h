@@ -87,6 +87,9 @@ void refresh_park(struct vap_instance *inst, seal_lock *lk, seal_txn **txn, stru
 /* With r->mu held: one more try at a parked seal; VAP_OK once saved. */
 int refresh_retry_pending(struct vap_instance *inst, vap_error *err);
 
+/* Make g the grant in memory (takes and releases the refresher's lock). */
+void refresh_install(struct vap_instance *inst, const struct grant *g);
+
 /* Forget the in-memory grant (reload, or after an authorization). */
 void refresh_invalidate(struct vap_instance *inst);
 

@@ -16,7 +16,6 @@
 int refresh_mark_reauth(struct vap_instance *inst, uint64_t seen_generation, int64_t deadline_ms,
                         vap_cancel *cancel, vap_error *err)
 {
-    struct refresher *r = &inst->refresher;
     const struct config *cfg = &inst->cfg;
     seal_lock lk = {-1};
     seal_txn *txn = NULL;
@@ -38,10 +37,7 @@ int refresh_mark_reauth(struct vap_instance *inst, uint64_t seen_generation, int
     if (disk->generation != seen_generation && !disk->reauth_required) {
         /* Someone stored a newer grant (a renewal, or a new authorization)
          * since our token was handed out: it may work; let the caller try. */
-        pthread_mutex_lock(&r->mu);
-        grant_copy(r->cur, disk);
-        r->loaded = 1;
-        pthread_mutex_unlock(&r->mu);
+        refresh_install(inst, disk);
         rc = 1;
         goto out;
     }
@@ -58,10 +54,7 @@ int refresh_mark_reauth(struct vap_instance *inst, uint64_t seen_generation, int
                            "marked for re-authorization (generation %llu)",
              (unsigned long long)disk->generation);
     }
-    pthread_mutex_lock(&r->mu);
-    grant_copy(r->cur, disk);
-    r->loaded = 1;
-    pthread_mutex_unlock(&r->mu);
+    refresh_install(inst, disk);
     rc = VAP_OK;
 out:
     seal_txn_free(txn);
