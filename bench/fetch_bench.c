@@ -1,5 +1,5 @@
-/* fetch_bench.c - the plugin's warm fetch against its peers, in one run
- * (issue 8): the same 4 KB FHIR Patient, behind a bearer check on nginx
+/* fetch_bench.c - the plugin's warm fetch against its peers, in one run:
+ * the same 4 KB FHIR Patient, behind a bearer check on nginx
  * (bench/fetch_nginx.sh starts it), requested
  *   - through vap_openemr.so's fetch (loaded with the real loader, a sealed
  *     grant in a real store), 1, 16 and 64 threads on one instance;
@@ -19,10 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "grant.h"
+#include "core/config.h"
+#include "oauth/grant.h"
 #include "loader.h"
-#include "secrets.h"
+#include "oauth/secrets.h"
 #include "vapseal.h"
 
 #define TOKEN "bench-access-token-0123456789abcdef"

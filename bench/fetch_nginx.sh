@@ -1,5 +1,5 @@
 #!/bin/sh
-# fetch_nginx.sh - issue 8's benchmark: vap_openemr.so's warm fetch beside raw
+# fetch_nginx.sh - the fetch benchmark: vap_openemr.so's warm fetch beside raw
 # libcurl (the floor) and the curl CLI (the naive integration), all against the
 # same nginx on loopback HTTPS serving a static 4 KB FHIR Patient behind a
 # bearer check; then the cold path (process start -> plugin loaded -> secrets

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "http.h"
-#include "log.h"
+#include "http/http.h"
+#include "core/log.h"
 
 static size_t bench_sink(char *p, size_t sz, size_t n, void *ud)
 {

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "jose.h"
+#include "jose/jose.h"
 #include "jose_testkeys.h"
 
 #define BENCH_PAYLOAD                                                            \

@@ -1,4 +1,4 @@
-/* fuzz_admin.c - the admin path's parsers (plugin/admparse.c): the dynamic
+/* fuzz_admin.c - the admin path's parsers (plugin/admin/admparse.c): the dynamic
  * registration answer, the OpenID configuration's scope list and PKCE
  * methods, the FHIR /metadata answer, and the scope comparison fed with
  * whatever scope list was accepted.  Every input goes through all four. */
@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "admparse.h"
+#include "admin/admparse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

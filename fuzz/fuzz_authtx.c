@@ -1,4 +1,4 @@
-/* fuzz_authtx.c - the pending-authorization table (plugin/authtx.c) driven
+/* fuzz_authtx.c - the pending-authorization table (plugin/oauth/authtx.c) driven
  * through sequences of begin / take / pending with a clock that jumps, as
  * authorize_begin and authorize_complete use it.  The input is a program:
  * byte 0 sets the table size, then each byte is an operation with its
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authtx.h"
+#include "oauth/authtx.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-/* fuzz_authurl.c - the authorization request URL (plugin/authurl.c).  The
+/* fuzz_authurl.c - the authorization request URL (plugin/oauth/authurl.c).  The
  * endpoint comes from the server's discovery document and the launch id
  * from an EHR: neither may add, drop or split a parameter.  The input is
  * up to nine NUL-separated fields (endpoint, client_id, redirect_uri,
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authurl.h"
+#include "oauth/authurl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,10 +1,10 @@
-/* fuzz_b64url.c - strict base64url decoding (plugin/b64url.c): whatever
+/* fuzz_b64url.c - strict base64url decoding (plugin/jose/b64url.c): whatever
  * decodes must re-encode to exactly the input (one spelling per value). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "b64url.h"
+#include "jose/b64url.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,6 @@
 /*
- * fuzz_config.c - the plugin config parser over arbitrary bytes.
+ * fuzz_config.c - the plugin config parser (host-sdk/config.c) over arbitrary
+ * bytes.
  *
  * Beyond not crashing, checks what the parser promises: on success every
  * instance has a name and a module and every option a key; on failure the

@@ -1,12 +1,12 @@
-/* fuzz_discovery.c - discovery documents (plugin/discovery.c): the OpenID
+/* fuzz_discovery.c - discovery documents (plugin/oauth/discovery.c): the OpenID
  * configuration against OpenEMR's and a loopback provider's issuer, and
  * the SMART configuration. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "discovery.h"
-#include "url.h"
+#include "oauth/discovery.h"
+#include "core/url.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /* fuzz_fetch.c - what the FHIR/standard-API fetch path parses
- * (plugin/fetch.c, plugin/fetch_pages.c): the host's path and query
+ * (plugin/fhir/fetch.c, plugin/fhir/fetch_pages.c): the host's path and query
  * checks, the one-line summary of an error body (OpenEMR's
  * {"error","message","code"}, `[]`, OperationOutcome, validationErrors,
  * plain text), the scope named in an E_DENIED message, and the
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fetch.h"
-#include "fetch_pages.h"
+#include "fhir/fetch.h"
+#include "fhir/fetch_pages.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

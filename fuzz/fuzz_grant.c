@@ -1,11 +1,11 @@
-/* fuzz_grant.c - the grant payload read back from a sealed file, and the
- * serializer round trip of whatever parses. */
+/* fuzz_grant.c - the grant payload read back from a sealed file
+ * (plugin/oauth/grant.c), and the serializer round trip of whatever parses. */
 #include <sodium.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "grant.h"
+#include "oauth/grant.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

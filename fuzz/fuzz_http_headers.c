@@ -1,10 +1,10 @@
 /* fuzz_http_headers.c - response header handling of the HTTP layer
- * (plugin/http_hdr.c): the input is a header block split into lines as
+ * (plugin/http/http_hdr.c): the input is a header block split into lines as
  * libcurl delivers them; Retry-After and Link values found are parsed too. */
 #include <stdint.h>
 #include <string.h>
 
-#include "http_hdr.h"
+#include "http/http_hdr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,10 +1,10 @@
 /* fuzz_http_redact.c - the redaction applied to anything the HTTP layer logs
- * (plugin/http_redact.c): form, JSON, header and URL text of any shape. */
+ * (plugin/http/http_redact.c): form, JSON, header and URL text of any shape. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_redact.h"
+#include "http/http_redact.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

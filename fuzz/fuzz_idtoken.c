@@ -1,6 +1,6 @@
 /* fuzz_idtoken.c - an id_token's payload after its signature verified:
- * jose_claims_parse (plugin/jose_claims.c) and then the relying party's
- * rules, idtoken_check (plugin/idtoken.c), as authorize_complete applies
+ * jose_claims_parse (plugin/jose/jose_claims.c) and then the relying party's
+ * rules, idtoken_check (plugin/jose/idtoken.c), as authorize_complete applies
  * them to a first token (nonce) and refresh to a renewed one (same sub).
  * Whatever passes must really satisfy the rules. */
 #include <stddef.h>
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "idtoken.h"
-#include "jose_claims.h"
+#include "jose/idtoken.h"
+#include "jose/jose_claims.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,9 +1,9 @@
-/* fuzz_jwks.c - JWKS documents (plugin/jwk.c): JSON, key types, base64url
+/* fuzz_jwks.c - JWKS documents (plugin/jose/jwk.c): JSON, key types, base64url
  * members, RSA and EC imports with the on-curve check. */
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "jwk.h"
+#include "jose/jwk.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-/* fuzz_jws.c - JWS compact parsing and verification (plugin/jose.c) with
+/* fuzz_jws.c - JWS compact parsing and verification (plugin/jose/jose.c) with
  * fixed keys, so inputs that parse go on to the signature check: RFC 7515's
  * A.2 RSA and A.3 P-256 keys, and an RSA-2048 and a P-384 key generated once
  * with GnuTLS for this target (public halves only; the corpus holds tokens
@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jose.h"
-#include "jose_claims.h"
+#include "jose/jose.h"
+#include "jose/jose_claims.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 /*
  * fuzz_keyring.c - fuzz target for the keyring file parser
- * (seal_keyring_parse), and for the serializer on whatever it accepts:
+ * (crypto/seal_keyring.c, seal_keyring_parse), and for the serializer on whatever it accepts:
  * an accepted image must serialize back to the same bytes.
  */
 #include "vapseal.h"

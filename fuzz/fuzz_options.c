@@ -1,13 +1,14 @@
-/* fuzz_options.c - instance options, the scope checker and the URL splitter.
+/* fuzz_options.c - instance options, the scope checker and the URL splitter
+ * (plugin/core/config.c, scope.c, url.c).
  * Input: lines of key=value; the whole input is also fed to scope_check and
  * url_split, which later parse scope strings and URLs from servers. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "scope.h"
-#include "url.h"
+#include "core/config.h"
+#include "core/scope.h"
+#include "core/url.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

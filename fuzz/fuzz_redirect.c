@@ -1,11 +1,11 @@
-/* fuzz_redirect.c - the browser callback parser (plugin/redirect.c): the
+/* fuzz_redirect.c - the browser callback parser (plugin/oauth/redirect.c): the
  * URL or query a browser, or a person pasting, hands to
  * authorize_complete. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "redirect.h"
+#include "oauth/redirect.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

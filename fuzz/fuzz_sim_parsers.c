@@ -1,5 +1,6 @@
-/* fuzz_sim_parsers.c: the simulator's parsers of request bytes (form bodies,
- * id_token_hint payloads, scope lists, resource uuids).  The first input byte
+/* fuzz_sim_parsers.c - the simulator's parsers of request bytes: form bodies
+ * (tests/sim/sim_util.c), id_token_hint payloads (sim_jwt.c), scope lists
+ * (sim_scope.c), resource uuids (sim_data.c).  The first input byte
  * picks the parser; the rest is its input.  The simulator is test
  * infrastructure, but it parses whatever a buggy client sends. */
 #include <stdint.h>

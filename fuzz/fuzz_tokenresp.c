@@ -1,11 +1,11 @@
-/* fuzz_tokenresp.c - token endpoint bodies (plugin/tokenresp.c): the
+/* fuzz_tokenresp.c - token endpoint bodies (plugin/oauth/tokenresp.c): the
  * success parser, the error-body parser and the classifier over both
  * grants and a spread of statuses. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "tokenresp.h"
+#include "oauth/tokenresp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,7 +1,7 @@
 /*
- * fuzz_vseal.c - fuzz target for the VSEAL parser: header parsing and the
- * full open path (header checks, key lookup, AEAD, payload parsing) against
- * a fixed test keyring, so inputs that carry the right key id reach the
+ * fuzz_vseal.c - fuzz target for the VSEAL parser (crypto/seal_format.c):
+ * header parsing and the full open path (header checks, key lookup, AEAD,
+ * payload parsing) against a fixed test keyring, so inputs that carry the right key id reach the
  * decryption and payload code.  The key is the one in tests/seal/golden/.
  */
 #include "vapseal.h"

@@ -13,22 +13,22 @@
 #include <unistd.h>
 #include <vap/plugin.h>
 
-#include "authorize.h"
-#include "cancel.h"
-#include "check.h"
-#include "config.h"
-#include "fetch.h"
-#include "fetch_pages.h"
-#include "http.h"
-#include "errors.h"
+#include "oauth/authorize.h"
+#include "core/cancel.h"
+#include "admin/check.h"
+#include "core/config.h"
+#include "fhir/fetch.h"
+#include "fhir/fetch_pages.h"
+#include "http/http.h"
+#include "core/errors.h"
 #include "instance.h"
-#include "json.h"
-#include "log.h"
-#include "object.h"
-#include "refresh.h"
-#include "register.h"
-#include "scope.h"
-#include "status.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/object.h"
+#include "oauth/refresh.h"
+#include "admin/register.h"
+#include "core/scope.h"
+#include "oauth/status.h"
 
 #define VAP_EXPORT __attribute__((visibility("default")))
 

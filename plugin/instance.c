@@ -3,7 +3,7 @@
 
 #include <unistd.h>
 
-#include "errors.h"
+#include "core/errors.h"
 
 int instance_usable(const vap_instance *inst, vap_error *err)
 {

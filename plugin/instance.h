@@ -8,11 +8,11 @@
 
 #include <pthread.h>
 
-#include "authorize.h"
-#include "config.h"
-#include "grant.h"
-#include "refresh.h"
-#include "secrets.h"
+#include "oauth/authorize.h"
+#include "core/config.h"
+#include "oauth/grant.h"
+#include "oauth/refresh.h"
+#include "oauth/secrets.h"
 #include "warm.h"
 
 struct vap_instance {

@@ -10,10 +10,10 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "cancel.h"
-#include "http.h"
+#include "core/cancel.h"
+#include "http/http.h"
 #include "instance.h"
-#include "log.h"
+#include "core/log.h"
 
 static void *warm_main(void *arg);
 

@@ -1,5 +1,5 @@
 /* test_flow_admin.c - the practice admin's path against the simulator
- * (issue 9): register (confidential client, created disabled with user/
+ * register (confidential client, created disabled with user/
  * scopes, enabled by the admin; enabled at once with patient scopes; refused
  * before anything is sent when it cannot keep the secret), and check: the
  * pass and the fail path of every item.

@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_flow_admin_vaphost.sh CASE VAP_HOST PLUGIN OPENEMR_SIM VAP_SEAL
 #
-# vap-host register and check as the practice admin runs them (issue 9): the
+# vap-host register and check as the practice admin runs them: the
 # simulator in its own process, a config line without client_id, curl as the
 # browser and as OpenEMR's "Enable" switch.  One behaviour per CASE:
 #   check_without_client_id_exits_2_naming_register

@@ -1,4 +1,4 @@
-/* test_flow_fetch.c - fetch as the platform uses it (issue 8): searches
+/* test_flow_fetch.c - fetch as the platform uses it : searches
  * merged across OpenEMR's _count/_offset pages, the standard API, OpenEMR's
  * error bodies turned into readable errors, paths that must never leave the
  * base, and the response object. */

@@ -1,4 +1,4 @@
-/* test_flow_leak.c - issue 7 item 7: no secret ever leaves the plugin.
+/* test_flow_leak.c - no secret ever leaves the plugin.
  *
  * Runs the flows of the integration suite against the simulator (authorize,
  * fetch, renewal on expiry, forced refresh, every failure class: missing

@@ -1,5 +1,5 @@
 /* test_flow_refresh.c - keeping the grant alive, in one process, against the
- * simulator (DESIGN.md, Keeping the grant alive, rules 1 and 5-8; issue 7):
+ * simulator (DESIGN.md, Keeping the grant alive, rules 1 and 5-8):
  *
  *   - every failure class gets its code, and the sealed grant stays byte for
  *     byte as it was (or is marked, for a dead grant): a disabled client, a
@@ -414,7 +414,7 @@ static void test_proactive(void)
 
 static void test_logs(void)
 {
-    /* One line per event that matters (issue 7 item 6). */
+    /* One line per event that matters. */
     check(fakehost_log_contains(K.fh, "refresh started"), "log_refresh_started");
     check(fakehost_log_contains(K.fh, "refresh finished"), "log_refresh_finished");
     check(fakehost_log_contains(K.fh, "refresh failed"), "log_refresh_failed");

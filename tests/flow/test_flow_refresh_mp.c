@@ -1,4 +1,4 @@
-/* test_flow_refresh_mp.c - the grant under many worker processes: issue 7's
+/* test_flow_refresh_mp.c - the grant under many worker processes: the
  * concurrency, kill and seal-failure tests (DESIGN.md, Keeping the grant
  * alive, rules 1-4), against the simulator, with real worker processes
  * (refresh-worker) on one shared store.

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "testcheck.h"
-#include "refresh.h"
+#include "oauth/refresh.h"
 
 struct margin_case {
     const char *name;

@@ -13,8 +13,8 @@
 
 #include "testcheck.h"
 #include "fakehost.h"
-#include "grant.h"
-#include "secrets.h"
+#include "oauth/grant.h"
+#include "oauth/secrets.h"
 #include "vapseal.h"
 
 static fakehost *fh;

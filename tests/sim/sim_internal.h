@@ -206,7 +206,7 @@ enum sim_fault_kind {
     /* the OpenID discovery document advertises RFC 9207 iss support */
     SIM_F_DISC_ISS_SUPPORTED,
     /* the OpenID discovery document as OpenEMR with an empty "Site Address"
-     * serves it: every URL relative (issue 9, vap-host check) */
+     * serves it: every URL relative (vap-host check names it) */
     SIM_F_DISC_RELATIVE,
     /* FHIR searches: a Bundle.link "next" (OpenEMR sends none; other FHIR
      * servers do): to the next _offset page under the FHIR base, or to

@@ -1,0 +1,237 @@
+/* register.c - register_client: RFC 7591 registration the way OpenEMR
+ * makes a confidential client (OPENEMR.md §3).
+ *
+ * Order matters: the store is opened first (a secret that cannot be sealed
+ * must not be asked for), the secret goes from the response body into
+ * secure memory and from there into the sealed file, and then a harmless
+ * token request tells whether OpenEMR created the client disabled (it does
+ * for user/ and system/ scopes, or for every client when the practice set
+ * manual approval). */
+#include "admin/register.h"
+
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin/admparse.h"
+#include "oauth/authorize.h"
+#include "core/errors.h"
+#include "http/http.h"
+#include "instance.h"
+#include "core/log.h"
+#include "core/object.h"
+#include "admin/probe.h"
+#include "oauth/secrets.h"
+#include "oauth/tokenresp.h"
+
+#define REGISTER_STEPS_MAX 768
+
+static int build_body(const struct config *cfg, const char *name, char **body);
+static int post_registration(struct vap_instance *inst, const char *url, const char *body,
+                             int64_t deadline_ms, vap_cancel *cancel, struct http_response *rs,
+                             vap_error *err);
+static int name_ok(const char *name);
+static void result_dtor(void *obj);
+
+int register_client(struct vap_instance *inst, const vap_call *call,
+                    const vap_register_request *req, vap_register_result **out,
+                    vap_error *err)
+{
+    const struct config *cfg = &inst->cfg;
+    int64_t deadline = authz_deadline(inst, call);
+    vap_cancel *cancel = authz_cancel(call);
+    struct authz_endpoints ep;
+    struct http_response rs;
+    struct adm_reg reg;
+    char *body = NULL, *secret = NULL;
+    size_t secret_len = 0;
+    int rc;
+
+    http_response_init(&rs);
+    const char *name = (req != NULL && VAP_HAS(req, client_name) && req->client_name != NULL)
+                           ? req->client_name
+                           : REGISTER_DEFAULT_NAME;
+    if (!name_ok(name))
+        return err_set(err, VAP_E_INVAL, "the client name must be 1 to %d printable characters",
+                       REGISTER_NAME_MAX);
+    if (cfg->client_id != NULL)
+        return err_set(err, VAP_E_CONFIG,
+                       "this instance already has client_id=%.80s: to register a new client, "
+                       "remove client_id= from the config line first (and delete the old client "
+                       "in Administration > System > API Clients)", cfg->client_id);
+    if ((rc = secrets_ensure_open(&inst->secrets, cfg, err)) != VAP_OK)
+        return rc;
+    if ((rc = authz_endpoints(inst, deadline, cancel, 0, &ep, err)) != VAP_OK)
+        return rc;
+    if (ep.registration[0] == '\0')
+        return err_set(err, VAP_E_UNSUPPORTED,
+                       "the server does not advertise a registration endpoint: register the "
+                       "client by hand (Administration > System > API Clients), then seal its "
+                       "secret with vap-seal put client_secret and add client_id= to the config");
+    if ((rc = build_body(cfg, name, &body)) != VAP_OK)
+        return err_set(err, rc, "out of memory building the registration request");
+    if ((rc = post_registration(inst, ep.registration, body, deadline, cancel, &rs, err)) !=
+        VAP_OK)
+        goto out;
+    secret = sodium_malloc(SECRETS_CLIENT_SECRET_MAX + 1);
+    if (secret == NULL) {
+        rc = err_set(err, VAP_E_NOMEM, "out of memory for the client secret");
+        goto out;
+    }
+    rc = adm_reg_parse(rs.body, rs.body_len, &reg, secret, SECRETS_CLIENT_SECRET_MAX + 1,
+                       &secret_len, err);
+    http_response_free(&rs); /* wipes the body, which held the secret */
+    if (rc != VAP_OK)
+        goto out;
+
+    seal_binding bind = {cfg->issuer, reg.client_id};
+    seal_err se = {0};
+    if (seal_store_put(inst->secrets.store, cfg->keyring, SECRETS_CLIENT_SECRET_ITEM, &bind,
+                       (const uint8_t *)secret, secret_len, NULL, &se) != 0) {
+        rc = err_set(err, VAP_E_SEAL,
+                     "OpenEMR registered client %.64s but its secret could not be sealed (%.120s): "
+                     "fix the store, delete that client in Administration > System > API "
+                     "Clients, and register again", reg.client_id, se.message);
+        goto out;
+    }
+    plog(VAP_LOG_INFO, "registered client %s; its secret is sealed in %s", reg.client_id,
+         cfg->store);
+
+    int verdict = PROBE_TOKEN_UNCLEAR;
+    char detail[96];
+    vap_error perr;
+    VAP_INIT(vap_error, perr);
+    if (probe_token(inst, ep.token, ep.auth_method, reg.client_id, secret, cfg->redirect_uri,
+                    deadline, cancel, &verdict, detail, sizeof detail, &perr) != VAP_OK)
+        verdict = PROBE_TOKEN_UNCLEAR;
+    char steps[REGISTER_STEPS_MAX] = "";
+    if (verdict == PROBE_TOKEN_REJECTED)
+        register_enable_steps(name, reg.client_id, steps, sizeof steps);
+    else if (verdict == PROBE_TOKEN_UNCLEAR)
+        snprintf(steps, sizeof steps,
+                 "Could not tell whether OpenEMR enabled the client (%s): run vap-host check; "
+                 "if it reports the client disabled, enable it in Administration > System > "
+                 "API Clients", detail[0] ? detail : perr.message);
+
+    vap_register_result *res = obj_new(sizeof *res, result_dtor);
+    if (res == NULL) {
+        rc = err_set(err, VAP_E_NOMEM, "out of memory");
+        goto out;
+    }
+    res->client_id = obj_strdup(reg.client_id);
+    res->next_steps = obj_strdup(steps);
+    res->enabled = verdict == PROBE_TOKEN_ACCEPTED ? 1 : verdict == PROBE_TOKEN_REJECTED ? 0 : -1;
+    if (res->client_id == NULL || res->next_steps == NULL) {
+        obj_release(res);
+        rc = err_set(err, VAP_E_NOMEM, "out of memory");
+        goto out;
+    }
+    *out = res;
+    rc = VAP_OK;
+out:
+    if (secret != NULL)
+        sodium_free(secret); /* sodium_free wipes */
+    http_response_free(&rs);
+    free(body);
+    return rc;
+}
+
+void register_enable_steps(const char *client_name, const char *client_id, char *out,
+                           size_t cap)
+{
+    snprintf(out, cap,
+             "OpenEMR created this client disabled (a confidential client with user/ scopes "
+             "needs an administrator's approval). To enable it: log in to OpenEMR as an "
+             "administrator; open Administration > System > API Clients; find \"%.64s\" "
+             "(client id %.12s...); click Edit; tick Enable and save. Then run: vap-host check",
+             client_name, client_id);
+}
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static int build_body(const struct config *cfg, const char *name, char **body)
+{
+    /* application_type "private" is the only value that makes OpenEMR issue
+     * a secret; "web" (RFC 7591) gives a public client. */
+    json_t *o = json_pack("{s:s,s:s,s:[s],s:s,s:s}", "application_type", "private",
+                          "client_name", name, "redirect_uris", cfg->redirect_uri, "scope",
+                          cfg->scope, "token_endpoint_auth_method",
+                          cfg->client_auth == CLIENT_AUTH_BASIC ? "client_secret_basic"
+                                                                : "client_secret_post");
+    *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return *body ? VAP_OK : VAP_E_NOMEM;
+}
+
+static int post_registration(struct vap_instance *inst, const char *url, const char *body,
+                             int64_t deadline_ms, vap_cancel *cancel, struct http_response *rs,
+                             vap_error *err)
+{
+    static const char *const accept[] = {"Accept: application/json"};
+    struct http_request rq = {
+        .method = "POST",
+        .url = url,
+        .headers = accept,
+        .n_headers = 1,
+        .body = body,
+        .body_len = strlen(body),
+        .content_type = "application/json",
+        .max_response = ADM_BODY_CAP,
+        .deadline_ms = deadline_ms,
+        .cancel = cancel,
+    };
+    /* Never retried: a lost answer after the server created the client
+     * would create a second one. */
+    int rc = http_request_do(inst->http, &rq, rs, err);
+    if (rc != VAP_OK)
+        return rc;
+    if (rs->status >= 200 && rs->status <= 299)
+        return VAP_OK;
+    int st = rs->status;
+    tokresp_error e;
+    int parsed = tokresp_error_parse(rs->body, rs->body_len, &e) == VAP_OK;
+    http_response_free(rs);
+    err_set_http(err, st, 0, parsed ? e.error : NULL);
+    if (st == 404)
+        return err_set(err, VAP_E_CONFIG,
+                       "the registration endpoint %s answered HTTP 404: check issuer=, and that "
+                       "OpenEMR's FHIR API is enabled (Administration > Config > Connectors)",
+                       url);
+    if (st >= 500 || st == 429)
+        return err_set(err, VAP_E_UNAVAILABLE,
+                       "the registration endpoint answered HTTP %d: try again later", st);
+    if (parsed && strcmp(e.error, "invalid_scope") == 0)
+        return err_set(err, VAP_E_CONFIG,
+                       "OpenEMR refused the scope (%s): fix scope= in the config (vap-host check "
+                       "lists what this server accepts) and register again",
+                       e.description[0] ? e.description : e.error);
+    if (parsed && strcmp(e.error, "invalid_redirect_uri") == 0)
+        return err_set(err, VAP_E_CONFIG, "OpenEMR refused the redirect URI (%s): fix "
+                                          "redirect_uri= in the config",
+                       e.description[0] ? e.description : e.error);
+    if (parsed)
+        return err_set(err, VAP_E_PROTOCOL, "OpenEMR refused the registration: %s%s%s", e.error,
+                       e.description[0] ? ": " : "", e.description);
+    return err_set(err, VAP_E_PROTOCOL, "the registration endpoint answered HTTP %d without "
+                                        "an OAuth error", st);
+}
+
+static int name_ok(const char *name)
+{
+    size_t n = strnlen(name, REGISTER_NAME_MAX + 1);
+    if (n == 0 || n > REGISTER_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)name[i] < 0x20 || (unsigned char)name[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+static void result_dtor(void *obj)
+{
+    vap_register_result *r = obj;
+    obj_strfree(r->client_id);
+    obj_strfree(r->next_steps);
+}

@@ -1,0 +1,425 @@
+/* config.c - option validation for instance_new.
+ *
+ * The options come from a config line an admin typed, usually by following the
+ * user guide, which is wrong about OpenEMR in known ways.  Each recognised
+ * mistake is refused with the corrected option, because an OAuth client that
+ * quietly "fixes" its issuer would later compare the wrong string with the
+ * server's. */
+#include "core/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/errors.h"
+#include "core/log.h"
+#include "core/scope.h"
+#include "core/url.h"
+
+#define OPT_MAX_VALUE 4096
+#define PIN_B64_LEN 44
+
+enum opt_id {
+    OPT_ISSUER, OPT_FHIR_BASE, OPT_CLIENT_ID, OPT_REDIRECT_URI, OPT_SCOPE,
+    OPT_STORE, OPT_KEYRING, OPT_CA_FILE, OPT_CLIENT_AUTH, OPT_TIMEOUT_MS,
+    OPT_PIN_SHA256, OPT_REFRESH_MARGIN_S, OPT_LEEWAY_S, OPT_MAX_RESPONSE,
+    OPT_CONNECTIONS, OPT_WARM_CONNECTIONS, OPT_COUNT
+};
+
+static const char *const opt_names[OPT_COUNT] = {
+    "issuer", "fhir_base", "client_id", "redirect_uri", "scope", "store",
+    "keyring", "ca_file", "client_auth", "timeout_ms", "pin_sha256",
+    "refresh_margin_s", "leeway_s", "max_response_bytes", "connections", "warm_connections"};
+
+static int check_issuer(const char *v, vap_error *err);
+static int check_fhir_base(const char *v, vap_error *err);
+static int check_redirect_uri(const char *v, vap_error *err);
+static int check_abs_path(const char *key, const char *v, vap_error *err);
+static int check_client_id(const char *v, vap_error *err);
+static int check_pin(const char *v, vap_error *err);
+static int parse_long(const char *key, const char *v, long min, long max,
+                      long *out, vap_error *err);
+static char *derive_api_base(const char *fhir_base);
+
+int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
+                        vap_error *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    const char *val[OPT_COUNT] = {0};
+    int rc;
+
+    if (n > 0 && opts == NULL)
+        return err_set(err, VAP_E_INVAL, "options array is NULL");
+    for (size_t i = 0; i < n; i++) {
+        const char *k = opts[i].key, *v = opts[i].value;
+        if (k == NULL || v == NULL)
+            return err_set(err, VAP_E_CONFIG, "option %zu has no key or no value", i + 1);
+        int id = -1;
+        for (int j = 0; j < OPT_COUNT; j++)
+            if (strcmp(k, opt_names[j]) == 0)
+                id = j;
+        if (id < 0)
+            return err_set(err, VAP_E_CONFIG,
+                           "unknown option '%.64s': the openemr plugin takes issuer, fhir_base, "
+                           "client_id, redirect_uri, scope, store, keyring, ca_file, client_auth, "
+                           "timeout_ms, pin_sha256, refresh_margin_s, leeway_s, max_response_bytes, "
+                           "connections, warm_connections", k);
+        if (val[id] != NULL)
+            return err_set(err, VAP_E_CONFIG,
+                           "option '%s' is given twice: keep one %s=... on the config line", k, k);
+        if (strnlen(v, OPT_MAX_VALUE + 1) > OPT_MAX_VALUE)
+            return err_set(err, VAP_E_CONFIG, "option '%s' is longer than %d characters", k,
+                           OPT_MAX_VALUE);
+        val[id] = v;
+    }
+    static const int required[] = {OPT_ISSUER, OPT_FHIR_BASE, OPT_STORE, OPT_KEYRING};
+    for (size_t r = 0; r < sizeof required / sizeof required[0]; r++)
+        if (val[required[r]] == NULL || val[required[r]][0] == '\0')
+            return err_set(err, VAP_E_CONFIG,
+                           "option '%s' is missing: add %s=... to the config line",
+                           opt_names[required[r]], opt_names[required[r]]);
+
+    if ((rc = check_issuer(val[OPT_ISSUER], err)) != 0 ||
+        (rc = check_fhir_base(val[OPT_FHIR_BASE], err)) != 0 ||
+        (rc = check_abs_path("store", val[OPT_STORE], err)) != 0 ||
+        (rc = check_abs_path("keyring", val[OPT_KEYRING], err)) != 0)
+        return rc;
+    if (val[OPT_CLIENT_ID] && (rc = check_client_id(val[OPT_CLIENT_ID], err)) != 0)
+        return rc;
+    const char *redirect = val[OPT_REDIRECT_URI] ? val[OPT_REDIRECT_URI] : CONFIG_DEFAULT_REDIRECT_URI;
+    if ((rc = check_redirect_uri(redirect, err)) != 0)
+        return rc;
+    if (val[OPT_CA_FILE] && (rc = check_abs_path("ca_file", val[OPT_CA_FILE], err)) != 0)
+        return rc;
+    if (val[OPT_PIN_SHA256] && (rc = check_pin(val[OPT_PIN_SHA256], err)) != 0)
+        return rc;
+
+    const char *scope = val[OPT_SCOPE] ? val[OPT_SCOPE] : CONFIG_DEFAULT_SCOPE;
+    struct scope_report rep;
+    if (scope_check(scope, strlen(scope), &rep) != 0) {
+        if (rep.corrected[0]) {
+            /* The message must hold the whole corrected line (vap_error has
+             * 256 bytes): the explanation goes to the log. */
+            plog(VAP_LOG_ERROR, "scope: %s; use: scope=\"%s\"", rep.reason, rep.corrected);
+            char more[32] = "";
+            if (rep.n_bad > 1)
+                snprintf(more, sizeof more, " and %u more", rep.n_bad - 1);
+            return err_set(err, VAP_E_CONFIG, "scope: OpenEMR rejects %s%s; use: scope=\"%s\"",
+                           rep.first_bad, more, rep.corrected);
+        }
+        return err_set(err, VAP_E_CONFIG, "scope: %s", rep.reason);
+    }
+    cfg->scope_warnings = rep.warnings;
+
+    cfg->client_auth = CLIENT_AUTH_AUTO;
+    if (val[OPT_CLIENT_AUTH]) {
+        const char *a = val[OPT_CLIENT_AUTH];
+        if (strcmp(a, "auto") == 0)
+            cfg->client_auth = CLIENT_AUTH_AUTO;
+        else if (strcmp(a, "basic") == 0)
+            cfg->client_auth = CLIENT_AUTH_BASIC;
+        else if (strcmp(a, "post") == 0)
+            cfg->client_auth = CLIENT_AUTH_POST;
+        else
+            return err_set(err, VAP_E_CONFIG,
+                           "client_auth=%.32s is not known: use client_auth=auto, basic or post", a);
+    }
+    cfg->timeout_ms = CONFIG_DEFAULT_TIMEOUT_MS;
+    cfg->refresh_margin_s = CONFIG_DEFAULT_REFRESH_MARGIN_S;
+    cfg->leeway_s = CONFIG_DEFAULT_LEEWAY_S;
+    cfg->max_response_bytes = CONFIG_DEFAULT_MAX_RESPONSE;
+    if ((val[OPT_TIMEOUT_MS] &&
+         (rc = parse_long("timeout_ms", val[OPT_TIMEOUT_MS], 100, 600000, &cfg->timeout_ms, err))) ||
+        (val[OPT_REFRESH_MARGIN_S] &&
+         (rc = parse_long("refresh_margin_s", val[OPT_REFRESH_MARGIN_S], 0, 3600,
+                          &cfg->refresh_margin_s, err))) ||
+        (val[OPT_LEEWAY_S] &&
+         (rc = parse_long("leeway_s", val[OPT_LEEWAY_S], 0, 600, &cfg->leeway_s, err))) ||
+        (val[OPT_MAX_RESPONSE] &&
+         (rc = parse_long("max_response_bytes", val[OPT_MAX_RESPONSE], 4096, 1L << 30,
+                          &cfg->max_response_bytes, err))))
+        return rc;
+    cfg->connections = CONFIG_DEFAULT_CONNECTIONS;
+    cfg->warm_connections = CONFIG_DEFAULT_WARM_CONNECTIONS;
+    if ((val[OPT_CONNECTIONS] &&
+         (rc = parse_long("connections", val[OPT_CONNECTIONS], 1, 64, &cfg->connections, err))) ||
+        (val[OPT_WARM_CONNECTIONS] &&
+         (rc = parse_long("warm_connections", val[OPT_WARM_CONNECTIONS], 0, 64,
+                          &cfg->warm_connections, err))))
+        return rc;
+    if (cfg->warm_connections > cfg->connections)
+        return err_set(err, VAP_E_CONFIG,
+                       "warm_connections=%ld is more than connections=%ld: lower it",
+                       cfg->warm_connections, cfg->connections);
+
+    cfg->issuer = strdup(val[OPT_ISSUER]);
+    cfg->fhir_base = strdup(val[OPT_FHIR_BASE]);
+    cfg->api_base = derive_api_base(val[OPT_FHIR_BASE]);
+    cfg->client_id = val[OPT_CLIENT_ID] ? strdup(val[OPT_CLIENT_ID]) : NULL;
+    cfg->redirect_uri = strdup(redirect);
+    cfg->scope = strdup(scope);
+    cfg->store = strdup(val[OPT_STORE]);
+    cfg->keyring = strdup(val[OPT_KEYRING]);
+    cfg->ca_file = val[OPT_CA_FILE] ? strdup(val[OPT_CA_FILE]) : NULL;
+    cfg->pin_sha256 = val[OPT_PIN_SHA256] ? strdup(val[OPT_PIN_SHA256]) : NULL;
+    if (!cfg->issuer || !cfg->fhir_base || !cfg->api_base || !cfg->redirect_uri ||
+        !cfg->scope || !cfg->store || !cfg->keyring ||
+        (val[OPT_CLIENT_ID] && !cfg->client_id) || (val[OPT_CA_FILE] && !cfg->ca_file) ||
+        (val[OPT_PIN_SHA256] && !cfg->pin_sha256)) {
+        config_free(cfg);
+        return err_set(err, VAP_E_NOMEM, "out of memory reading the options");
+    }
+    return VAP_OK;
+}
+
+const char *config_scope_warning_text(unsigned bit)
+{
+    switch (bit) {
+    case SCOPE_WARN_NO_OFFLINE:
+        return "scope has no offline_access: OpenEMR will issue no refresh token, so a staff "
+               "member must authorize again every hour; add offline_access";
+    case SCOPE_WARN_PATIENT_BOUND:
+        return "scope uses patient/ scopes: the grant will be bound to the one patient picked "
+               "at consent; for a practice-wide phone line use user/ scopes";
+    case SCOPE_WARN_NO_OPENID:
+        return "scope has no openid: no id_token is issued, so the plugin cannot verify who "
+               "authorized; add openid";
+    case SCOPE_WARN_API_NEEDS_OEMR:
+        return "scope has standard-API scopes (like user/soap_note.write) without api:oemr: "
+               "OpenEMR refuses /api/ requests without it; add api:oemr";
+    case SCOPE_WARN_UNKNOWN:
+        return "scope names scopes this OpenEMR version may not know; OpenEMR rejects the "
+               "whole authorization on the first unknown scope";
+    case SCOPE_WARN_PATIENT_NO_LAUNCH:
+        return "scope has patient/ scopes without launch/patient: a staff login gets no "
+               "patient picker, so there is no patient to bind to; add launch/patient";
+    default:
+        return "";
+    }
+}
+
+void config_free(struct config *cfg)
+{
+    char **fields[] = {&cfg->issuer, &cfg->fhir_base, &cfg->api_base, &cfg->client_id,
+                       &cfg->redirect_uri, &cfg->scope, &cfg->store, &cfg->keyring,
+                       &cfg->ca_file, &cfg->pin_sha256};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        free(*fields[i]);
+        *fields[i] = NULL;
+    }
+}
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static int ends_with(const char *s, size_t n, const char *suffix)
+{
+    size_t l = strlen(suffix);
+    return n >= l && memcmp(s + n - l, suffix, l) == 0;
+}
+
+/* Find "/oauth2" as a whole path segment; returns its offset or -1. */
+static long find_segment(const char *path, size_t n, const char *seg)
+{
+    size_t l = strlen(seg);
+    for (size_t i = 0; i + l <= n; i++)
+        if (memcmp(path + i, seg, l) == 0 && (i + l == n || path[i + l] == '/'))
+            return (long)i;
+    return -1;
+}
+
+/* The OpenEMR-shaped corrections of an issuer path; 1 if one applies. */
+static int issuer_fix_path(const char *path, size_t n, char *out, size_t cap)
+{
+    static const char *const tails[] = {"/.well-known/openid-configuration", "/authorize",
+                                        "/token", "/"};
+    size_t len = n;
+    int changed = 0;
+    for (int again = 1; again;) {
+        again = 0;
+        for (size_t t = 0; t < sizeof tails / sizeof tails[0]; t++) {
+            /* A trailing slash is only a mistake on OpenEMR's issuer: other
+             * providers (Auth0, for one) publish issuers ending in '/'. */
+            if (tails[t][1] == '\0' && find_segment(path, len, "/oauth2") < 0)
+                continue;
+            if (len > 1 && ends_with(path, len, tails[t])) {
+                len -= strlen(tails[t]);
+                changed = again = 1;
+            }
+        }
+    }
+    long at = find_segment(path, len, "/oauth2");
+    if (at >= 0 && (size_t)at + 7 == len) { /* ".../oauth2": no site segment */
+        snprintf(out, cap, "%.*s/default", (int)len, path);
+        return 1;
+    }
+    if (!changed)
+        return 0;
+    snprintf(out, cap, "%.*s", (int)len, path);
+    return 1;
+}
+
+static int check_issuer(const char *v, vap_error *err)
+{
+    struct url_parts u;
+    if (url_split(v, strlen(v), &u) != 0 || u.query || u.frag)
+        return err_set(err, VAP_E_CONFIG,
+                       "issuer must be an absolute https URL without spaces, user name, query "
+                       "or fragment, e.g. issuer=https://emr.example.org/oauth2/default");
+    int http = url_scheme_is(&u, "http");
+    if (!http && !url_scheme_is(&u, "https"))
+        return err_set(err, VAP_E_CONFIG, "issuer must use https");
+    char path[URL_MAX_LEN + 16];
+    int fixed = issuer_fix_path(u.path, u.path_len, path, sizeof path);
+    if (!fixed && !http)
+        return VAP_OK;
+    if (!fixed)
+        snprintf(path, sizeof path, "%.*s", (int)u.path_len, u.path);
+    const char *why = http ? "issuer must use https (OpenEMR's login cookie is Secure-only, and "
+                             "tokens must never cross the network in clear)"
+                           : "issuer is not OpenEMR's issuer (the OAuth base with its site "
+                             "segment, no endpoint name, no trailing slash)";
+    const char *hostport = u.scheme + u.scheme_len + 3;
+    return err_set(err, VAP_E_CONFIG, "%s; use: issuer=https://%.*s%s", why,
+                   (int)(u.path - hostport), hostport, path);
+}
+
+static int check_fhir_base(const char *v, vap_error *err)
+{
+    struct url_parts u;
+    if (url_split(v, strlen(v), &u) != 0 || u.query || u.frag)
+        return err_set(err, VAP_E_CONFIG,
+                       "fhir_base must be an absolute https URL without query or fragment, "
+                       "e.g. fhir_base=https://emr.example.org/apis/default/fhir");
+    int http = url_scheme_is(&u, "http");
+    if (!http && !url_scheme_is(&u, "https"))
+        return err_set(err, VAP_E_CONFIG, "fhir_base must use https");
+    size_t len = u.path_len;
+    while (len > 1 && u.path[len - 1] == '/')
+        len--;
+    int changed = len != u.path_len;
+    char path[URL_MAX_LEN + 16];
+    snprintf(path, sizeof path, "%.*s", (int)len, u.path);
+    long at = find_segment(path, len, "/apis");
+    if (at >= 0) {
+        const char *after = path + at + 5;
+        if (strcmp(after, "/fhir") == 0 || strcmp(after, "") == 0) {
+            /* .../apis/fhir or .../apis: the site segment is missing. */
+            snprintf(path + at, sizeof path - (size_t)at, "/apis/default/fhir");
+            changed = 1;
+        } else if (ends_with(path, strlen(path), "/api")) {
+            /* The standard API base; FHIR is its sibling. */
+            path[strlen(path) - 4] = '\0';
+            strncat(path, "/fhir", sizeof path - strlen(path) - 1);
+            changed = 1;
+        } else if (strchr(after + 1, '/') == NULL && after[0] == '/') {
+            /* .../apis/default: the /fhir is missing. */
+            strncat(path, "/fhir", sizeof path - strlen(path) - 1);
+            changed = 1;
+        }
+    }
+    if (!changed && !http)
+        return VAP_OK;
+    const char *prefix = http ? "fhir_base must use https" : "fhir_base is not OpenEMR's FHIR base "
+                                                             "(https://HOST/apis/SITE/fhir, no "
+                                                             "trailing slash)";
+    const char *hostport = u.scheme + u.scheme_len + 3;
+    return err_set(err, VAP_E_CONFIG, "%s; use: fhir_base=https://%.*s%s", prefix,
+                   (int)(u.path - hostport), hostport, path);
+}
+
+static int check_redirect_uri(const char *v, vap_error *err)
+{
+    struct url_parts u;
+    if (url_split(v, strlen(v), &u) != 0 || u.frag)
+        return err_set(err, VAP_E_CONFIG,
+                       "redirect_uri must be an absolute URL without fragment, exactly as "
+                       "registered in OpenEMR, e.g. redirect_uri=" CONFIG_DEFAULT_REDIRECT_URI);
+    if (url_scheme_is(&u, "https"))
+        return VAP_OK;
+    if (url_scheme_is(&u, "http") && url_is_loopback(&u))
+        return VAP_OK;
+    return err_set(err, VAP_E_CONFIG,
+                   "redirect_uri must be https, or http only on this machine's loopback "
+                   "(localhost, 127.0.0.1 or [::1]); an http address elsewhere would send the "
+                   "authorization code across the network in clear");
+}
+
+static int check_abs_path(const char *key, const char *v, vap_error *err)
+{
+    if (v[0] != '/')
+        return err_set(err, VAP_E_CONFIG,
+                       "%s must be an absolute path (starting with /), not '%.128s'", key, v);
+    for (const char *p = v; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            return err_set(err, VAP_E_CONFIG, "%s contains a control character", key);
+    return VAP_OK;
+}
+
+static int check_client_id(const char *v, vap_error *err)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > 256)
+        return err_set(err, VAP_E_CONFIG,
+                       "client_id must be 1 to 256 characters: copy it from Administration > "
+                       "System > API Clients");
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7f)
+            return err_set(err, VAP_E_CONFIG,
+                           "client_id contains a space or an unusual character at position %zu: "
+                           "copy it again from Administration > System > API Clients", i + 1);
+    return VAP_OK;
+}
+
+static int check_pin(const char *v, vap_error *err)
+{
+    const char *p = v;
+    while (*p) {
+        if (strncmp(p, "sha256//", 8) != 0)
+            goto bad;
+        p += 8;
+        size_t k = 0;
+        while (p[k] && p[k] != ';') {
+            char c = p[k];
+            if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '+' || c == '/' || c == '='))
+                goto bad;
+            k++;
+        }
+        if (k != PIN_B64_LEN)
+            goto bad;
+        p += k;
+        if (*p == ';')
+            p++;
+    }
+    return VAP_OK;
+bad:
+    return err_set(err, VAP_E_CONFIG,
+                   "pin_sha256 must be one or more sha256//BASE64 public-key hashes separated by "
+                   "';' (certtool --certificate-info prints them as pin-sha256:...)");
+}
+
+static int parse_long(const char *key, const char *v, long min, long max, long *out,
+                      vap_error *err)
+{
+    char *end = NULL;
+    errno = 0;
+    long x = (v[0] >= '0' && v[0] <= '9') ? strtol(v, &end, 10) : -1;
+    if (end == NULL || *end != '\0' || errno != 0 || x < min || x > max)
+        return err_set(err, VAP_E_CONFIG, "%s must be a whole number from %ld to %ld, not '%.32s'",
+                       key, min, max, v);
+    *out = x;
+    return VAP_OK;
+}
+
+static char *derive_api_base(const char *fhir_base)
+{
+    size_t n = strlen(fhir_base);
+    char *out = malloc(n + 1);
+    if (out == NULL)
+        return NULL;
+    memcpy(out, fhir_base, n + 1);
+    if (n >= 5 && strcmp(out + n - 5, "/fhir") == 0)
+        memcpy(out + n - 5, "/api", 5);
+    return out;
+}

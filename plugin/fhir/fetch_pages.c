@@ -1,0 +1,254 @@
+/* fetch_pages.c - following a FHIR search across pages and merging them into
+ * one Bundle (VAP_FETCH_ALL_PAGES).
+ *
+ * OpenEMR gives no next link: it pages with _count/_offset, so a page with
+ * exactly _count entries means "ask again at _offset + _count".  Servers that
+ * do give Bundle.link[next] are followed, but only while the link stays under
+ * fhir_base: the bearer token is never sent anywhere else. */
+#include "fhir/fetch_pages.h"
+
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/errors.h"
+#include "fhir/fetch.h"
+#include "instance.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/object.h"
+
+struct pages_obj {
+    vap_fetch_response r;
+    char *body;
+    vap_header headers[1];
+};
+
+static void pages_dtor(void *obj)
+{
+    struct pages_obj *o = obj;
+    if (o->body) {
+        sodium_memzero(o->body, o->r.body_len); /* patient data */
+        free(o->body);
+    }
+}
+
+int fetch_query_param(const char *query, const char *name, long *value)
+{
+    size_t nl = strlen(name);
+    for (const char *p = query; p != NULL && *p;) {
+        if (strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            char *end;
+            long v = strtol(p + nl + 1, &end, 10);
+            if (end == p + nl + 1 || (*end != '\0' && *end != '&') || v < 0)
+                return -1;
+            *value = v;
+            return 1;
+        }
+        p = strchr(p, '&');
+        if (p)
+            p++;
+    }
+    return 0;
+}
+
+int fetch_next_query(const char *query_in, long count, long offset, char *out, size_t cap)
+{
+    char query[FETCH_QUERY_MAX + 64];
+    size_t o = 0;
+    if (strlen(query_in) >= sizeof query)
+        return -1;
+    memcpy(query, query_in, strlen(query_in) + 1); /* out may alias query_in */
+    out[0] = '\0';
+    for (const char *p = query; p != NULL && *p;) {
+        const char *amp = strchr(p, '&');
+        size_t n = amp ? (size_t)(amp - p) : strlen(p);
+        if (!(n >= 8 && strncmp(p, "_offset=", 8) == 0) && !(n >= 7 && strncmp(p, "_count=", 7) == 0) &&
+            n > 0) {
+            if (o + n + 2 > cap)
+                return -1;
+            if (o)
+                out[o++] = '&';
+            memcpy(out + o, p, n);
+            o += n;
+            out[o] = '\0';
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    int w = snprintf(out + o, cap - o, "%s_count=%ld&_offset=%ld", o ? "&" : "", count, offset);
+    return (w < 0 || (size_t)w >= cap - o) ? -1 : 0;
+}
+
+int fetch_all_pages(struct vap_instance *inst, const vap_call *call, const vap_fetch_request *req,
+                    vap_fetch_response **out, vap_error *err)
+{
+    const struct config *cfg = &inst->cfg;
+    vap_fetch_request page;
+    char query[FETCH_QUERY_MAX + 64], path[FETCH_PATH_MAX + 1];
+    json_t *merged = NULL, *entries = json_array();
+    vap_fetch_response *resp = NULL;
+    uint32_t max_pages = VAP_HAS(req, max_pages) && req->max_pages ? req->max_pages
+                                                                   : FETCH_PAGES_DEFAULT;
+    long count = 0, offset = 0;
+    int rc = VAP_OK, truncated = 0;
+    uint32_t pages = 0;
+    size_t total_bytes = 0;
+
+    if (entries == NULL)
+        return err_set(err, VAP_E_NOMEM, "out of memory");
+    if (!VAP_HAS(req, max_pages) || req->path == NULL) {
+        json_decref(entries);
+        return err_set(err, VAP_E_INVAL, "fetch: no path (or a request struct too old for "
+                                         "all-pages)");
+    }
+    if ((req->method != NULL && strcmp(req->method, "GET") != 0) ||
+        (VAP_HAS(req, flags) && (req->flags & VAP_FETCH_STANDARD_API))) {
+        json_decref(entries);
+        return err_set(err, VAP_E_INVAL, "fetch: all-pages is for FHIR searches (GET) only");
+    }
+    memcpy(&page, req, sizeof page < req->struct_size ? sizeof page : req->struct_size);
+    page.struct_size = sizeof page;
+    page.flags &= ~VAP_FETCH_ALL_PAGES;
+    snprintf(path, sizeof path, "%s", req->path);
+    snprintf(query, sizeof query, "%s", req->query ? req->query : "");
+    int has_count = fetch_query_param(query, "_count", &count) == 1;
+    if (fetch_query_param(query, "_offset", &offset) != 1)
+        offset = 0;
+    if (!has_count) {
+        count = FETCH_PAGE_COUNT; /* OpenEMR's default is "no limit": page instead */
+        if (fetch_next_query(query, count, offset, query, sizeof query) != 0) {
+            json_decref(entries);
+            return err_set(err, VAP_E_INVAL, "fetch: the query is too long to page");
+        }
+    }
+
+    for (;;) {
+        if (pages == max_pages) {
+            truncated = 1;
+            plog(VAP_LOG_WARN, "fetch: stopped after %u pages (max_pages); the merged Bundle is "
+                               "incomplete", pages);
+            break;
+        }
+        page.path = path;
+        page.query = query[0] ? query : NULL;
+        resp = NULL;
+        rc = fetch_do(inst, call, &page, &resp, err);
+        if (rc != VAP_OK) {
+            *out = resp; /* the failing page's body, for the host to read */
+            resp = NULL;
+            goto out;
+        }
+        pages++;
+        total_bytes += resp->body_len;
+        if (total_bytes > (size_t)cfg->max_response_bytes) {
+            rc = err_set(err, VAP_E_PROTOCOL,
+                         "fetch: the pages add up to more than max_response_bytes (%ld)",
+                         cfg->max_response_bytes);
+            goto out;
+        }
+        char why[96];
+        json_t *b = pjson_parse(resp->body, resp->body_len, (size_t)cfg->max_response_bytes, why,
+                                sizeof why);
+        const char *rt = pjson_str(b, "resourceType");
+        if (rt == NULL || strcmp(rt, "Bundle") != 0) {
+            json_decref(b);
+            if (pages == 1 && merged == NULL) { /* not a search: hand it back as is */
+                *out = resp;
+                resp = NULL;
+                json_decref(entries);
+                return VAP_OK;
+            }
+            rc = err_set(err, VAP_E_PROTOCOL, "fetch: page %u is not a FHIR Bundle", pages);
+            goto out;
+        }
+        json_t *es = json_object_get(b, "entry");
+        size_t n = json_is_array(es) ? json_array_size(es) : 0;
+        if (json_is_array(es))
+            json_array_extend(entries, es);
+        if (merged == NULL) {
+            merged = json_deep_copy(b);
+            json_object_del(merged, "entry");
+        }
+        /* The next page: the server's link[next], or OpenEMR's offset. */
+        const char *next = NULL;
+        size_t i;
+        json_t *l;
+        json_array_foreach(json_object_get(b, "link"), i, l)
+        {
+            const char *rel = pjson_str(l, "relation");
+            if (rel && strcmp(rel, "next") == 0)
+                next = pjson_str(l, "url");
+        }
+        if (next != NULL) {
+            size_t bl = strlen(cfg->fhir_base);
+            if (strncmp(next, cfg->fhir_base, bl) != 0 || next[bl] != '/') {
+                json_decref(b);
+                rc = err_set(err, VAP_E_PROTOCOL,
+                             "fetch: the server's next-page link points outside fhir_base; it "
+                             "was not followed (the access token is only sent to fhir_base)");
+                goto out;
+            }
+            const char *rel = next + bl + 1, *q = strchr(rel, '?');
+            size_t pl = q ? (size_t)(q - rel) : strlen(rel);
+            if (pl > FETCH_PATH_MAX || (q && strlen(q + 1) >= sizeof query)) {
+                json_decref(b);
+                rc = err_set(err, VAP_E_PROTOCOL, "fetch: the next-page link is too long");
+                goto out;
+            }
+            memcpy(path, rel, pl);
+            path[pl] = '\0';
+            snprintf(query, sizeof query, "%s", q ? q + 1 : "");
+        } else if ((long)n >= count && count > 0) {
+            if (offset > LONG_MAX - count) { /* the host's _offset: no overflow */
+                json_decref(b);
+                rc = err_set(err, VAP_E_INVAL, "fetch: the query's _offset is too large to "
+                                               "page on; use a smaller _offset");
+                goto out;
+            }
+            offset += count;
+            if (fetch_next_query(query, count, offset, query, sizeof query) != 0) {
+                json_decref(b);
+                rc = err_set(err, VAP_E_INVAL, "fetch: the query is too long to page");
+                goto out;
+            }
+        } else {
+            json_decref(b);
+            break;
+        }
+        json_decref(b);
+        page.flags = req->flags & ~VAP_FETCH_ALL_PAGES;
+        /* Each page is its own request: free the previous one now. */
+        obj_release(resp);
+        resp = NULL;
+    }
+
+    json_object_set_new(merged, "total", json_integer((json_int_t)json_array_size(entries)));
+    json_object_set(merged, "entry", entries);
+    char *body = json_dumps(merged, JSON_COMPACT);
+    struct pages_obj *o = body ? obj_new(sizeof *o, pages_dtor) : NULL;
+    if (o == NULL) {
+        free(body);
+        rc = err_set(err, VAP_E_NOMEM, "out of memory merging the pages");
+        goto out;
+    }
+    o->r.struct_size = sizeof o->r;
+    o->r.status = 200;
+    o->r.content_type = "application/json";
+    o->body = body;
+    o->r.body = body;
+    o->r.body_len = strlen(body);
+    o->headers[0].name = "X-Vap-Pages-Truncated";
+    o->headers[0].value = "1";
+    o->r.headers = truncated ? o->headers : NULL;
+    o->r.n_headers = truncated ? 1 : 0;
+    o->r.pages = pages;
+    *out = &o->r;
+    rc = VAP_OK;
+out:
+    obj_release(resp);
+    json_decref(merged);
+    json_decref(entries);
+    return rc;
+}

@@ -1,0 +1,385 @@
+/* http.c - the pooled, cancellable HTTPS client (DESIGN.md "HTTP").
+ *
+ * Each pool slot is one easy handle inside its own multi handle.  With the
+ * multi interface the connection cache belongs to the multi handle, so a
+ * slot keeps its connection warm between requests; the share handle carries
+ * DNS and TLS sessions between slots (this libcurl cannot share connections
+ * between threads).  A request runs curl_multi_poll on its slot, so a cancel
+ * token can interrupt it from another thread with curl_multi_wakeup. */
+#include "http/http.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/cancel.h"
+#include "core/errors.h"
+#include "http/http_req.h"
+#include "core/log.h"
+
+#include "http/http_int.h"
+
+static void http_share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *u);
+static void http_share_unlock(CURL *h, curl_lock_data d, void *u);
+static int http_slot_get(struct http_client *c, int64_t deadline, vap_cancel *cancel,
+                         struct http_slot **out);
+static void http_slot_put(struct http_client *c, struct http_slot *s, int reused);
+
+int http_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? VAP_OK : VAP_E_NOMEM;
+}
+
+int http_client_new(const struct http_client_opts *o, struct http_client **out,
+                    vap_error *err)
+{
+    int rc = VAP_E_NOMEM;
+    struct http_client *c = calloc(1, sizeof *c);
+    *out = NULL;
+    if (c == NULL)
+        return err_set(err, VAP_E_NOMEM, "out of memory creating the HTTP client");
+    const char *ca = o->ca_file ? o->ca_file : HTTP_SYSTEM_CA_FILE;
+    int fd = open(ca, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = err_set(err, VAP_E_CONFIG,
+                     "cannot read the CA file %s (%s): set ca_file to a readable "
+                     "PEM file with the CA that signed the server's certificate",
+                     ca, strerror(errno));
+        free(c);
+        return rc;
+    }
+    close(fd);
+    if (o->pin_sha256 != NULL && strncmp(o->pin_sha256, "sha256//", 8) != 0) {
+        free(c);
+        return err_set(err, VAP_E_CONFIG,
+                       "pin_sha256 must look like sha256//BASE64 (the server key's "
+                       "pin-sha256 from `certtool --certificate-info`)");
+    }
+    c->n_slots = o->pool_size ? o->pool_size : HTTP_POOL_DEFAULT;
+    if (c->n_slots > HTTP_POOL_MAX)
+        c->n_slots = HTTP_POOL_MAX;
+    c->log_debug = o->log_debug;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_condattr_t ca_attr;
+    pthread_condattr_init(&ca_attr);
+    pthread_condattr_setclock(&ca_attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &ca_attr);
+    pthread_condattr_destroy(&ca_attr);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&c->share_mu[i], NULL);
+    c->ca_file = http_dup(ca);
+    c->pin = o->pin_sha256 ? http_dup(o->pin_sha256) : NULL;
+    c->user_agent = http_dup(o->user_agent ? o->user_agent : "vap-openemr");
+    c->slots = calloc(c->n_slots, sizeof *c->slots);
+    c->share = curl_share_init();
+    if (c->ca_file == NULL || c->user_agent == NULL || c->slots == NULL ||
+        c->share == NULL || (o->pin_sha256 && c->pin == NULL))
+        goto fail;
+    curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, http_share_lock);
+    curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, http_share_unlock);
+    curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
+    if (curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
+        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK)
+        goto fail;
+    for (unsigned i = 0; i < c->n_slots; i++) {
+        c->slots[i].easy = curl_easy_init();
+        c->slots[i].multi = curl_multi_init();
+        if (c->slots[i].easy == NULL || c->slots[i].multi == NULL)
+            goto fail;
+    }
+    *out = c;
+    return VAP_OK;
+fail:
+    http_client_free(c);
+    return err_set(err, rc, "out of memory creating the HTTP client");
+}
+
+void http_client_free(struct http_client *c)
+{
+    if (c == NULL)
+        return;
+    for (unsigned i = 0; c->slots != NULL && i < c->n_slots; i++) {
+        if (c->slots[i].easy)
+            curl_easy_cleanup(c->slots[i].easy);
+        if (c->slots[i].multi)
+            curl_multi_cleanup(c->slots[i].multi);
+        free(c->slots[i].url);
+    }
+    if (c->share)
+        curl_share_cleanup(c->share);
+    free(c->slots);
+    free(c->ca_file);
+    free(c->pin);
+    free(c->user_agent);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_destroy(&c->share_mu[i]);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+int http_request_do(struct http_client *c, const struct http_request *rq,
+                    struct http_response *rs, vap_error *err)
+{
+    int rc;
+    struct http_slot *slot = NULL;
+    struct curl_slist *hl = NULL;
+    char host[256];
+    const char *method = rq->method ? rq->method : "GET";
+    int64_t t0 = http_mono_ms();
+
+    rs->status = 0;
+    rs->body = NULL;
+    rs->body_len = 0;
+    http_hdr_init(&rs->hdrs);
+    http_req_host(rq->url ? rq->url : "", host, sizeof host);
+    if (rq->url == NULL || !http_req_is_https(rq->url)) {
+        rc = err_set(err, VAP_E_INVAL,
+                     "refusing a request that is not https:// (to %s): every "
+                     "server address must start with https://", host);
+        goto out;
+    }
+    if (strnlen(rq->url, HTTP_URL_MAX + 1) > HTTP_URL_MAX) {
+        rc = err_set(err, VAP_E_INVAL, "the address for %s is longer than %d "
+                     "characters", host, HTTP_URL_MAX);
+        goto out;
+    }
+    int64_t left = rq->deadline_ms ? rq->deadline_ms - plugin_now_ms()
+                                   : HTTP_DEADLINE_DEFAULT_MS;
+    if (left <= 0) {
+        rc = err_set(err, VAP_E_TIMEOUT, "the deadline passed before the request "
+                     "to %s could start: raise timeout_ms", host);
+        goto out;
+    }
+    int64_t deadline = t0 + left;
+    if (cancel_fired(rq->cancel)) {
+        rc = err_set(err, VAP_E_CANCELLED, "the request to %s was cancelled", host);
+        goto out;
+    }
+    rc = http_req_headers(rq, &hl);
+    if (rc != VAP_OK) {
+        rc = err_set(err, rc, rc == VAP_E_INVAL
+                     ? "a request header for %s contains a line break or no colon"
+                     : "out of memory building the request to %s", host);
+        goto out;
+    }
+    rc = http_slot_get(c, deadline, rq->cancel, &slot);
+    if (rc != VAP_OK) {
+        rc = err_set(err, rc, rc == VAP_E_CANCELLED
+                     ? "the request to %s was cancelled"
+                     : "no free connection for %s before the deadline: raise "
+                       "timeout_ms or reduce concurrent calls", host);
+        goto out;
+    }
+    rc = http_setup(c, slot, rq, hl,
+                    rq->max_response ? rq->max_response : HTTP_RESPONSE_MAX_DEFAULT,
+                    &rs->hdrs);
+    if (rc != VAP_OK) {
+        rc = err_set(err, rc, "cannot set up the request to %s (%s)", host,
+                     rc == VAP_E_NOMEM ? "out of memory" : "unsupported method");
+        goto out;
+    }
+    CURLcode res = CURLE_OK;
+    rc = http_run(slot, rq->cancel, deadline, &res);
+    if (rc == VAP_E_CANCELLED) {
+        rc = err_set(err, rc, "the request to %s was cancelled", host);
+        goto out;
+    }
+    if (rc == VAP_E_TIMEOUT || res == CURLE_OPERATION_TIMEDOUT) {
+        rc = err_set(err, VAP_E_TIMEOUT, "no complete answer from %s before the "
+                     "deadline: check the server is up, or raise timeout_ms", host);
+        goto out;
+    }
+    if (rc == VAP_OK && res != CURLE_OK)
+        rc = http_req_map_error(res, slot->x.too_large, slot->x.max, slot->x.hdr_rc, host,
+                                slot->errbuf, err);
+    else if (rc != VAP_OK)
+        rc = err_set(err, rc, "the HTTP library failed on the request to %s", host);
+    if (rc != VAP_OK)
+        goto out;
+    long code = 0;
+    curl_easy_getinfo(slot->easy, CURLINFO_RESPONSE_CODE, &code);
+    rs->status = (int)code;
+    struct http_xfer *x = &slot->x;
+    if (x->buf == NULL && (x->buf = malloc(1)) != NULL)
+        x->cap = 1;
+    if (x->buf == NULL) {
+        rc = err_set(err, VAP_E_NOMEM, "out of memory reading %s", host);
+        goto out;
+    }
+    x->buf[x->len] = '\0';
+    rs->body = x->buf;
+    rs->body_len = x->len;
+    x->buf = NULL;
+out:
+    if (slot != NULL) {
+        http_xfer_release(&slot->x);
+        http_slot_put(c, slot, rc == VAP_OK);
+    }
+    http_req_headers_free(hl);
+    if (rc != VAP_OK)
+        http_hdr_init(&rs->hdrs);
+    if (c->log_debug)
+        http_req_log(rq, method, rs->status, rs->body_len, http_mono_ms() - t0, rc);
+    return rc;
+}
+
+void http_response_init(struct http_response *rs)
+{
+    rs->status = 0;
+    rs->body = NULL;
+    rs->body_len = 0;
+    http_hdr_init(&rs->hdrs);
+}
+
+void http_response_free(struct http_response *rs)
+{
+    if (rs == NULL)
+        return;
+    if (rs->body != NULL) {
+        /* token responses carry secrets */
+        sodium_memzero(rs->body, rs->body_len);
+        free(rs->body);
+    }
+    rs->body = NULL;
+    rs->body_len = 0;
+    rs->status = 0;
+    http_hdr_init(&rs->hdrs);
+}
+
+int http_status_vap(int status)
+{
+    if (status >= 200 && status <= 299)
+        return VAP_OK;
+    if (status == 429 || (status >= 500 && status <= 599))
+        return VAP_E_UNAVAILABLE;
+    return VAP_E_HTTP;
+}
+
+int http_client_warm(struct http_client *c, const char *url, unsigned n,
+                     int64_t idle_ms, int64_t deadline_ms, vap_cancel *cancel, vap_error *err)
+{
+    int rc = VAP_OK;
+    unsigned done = 0;
+    for (unsigned i = 0; i < c->n_slots && done < n; i++) {
+        struct http_slot *s = &c->slots[i];
+        pthread_mutex_lock(&c->mu);
+        int take = !s->busy && (s->last_used == 0 ||
+                                http_mono_ms() - s->last_used >= idle_ms);
+        if (take)
+            s->busy = 1;
+        pthread_mutex_unlock(&c->mu);
+        if (!take)
+            continue;
+        /* The slot is ours: run a HEAD on exactly this handle. */
+        struct http_request rq = {.method = "HEAD", .url = url,
+                                  .deadline_ms = deadline_ms};
+        struct http_hdrs h;
+        char host[256];
+        CURLcode res = CURLE_OK;
+        http_req_host(url, host, sizeof host);
+        int64_t left = deadline_ms - plugin_now_ms();
+        if (!http_req_is_https(url))
+            rc = err_set(err, VAP_E_INVAL, "refusing to warm up %s: not https://", host);
+        else if (left <= 0)
+            rc = err_set(err, VAP_E_TIMEOUT, "deadline passed warming up %s", host);
+        /* HEAD: the cap only matters for a Content-Length curl checks */
+        else if ((rc = http_setup(c, s, &rq, NULL, HTTP_RESPONSE_MAX_DEFAULT, &h)) ==
+                     VAP_OK &&
+                 (rc = http_run(s, cancel, http_mono_ms() + left, &res)) == VAP_OK &&
+                 res != CURLE_OK)
+            rc = http_req_map_error(res, s->x.too_large, s->x.max, s->x.hdr_rc, host,
+                                    s->errbuf, err);
+        else if (rc != VAP_OK)
+            rc = err_set(err, rc, "warming up %s failed", host);
+        http_xfer_release(&s->x);
+        http_slot_put(c, s, rc == VAP_OK);
+        if (rc != VAP_OK)
+            break;
+        done++;
+    }
+    return rc;
+}
+
+/* ---- pool ------------------------------------------------------------------ */
+
+static int http_slot_get(struct http_client *c, int64_t deadline, vap_cancel *cancel,
+                         struct http_slot **out)
+{
+    int rc = VAP_OK;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        /* Most recently used first: its connection is the likeliest alive. */
+        struct http_slot *best = NULL;
+        for (unsigned i = 0; i < c->n_slots; i++)
+            if (!c->slots[i].busy &&
+                (best == NULL || c->slots[i].last_used > best->last_used))
+                best = &c->slots[i];
+        if (best != NULL) {
+            best->busy = 1;
+            *out = best;
+            break;
+        }
+        if (cancel_fired(cancel)) {
+            rc = VAP_E_CANCELLED;
+            break;
+        }
+        int64_t now = http_mono_ms();
+        if (now >= deadline) {
+            rc = VAP_E_TIMEOUT;
+            break;
+        }
+        /* Wake at least every 20 ms to notice a cancel. */
+        int64_t until = now + 20 < deadline ? now + 20 : deadline;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t ns = (int64_t)ts.tv_nsec + (until - now) * 1000000;
+        ts.tv_sec += (time_t)(ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+static void http_slot_put(struct http_client *c, struct http_slot *s, int reused)
+{
+    pthread_mutex_lock(&c->mu);
+    s->busy = 0;
+    /* the clock http_run last read is recent enough for idle tracking and
+     * spares a clock read per request (a syscall on this VM) */
+    s->last_used = reused ? s->clock : 0;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- small helpers ------------------------------------------------------------- */
+
+static void http_share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *u)
+{
+    struct http_client *c = u;
+    if ((int)d >= 0 && d < CURL_LOCK_DATA_LAST)
+        pthread_mutex_lock(&c->share_mu[d]);
+}
+
+static void http_share_unlock(CURL *h, curl_lock_data d, void *u)
+{
+    struct http_client *c = u;
+    if ((int)d >= 0 && d < CURL_LOCK_DATA_LAST)
+        pthread_mutex_unlock(&c->share_mu[d]);
+}
+
+char *http_dup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d != NULL)
+        memcpy(d, s, n);
+    return d;
+}

@@ -1,0 +1,65 @@
+/* http_int.h - the pool's structures, shared by http.c (the client and its
+ * pool) and http_xfer.c (one transfer on a slot).  Private to http/. */
+#ifndef VAP_HTTP_INT_H
+#define VAP_HTTP_INT_H
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "core/cancel.h"
+#include "http/http.h"
+
+/* One transfer's state, seen by the libcurl callbacks. */
+struct http_xfer {
+    CURL *easy;
+    char *buf;
+    size_t len, cap, max;
+    int too_large;
+    int hdr_rc;
+    struct http_hdrs *hdrs;
+};
+
+struct http_slot {
+    CURL *easy;
+    CURLM *multi;
+    int busy;
+    int configured;    /* the per-client options are set on easy */
+    int method;        /* HTTP_M_* last set on easy, 0 = none */
+    char *url;         /* URL last set on easy */
+    size_t max;        /* CURLOPT_MAXFILESIZE_LARGE last set */
+    int had_headers;   /* a header list is set on easy */
+    int64_t last_used; /* monotonic ms; 0 = never connected */
+    int64_t clock;     /* last monotonic reading of http_run (ms) */
+    struct http_xfer x;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct http_client {
+    pthread_mutex_t mu; /* guards slots[].busy/last_used */
+    pthread_cond_t cv;  /* a slot was released */
+    struct http_slot *slots;
+    unsigned n_slots;
+    CURLSH *share;
+    pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
+    char *ca_file;
+    char *pin;
+    char *user_agent;
+    int log_debug;
+};
+
+enum { HTTP_M_GET = 1, HTTP_M_HEAD, HTTP_M_POST, HTTP_M_PUT, HTTP_M_DELETE };
+
+int64_t http_mono_ms(void);
+/* strdup with malloc: the slot frees it. */
+char *http_dup(const char *s);
+/* Sets what this request changes on the slot's handle (and, the first time,
+ * what never changes for the client).  VAP_OK, VAP_E_NOMEM or VAP_E_INVAL. */
+int http_setup(struct http_client *c, struct http_slot *s, const struct http_request *rq,
+               struct curl_slist *hl, size_t max, struct http_hdrs *hdrs);
+/* Drop what a failed or finished transfer left in the slot's buffer. */
+void http_xfer_release(struct http_xfer *x);
+/* Runs the slot's transfer to its end, the deadline or the cancel token. */
+int http_run(struct http_slot *s, vap_cancel *cancel, int64_t deadline, CURLcode *res);
+
+#endif

@@ -1,0 +1,369 @@
+/* authorize.c - the authorization code flow, end to end.
+ *
+ * begin:    discovery → a pending transaction (state, nonce, PKCE) → URL.
+ * complete: callback parsed and matched to its transaction (single use) →
+ *           RFC 9207 iss → code exchanged once → token response parsed →
+ *           id_token verified and validated → only then the grant is sealed.
+ * Nothing here touches the stored grant until every check has passed, so a
+ * failed authorization leaves the previous grant exactly as it was. */
+#include "oauth/authorize.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oauth/authtx.h"
+#include "oauth/authurl.h"
+#include "core/errors.h"
+#include "oauth/grant.h"
+#include "http/http.h"
+#include "jose/idtoken.h"
+#include "instance.h"
+#include "jose/jose.h"
+#include "jose/jose_claims.h"
+#include "core/log.h"
+#include "core/object.h"
+#include "oauth/redirect.h"
+#include "oauth/refresh.h"
+#include "core/retry.h"
+#include "core/scope.h"
+#include "oauth/status.h"
+#include "oauth/token.h"
+#include "oauth/tokenresp.h"
+
+static int exchange_code(struct vap_instance *inst, const struct authz_endpoints *ep,
+                         const authtx *tx, const char *code, int64_t deadline_ms,
+                         vap_cancel *cancel, tokresp *tr, vap_error *err);
+static int build_grant(struct vap_instance *inst, const tokresp *tr, const authtx *tx,
+                       const struct jose_claims *claims, struct grant *g, vap_error *err);
+static void begin_result_dtor(void *obj);
+
+int authorize_begin(struct vap_instance *inst, const vap_call *call,
+                    const vap_authorize_request *req, vap_authorize_begin_result **out,
+                    vap_error *err)
+{
+    int rc;
+    char *url = NULL;
+    char secret[SECRETS_CLIENT_SECRET_MAX + 1];
+    size_t secret_len = 0;
+    struct authz_endpoints ep;
+    authtx_begin_info info;
+    const struct config *cfg = &inst->cfg;
+    int64_t deadline = authz_deadline(inst, call);
+
+    if (cfg->client_id == NULL)
+        return err_set(err, VAP_E_CONFIG,
+                       "no client_id in the config: register the client first (vap-host "
+                       "register), or add client_id=... from Administration > System > API "
+                       "Clients");
+    /* Fail now, not after a staff member has logged in and consented. */
+    if ((rc = secrets_ensure_open(&inst->secrets, cfg, err)) != VAP_OK ||
+        (rc = secrets_client_secret(&inst->secrets, secret, sizeof secret, &secret_len, err)) !=
+            VAP_OK)
+        goto out;
+    if ((rc = authz_endpoints(inst, deadline, authz_cancel(call), 0, &ep, err)) != VAP_OK)
+        goto out;
+
+    const char *scope = cfg->scope;
+    const char *launch = NULL;
+    if (req != NULL && VAP_HAS(req, scope) && req->scope != NULL) {
+        struct scope_report rep;
+        if (scope_check(req->scope, strlen(req->scope), &rep) != 0) {
+            rc = err_set(err, VAP_E_CONFIG, "scope: %s", rep.reason);
+            goto out;
+        }
+        scope = req->scope;
+    }
+    if (req != NULL && VAP_HAS(req, launch))
+        launch = req->launch;
+
+    if ((rc = authtx_begin(inst->authz.tx, plugin_now_ms(), cfg->issuer, cfg->redirect_uri,
+                           scope, &info, err)) != VAP_OK)
+        goto out;
+    authurl_params p = {
+        .authorization_endpoint = ep.authorization,
+        .client_id = cfg->client_id,
+        .redirect_uri = cfg->redirect_uri,
+        .scope = scope,
+        .state = info.state,
+        .nonce = info.nonce,
+        .code_challenge = info.code_challenge,
+        .aud = cfg->fhir_base,
+        .launch = launch,
+    };
+    if ((rc = authurl_build(&p, &url, err)) != VAP_OK)
+        goto out;
+    /* OIDC Core §11: offline_access is honoured only with prompt=consent; a
+     * conforming provider (oidc-provider, for one) drops it otherwise and no
+     * refresh token comes back.  OpenEMR shows its consent page anyway. */
+    if (scope_has(scope, strlen(scope), "offline_access")) {
+        static const char prompt[] = "&prompt=consent";
+        size_t n = strlen(url);
+        char *longer = realloc(url, n + sizeof prompt);
+        if (longer == NULL) {
+            rc = err_set(err, VAP_E_NOMEM, "out of memory");
+            goto out;
+        }
+        memcpy(longer + n, prompt, sizeof prompt);
+        url = longer;
+    }
+    vap_authorize_begin_result *res = obj_new(sizeof *res, begin_result_dtor);
+    if (res == NULL || (res->url = obj_strdup(url)) == NULL ||
+        (res->redirect_uri = obj_strdup(cfg->redirect_uri)) == NULL) {
+        obj_release(res);
+        rc = err_set(err, VAP_E_NOMEM, "out of memory");
+        goto out;
+    }
+    res->expires_at_ms = info.expires_ms;
+    *out = res;
+    plog(VAP_LOG_INFO, "authorization started; it must be completed within %d minutes",
+         AUTHTX_TTL_MS / 60000);
+    rc = VAP_OK;
+out:
+    sodium_memzero(secret, sizeof secret);
+    sodium_memzero(&info, sizeof info);
+    free(url);
+    return rc;
+}
+
+int authorize_complete(struct vap_instance *inst, const vap_call *call, const char *callback,
+                       size_t len, vap_grant_info **out, vap_error *err)
+{
+    const struct config *cfg = &inst->cfg;
+    int64_t deadline = authz_deadline(inst, call);
+    vap_cancel *cancel = authz_cancel(call);
+    redirect_result r;
+    authtx *tx = NULL;
+    tokresp tr;
+    struct jose_claims claims;
+    struct grant *g = NULL;
+    struct authz_endpoints ep;
+    int have_claims = 0, rc;
+    memset(&r, 0, sizeof r);
+    memset(&tr, 0, sizeof tr);
+    memset(&claims, 0, sizeof claims);
+
+    if (cfg->client_id == NULL)
+        return err_set(err, VAP_E_CONFIG, "no client_id in the config: register the client first");
+    if ((rc = redirect_parse(callback, len, &r, err)) != VAP_OK ||
+        (rc = redirect_check_target(&r, cfg->redirect_uri, err)) != VAP_OK)
+        goto out;
+    /* A state, when present, is consumed whatever happens next: single use. */
+    vap_error take_err;
+    VAP_INIT(vap_error, take_err);
+    int take_rc = VAP_OK;
+    if (r.state != NULL)
+        take_rc = authtx_take(inst->authz.tx, plugin_now_ms(), r.state, strlen(r.state), &tx,
+                              &take_err);
+    if ((rc = authz_endpoints(inst, deadline, cancel, 0, &ep, err)) != VAP_OK)
+        goto out;
+    /* RFC 9207: an iss in the response must be ours; required if advertised. */
+    if (r.iss != NULL && strcmp(r.iss, cfg->issuer) != 0) {
+        rc = err_set(err, VAP_E_PROTOCOL,
+                     "the authorization response came from issuer '%.100s', not %.100s: refused "
+                     "(possible mix-up attack); nothing was exchanged",
+                     r.iss, cfg->issuer);
+        goto out;
+    }
+    if (r.iss == NULL && ep.iss_parameter_supported) {
+        rc = err_set(err, VAP_E_PROTOCOL,
+                     "the authorization response lacks the iss parameter this server promises "
+                     "(RFC 9207): refused; nothing was exchanged");
+        goto out;
+    }
+    if (r.error != NULL) {
+        rc = redirect_error_status(&r, err);
+        goto out;
+    }
+    if (r.state == NULL) {
+        rc = err_set(err, VAP_E_PROTOCOL,
+                     "the callback has no state: it does not answer an authorization started "
+                     "here; start again with vap-host authorize");
+        goto out;
+    }
+    if (take_rc != VAP_OK || tx == NULL) { /* unknown, already used, or expired */
+        rc = err_set(err, take_rc != VAP_OK ? take_rc : VAP_E_PROTOCOL, "%s", take_err.message);
+        goto out;
+    }
+    if (r.code == NULL || r.code[0] == '\0') {
+        rc = err_set(err, VAP_E_PROTOCOL, "the callback carries neither a code nor an error");
+        goto out;
+    }
+    if (strcmp(tx->issuer, cfg->issuer) != 0 || strcmp(tx->redirect_uri, cfg->redirect_uri) != 0) {
+        rc = err_set(err, VAP_E_PROTOCOL,
+                     "this authorization was started for another issuer or redirect URI: start "
+                     "again");
+        goto out;
+    }
+    if ((rc = exchange_code(inst, &ep, tx, r.code, deadline, cancel, &tr, err)) != VAP_OK)
+        goto out;
+    if (tr.id_token == NULL) {
+        if (scope_has(tx->scope, strlen(tx->scope), "openid")) {
+            rc = err_set(err, VAP_E_PROTOCOL,
+                         "the server returned no id_token although openid was requested: "
+                         "refused (the user who authorized cannot be verified)");
+            goto out;
+        }
+    } else {
+        if ((rc = authz_verify_id_token(inst, &ep, tr.id_token, deadline, cancel, &claims,
+                                        err)) != VAP_OK)
+            goto out;
+        have_claims = 1;
+        struct idtoken_expect e = {cfg->issuer, cfg->client_id, tx->nonce, NULL,
+                                   plugin_now_ms() / 1000, cfg->leeway_s};
+        if ((rc = idtoken_check(&claims, &e, err)) != VAP_OK)
+            goto out;
+    }
+    if ((g = grant_new()) == NULL) {
+        rc = err_set(err, VAP_E_NOMEM, "out of memory");
+        goto out;
+    }
+    pthread_mutex_lock(&inst->refresher.mu);
+    int parked = inst->refresher.pending.active;
+    pthread_mutex_unlock(&inst->refresher.mu);
+    if (parked) {
+        rc = err_set(err, VAP_E_IO,
+                     "this process still holds a renewed grant it could not save to %s (full "
+                     "or failing disk?): free the disk, let it save, then authorize again",
+                     cfg->store);
+        goto out;
+    }
+    if ((rc = build_grant(inst, &tr, tx, have_claims ? &claims : NULL, g, err)) != VAP_OK ||
+        (rc = secrets_grant_write(&inst->secrets, cfg, g, err)) != VAP_OK)
+        goto out;
+    refresh_invalidate(inst); /* the next fetch reads the new grant */
+    plog(VAP_LOG_INFO, "authorized: grant sealed (generation %llu), access token valid %lld s%s",
+         (unsigned long long)g->generation, (long long)g->lifetime_s,
+         g->refresh_token[0] ? "" : "; no refresh token (offline_access not granted)");
+    *out = status_info_new(g, plugin_now_ms());
+    rc = *out ? VAP_OK : err_set(err, VAP_E_NOMEM, "out of memory");
+out:
+    if (rc != VAP_OK)
+        plog(VAP_LOG_WARN, "authorization failed: %s", err ? err->message : err_name(rc));
+    grant_free(g);
+    if (have_claims)
+        jose_claims_free(&claims);
+    tokresp_free(&tr);
+    authtx_free(tx);
+    redirect_free(&r);
+    return rc;
+}
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static int exchange_code(struct vap_instance *inst, const struct authz_endpoints *ep,
+                         const authtx *tx, const char *code, int64_t deadline_ms,
+                         vap_cancel *cancel, tokresp *tr, vap_error *err)
+{
+    char secret[SECRETS_CLIENT_SECRET_MAX + 1];
+    size_t secret_len = 0;
+    struct http_form form;
+    struct http_response rs;
+    int rc;
+    http_form_init(&form);
+    http_response_init(&rs);
+    if ((rc = secrets_client_secret(&inst->secrets, secret, sizeof secret, &secret_len, err)) !=
+        VAP_OK)
+        goto out;
+    if (http_form_add(&form, "grant_type", "authorization_code") != 0 ||
+        http_form_add(&form, "code", code) != 0 ||
+        http_form_add(&form, "redirect_uri", tx->redirect_uri) != 0 ||
+        http_form_add(&form, "code_verifier", tx->verifier) != 0) {
+        rc = err_set(err, VAP_E_NOMEM, "out of memory building the token request");
+        goto out;
+    }
+    /* Never retried: a code is redeemed at most once by this client. */
+    if ((rc = token_post(inst->http, ep->token, ep->auth_method, inst->cfg.client_id, secret,
+                         &form, deadline_ms, cancel, &rs, err)) != VAP_OK)
+        goto out;
+    if (rs.status >= 200 && rs.status <= 299) {
+        rc = tokresp_parse(rs.body, rs.body_len, tr, err);
+    } else {
+        int ra = http_retry_after_s(rs.hdrs.retry_after, strlen(rs.hdrs.retry_after),
+                                    plugin_now_ms() / 1000);
+        tokresp_ctx ctx = {TOKRESP_GRANT_CODE, tx->redirect_uri, ra > 0 ? ra : 0};
+        rc = tokresp_classify(rs.status, rs.body, rs.body_len, &ctx, err);
+    }
+out:
+    sodium_memzero(secret, sizeof secret);
+    http_form_free(&form);
+    http_response_free(&rs);
+    return rc;
+}
+
+static int copy_field(char *dst, size_t cap, const char *src, const char *what, vap_error *err)
+{
+    size_t n = src ? strlen(src) : 0;
+    if (n >= cap)
+        return err_set(err, VAP_E_PROTOCOL, "the server's %s is too long to store", what);
+    /* Claims are shown by status and sealed as JSON: no control characters
+     * (nothing legitimate has them, and they would bloat the escaped form). */
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)src[i] < 0x20 || src[i] == 0x7f)
+            return err_set(err, VAP_E_PROTOCOL,
+                           "the server's %s contains a control character: refused", what);
+    memcpy(dst, src ? src : "", n + 1);
+    return VAP_OK;
+}
+
+static int build_grant(struct vap_instance *inst, const tokresp *tr, const authtx *tx,
+                       const struct jose_claims *claims, struct grant *g, vap_error *err)
+{
+    int64_t now = plugin_now_ms();
+    int64_t life = tr->expires_in > 0 ? tr->expires_in : 3600; /* OpenEMR's default */
+    int rc;
+    grant_clear(g);
+    if ((rc = copy_field(g->access_token, sizeof g->access_token, tr->access_token,
+                         "access token", err)) ||
+        (rc = copy_field(g->refresh_token, sizeof g->refresh_token, tr->refresh_token,
+                         "refresh token", err)) ||
+        (rc = copy_field(g->scope, sizeof g->scope, tr->scope ? tr->scope : tx->scope, "scope",
+                         err)) ||
+        (rc = copy_field(g->patient, sizeof g->patient, tr->patient, "patient", err)) ||
+        (rc = copy_field(g->encounter, sizeof g->encounter, tr->encounter, "encounter", err)) ||
+        (rc = copy_field(g->iss, sizeof g->iss, inst->cfg.issuer, "issuer", err)) ||
+        (rc = copy_field(g->aud, sizeof g->aud, inst->cfg.client_id, "client_id", err)) ||
+        (rc = copy_field(g->sub, sizeof g->sub, claims ? claims->sub : "", "subject", err)) ||
+        (rc = copy_field(g->fhir_user, sizeof g->fhir_user, claims ? claims->fhir_user : "",
+                         "fhirUser", err)))
+        return rc;
+    /* OpenEMR leaves api:* out of the returned scope but grants them (the
+     * id_token says which, with "api:fhir": true).  The refresh request
+     * must ask for them again, so keep them with the granted scopes. */
+    const char *req = tx->scope;
+    for (size_t i = 0, n = strlen(req); i < n;) {
+        while (i < n && req[i] == ' ')
+            i++;
+        size_t st = i;
+        while (i < n && req[i] != ' ')
+            i++;
+        char name[64];
+        if (i - st < 5 || i - st >= sizeof name || memcmp(req + st, "api:", 4) != 0)
+            continue;
+        memcpy(name, req + st, i - st);
+        name[i - st] = '\0';
+        if (scope_has(g->scope, strlen(g->scope), name))
+            continue;
+        if (claims != NULL && !json_is_true(json_object_get(claims->root, name)))
+            continue;
+        size_t used = strlen(g->scope);
+        if (used + 1 + strlen(name) + 1 > sizeof g->scope)
+            return err_set(err, VAP_E_PROTOCOL, "the granted scope is too long to store");
+        snprintf(g->scope + used, sizeof g->scope - used, "%s%s", used ? " " : "", name);
+    }
+    g->obtained_at_ms = now;
+    g->lifetime_s = life;
+    g->access_expires_at_ms = now + life * 1000;
+    if (tr->refresh_token == NULL)
+        plog(VAP_LOG_WARN, "the server issued no refresh token (offline_access was not granted): "
+                           "a staff member must authorize again when the access token expires");
+    return VAP_OK;
+}
+
+static void begin_result_dtor(void *obj)
+{
+    vap_authorize_begin_result *r = obj;
+    obj_strfree(r->url);
+    obj_strfree(r->redirect_uri);
+}

@@ -1,0 +1,100 @@
+/* refresh.h - keeping the grant alive (DESIGN.md, "Keeping the grant
+ * alive", rules 1-8): the in-memory grant, single-flight refresh across
+ * threads and processes, and the bearer token for fetch.
+ *
+ * Threads: every function may be called concurrently on one instance.  One
+ * thread refreshes while the others wait for its result; nobody holding a
+ * still-valid token waits on a network call.  No lock is held across a host
+ * callback. */
+#ifndef VAP_REFRESH_H
+#define VAP_REFRESH_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <vap/plugin.h>
+
+#include "oauth/grant.h"
+#include "vapseal.h"
+
+struct vap_instance;
+
+/* A renewed grant whose seal failed after the server rotated: the lock stays
+ * held and the tokens stay in memory until a retry succeeds (rule 4). */
+struct refresh_pending {
+    int active;
+    seal_lock lock;
+    seal_txn *txn;
+    struct grant *grant; /* sodium_malloc'd, the renewed grant */
+    uint64_t generation; /* the generation it is to be sealed with */
+};
+
+struct refresher {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct grant *cur;   /* the grant in memory (sodium_malloc'd)           */
+    int loaded;          /* cur reflects the store                          */
+    int refreshing;      /* a thread is renewing now                        */
+    uint64_t round;      /* bumped when a renewal ends                      */
+    int last_rc;         /* its result, shared with the threads that waited */
+    vap_error last_err;
+    struct refresh_pending pending;
+};
+
+int refresher_init(struct refresher *r, vap_error *err);
+/* Before instance_free: one last try at a parked seal (host callbacks may be
+ * made: no lock held). */
+void refresh_flush_pending(struct vap_instance *inst);
+void refresher_destroy(struct refresher *r);
+
+/* The margin rule 1: min(option, a quarter of the token's lifetime), in ms. */
+int64_t refresh_margin_ms(int64_t option_s, int64_t lifetime_s);
+
+/* A bearer token valid for more than the margin, renewing it (single-flight)
+ * when needed.  Copies it into token (cap bytes; the caller wipes it) and
+ * sets *generation and *obtained_at_ms of the grant it belongs to.
+ * force: renew even if the token looks valid (rule 7, after a 401), unless
+ * another thread or process already renewed past seen_generation. */
+int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *cancel,
+                   int force, uint64_t seen_generation, char *token, size_t cap,
+                   uint64_t *generation, int64_t *obtained_at_ms, vap_error *err);
+
+/* The ABI's refresh: renew now and describe the grant. */
+int refresh_now(struct vap_instance *inst, const vap_call *call, vap_grant_info **out,
+                vap_error *err);
+
+/* Rule 6 for OpenEMR's 400 "Refresh Token revoked or logged out" on an API
+ * call (the user logged out, or the grant was revoked): under the grant's
+ * lock, mark the sealed grant for re-authorization if its generation is
+ * still seen_generation.  Returns VAP_OK when marked (or already marked),
+ * 1 when another process has stored a newer grant meanwhile (now in memory:
+ * the caller may retry once with it), or an error (the lock, the seal). */
+int refresh_mark_reauth(struct vap_instance *inst, uint64_t seen_generation, int64_t deadline_ms,
+                        vap_cancel *cancel, vap_error *err);
+
+/* ---- shared by refresh.c and refresh_seal.c (plugin-internal) ---- */
+
+/* Wait for the grant's exclusive flock until the deadline (polled). */
+int refresh_lock_until(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *cancel,
+                       seal_lock *lk, vap_error *err);
+/* Commit g with generation into *txn, retrying with backoff until the
+ * deadline; the caller holds lk throughout. */
+int refresh_seal_retry(struct vap_instance *inst, seal_lock *lk, seal_txn **txn,
+                       struct grant *g, uint64_t generation, int64_t deadline_ms, vap_error *err);
+/* Rule 4: keep the lock, the temp file and the renewed grant after the seal
+ * failed; takes ownership of *lk, *txn and *g. */
+void refresh_park(struct vap_instance *inst, seal_lock *lk, seal_txn **txn, struct grant **g,
+                  uint64_t generation, const vap_error *why);
+/* With r->mu held: one more try at a parked seal; VAP_OK once saved. */
+int refresh_retry_pending(struct vap_instance *inst, vap_error *err);
+
+/* Make g the grant in memory (takes and releases the refresher's lock). */
+void refresh_install(struct vap_instance *inst, const struct grant *g);
+
+/* Forget the in-memory grant (reload, or after an authorization). */
+void refresh_invalidate(struct vap_instance *inst);
+
+/* The scope to send on refresh (rule 3): the granted scopes with
+ * offline_access always and pseudo-scopes (nonce) never.  Pure. */
+int refresh_scope(const char *granted, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,374 @@
+/* secrets.c - the keyring, client secret and grant of one instance. */
+#include "oauth/secrets.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/errors.h"
+#include "core/log.h"
+
+static int open_locked(struct secrets *s, const struct config *cfg, vap_error *err);
+static int load_client_secret_locked(struct secrets *s, const struct config *cfg,
+                                     vap_error *err);
+static int generation_locked(struct secrets *s, uint64_t *gen, vap_error *err);
+static int grant_read(struct secrets *s, const struct config *cfg, struct grant *g, int lock,
+                      vap_error *err);
+static int lock_bounded(struct secrets *s, const struct config *cfg, int exclusive,
+                        seal_lock *lk, vap_error *err);
+
+int secrets_init(struct secrets *s, vap_error *err)
+{
+    memset(s, 0, sizeof *s);
+    if (pthread_mutex_init(&s->mu, NULL) != 0)
+        return err_set(err, VAP_E_NOMEM, "cannot create a mutex");
+    s->client_secret = sodium_malloc(SECRETS_CLIENT_SECRET_MAX + 1);
+    s->payload = sodium_malloc(GRANT_PAYLOAD_MAX);
+    seal_err se = {0};
+    if (s->client_secret == NULL || s->payload == NULL || seal_secret_new(&s->plain, &se) != 0) {
+        secrets_destroy(s);
+        return err_set(err, VAP_E_NOMEM, "out of memory for the secure buffers");
+    }
+    s->client_secret[0] = '\0';
+    return VAP_OK;
+}
+
+void secrets_destroy(struct secrets *s)
+{
+    if (s->client_secret)
+        sodium_free(s->client_secret);
+    if (s->payload)
+        sodium_free(s->payload);
+    seal_secret_free(s->plain);
+    seal_keyring_free(s->ring);
+    seal_store_close(s->store);
+    pthread_mutex_destroy(&s->mu);
+    memset(s, 0, sizeof *s);
+}
+
+int secrets_ensure_open(struct secrets *s, const struct config *cfg, vap_error *err)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = s->opened ? VAP_OK : open_locked(s, cfg, err);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int secrets_reload(struct secrets *s, const struct config *cfg, vap_error *err)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = open_locked(s, cfg, err);
+    pthread_mutex_unlock(&s->mu);
+    if (rc == VAP_OK)
+        plog(VAP_LOG_INFO, "reloaded the keyring and the client secret from %s", cfg->store);
+    return rc;
+}
+
+int secrets_client_secret(struct secrets *s, char *out, size_t cap, size_t *len, vap_error *err)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = VAP_OK;
+    if (s->client_secret_len == 0)
+        rc = err_set(err, VAP_E_CONFIG,
+                     "no client secret is sealed in the store: run vap-seal put client_secret "
+                     "(paste the secret from Administration > System > API Clients), or vap-host "
+                     "register");
+    else if (s->client_secret_len + 1 > cap)
+        rc = err_set(err, VAP_E_NOMEM, "client secret buffer too small");
+    else {
+        memcpy(out, s->client_secret, s->client_secret_len + 1);
+        *len = s->client_secret_len;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int secrets_grant_read(struct secrets *s, const struct config *cfg, struct grant *g,
+                       vap_error *err)
+{
+    return grant_read(s, cfg, g, 1, err);
+}
+
+int secrets_grant_read_locked(struct secrets *s, const struct config *cfg, struct grant *g,
+                              vap_error *err)
+{
+    return grant_read(s, cfg, g, 0, err);
+}
+
+int secrets_grant_commit(struct secrets *s, const struct config *cfg, seal_txn *txn,
+                         const struct grant *g, uint64_t generation, vap_error *err)
+{
+    seal_binding bind = {cfg->issuer, cfg->client_id};
+    seal_err se = {0};
+    seal_keyring *fresh = NULL;
+    size_t len = 0;
+    int rc;
+    pthread_mutex_lock(&s->mu);
+    if (grant_serialize(g, s->payload, GRANT_PAYLOAD_MAX, &len) != 0) {
+        rc = err_set(err, VAP_E_PROTOCOL, "the server's tokens are too large to store");
+        goto out;
+    }
+    /* Re-read the keyring before sealing: an admin may have rotated it. */
+    if (seal_keyring_load(cfg->keyring, seal_store_owner(s->store), &fresh, &se) != 0 ||
+        seal_txn_commit(txn, fresh, &bind, generation, (const uint8_t *)s->payload, len, &se) !=
+            0) {
+        rc = secrets_map_error(&se, err);
+        goto out;
+    }
+    seal_keyring_free(s->ring);
+    s->ring = fresh;
+    fresh = NULL;
+    rc = VAP_OK;
+out:
+    seal_keyring_free(fresh);
+    sodium_memzero(s->payload, GRANT_PAYLOAD_MAX);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static int grant_read(struct secrets *s, const struct config *cfg, struct grant *g, int lock,
+                      vap_error *err)
+{
+    seal_binding bind = {cfg->issuer, cfg->client_id};
+    seal_err se = {0};
+    seal_lock lk = {-1};
+    int rc;
+    /* The shared flock is taken before s->mu, never while holding it: a
+     * writer in this process holds the flock and then needs s->mu. */
+    if ((rc = secrets_ensure_open(s, cfg, err)) != VAP_OK)
+        return rc;
+    if (lock && (rc = lock_bounded(s, cfg, 0, &lk, err)) != VAP_OK)
+        return rc;
+    pthread_mutex_lock(&s->mu);
+    int src = seal_store_read(s->store, s->ring, GRANT_ITEM, &bind, s->plain, &se);
+    if (src == SEAL_E_KEY_UNKNOWN) {
+        /* An admin ran vap-seal rotate-key and the host has not called
+         * reload yet: re-read the keyring once and try again. */
+        seal_keyring *fresh = NULL;
+        seal_err le = {0};
+        if (seal_keyring_load(cfg->keyring, seal_store_owner(s->store), &fresh, &le) == 0) {
+            seal_keyring_free(s->ring);
+            s->ring = fresh;
+            src = seal_store_read(s->store, s->ring, GRANT_ITEM, &bind, s->plain, &se);
+        }
+    }
+    seal_lock_release(&lk);
+    if (src == SEAL_E_NOENT) {
+        rc = 1;
+        goto out;
+    }
+    if (src != 0) {
+        rc = secrets_map_error(&se, err);
+        goto out;
+    }
+    char why[160];
+    if (grant_parse((const char *)seal_secret_data(s->plain), seal_secret_size(s->plain), g, why,
+                    sizeof why) != 0) {
+        rc = err_set(err, VAP_E_SEAL,
+                     "the sealed grant in %s opened but its content is unusable (%s): authorize "
+                     "again (vap-host authorize)", cfg->store, why);
+        goto out;
+    }
+    g->generation = seal_secret_generation(s->plain);
+    rc = VAP_OK;
+out:
+    if (s->plain)
+        seal_secret_clear(s->plain);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int secrets_grant_orphan(struct secrets *s, const struct config *cfg, uint64_t want,
+                         struct grant *g, vap_error *err)
+{
+    static const char prefix[] = "." GRANT_ITEM ".tmp.";
+    seal_binding bind = {cfg->issuer, cfg->client_id};
+    uint8_t *buf = malloc(SEAL_FILE_MAX); /* sealed bytes: ciphertext only */
+    DIR *d = opendir(cfg->store);
+    int rc = 1;
+    if (buf == NULL || d == NULL) {
+        rc = buf == NULL ? err_set(err, VAP_E_NOMEM, "out of memory") : 1;
+        goto out;
+    }
+    pthread_mutex_lock(&s->mu);
+    for (struct dirent *e; rc == 1 && (e = readdir(d)) != NULL;) {
+        if (strncmp(e->d_name, prefix, sizeof prefix - 1) != 0)
+            continue;
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat sb;
+        ssize_t n = -1;
+        if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0 &&
+            sb.st_size <= SEAL_FILE_MAX)
+            n = pread(fd, buf, (size_t)sb.st_size, 0);
+        if (fd >= 0)
+            close(fd);
+        seal_err se = {0};
+        /* Only a complete file sealed by us for this grant, one generation
+         * on, is the dead writer's renewal; anything else is swept later. */
+        if (n <= 0 || seal_format_open(s->ring, GRANT_ITEM, &bind, buf, (size_t)n, s->plain,
+                                       &se) != 0)
+            continue;
+        char why[160];
+        if (seal_secret_generation(s->plain) == want &&
+            grant_parse((const char *)seal_secret_data(s->plain), seal_secret_size(s->plain), g,
+                        why, sizeof why) == 0) {
+            g->generation = want;
+            rc = VAP_OK;
+        }
+        seal_secret_clear(s->plain);
+    }
+    pthread_mutex_unlock(&s->mu);
+out:
+    if (d != NULL)
+        closedir(d);
+    free(buf);
+    return rc;
+}
+
+int secrets_grant_generation(struct secrets *s, uint64_t *gen, vap_error *err)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = s->opened ? generation_locked(s, gen, err)
+                       : err_set(err, VAP_E_INVAL, "the store is not open yet");
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static int generation_locked(struct secrets *s, uint64_t *gen, vap_error *err)
+{
+    seal_header h;
+    seal_err se = {0};
+    int src = seal_store_header(s->store, GRANT_ITEM, &h, &se);
+    if (src == SEAL_E_NOENT) {
+        *gen = 0;
+        return VAP_OK;
+    }
+    if (src != 0)
+        return secrets_map_error(&se, err);
+    *gen = h.generation;
+    return VAP_OK;
+}
+
+int secrets_grant_write(struct secrets *s, const struct config *cfg, struct grant *g,
+                        vap_error *err)
+{
+    seal_err se = {0};
+    seal_lock lk = {-1};
+    seal_txn *txn = NULL;
+    uint64_t gen = 0;
+    int rc;
+    if ((rc = secrets_ensure_open(s, cfg, err)) != VAP_OK)
+        return rc;
+    if ((rc = lock_bounded(s, cfg, 1, &lk, err)) != VAP_OK)
+        goto out;
+    if (seal_txn_prepare(s->store, GRANT_ITEM, SEAL_FILE_MAX, &txn, &se) != 0) {
+        rc = secrets_map_error(&se, err);
+        goto out;
+    }
+    if ((rc = secrets_grant_generation(s, &gen, err)) != VAP_OK ||
+        (rc = secrets_grant_commit(s, cfg, txn, g, gen + 1, err)) != VAP_OK)
+        goto out;
+    g->generation = gen + 1;
+out:
+    seal_txn_free(txn);
+    seal_lock_release(&lk);
+    return rc;
+}
+
+int secrets_map_error(const seal_err *se, vap_error *err)
+{
+    int code = se->code == SEAL_E_NOMEM ? VAP_E_NOMEM
+               : se->code == SEAL_E_IO  ? VAP_E_IO
+                                        : VAP_E_SEAL;
+    return err_set(err, code, "%s", se->message);
+}
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static int open_locked(struct secrets *s, const struct config *cfg, vap_error *err)
+{
+    seal_err se = {0};
+    seal_store *store = s->store; /* kept once open: other threads use it */
+    seal_keyring *ring = NULL;
+    if (store == NULL && seal_store_open(cfg->store, &store, &se) != 0)
+        return secrets_map_error(&se, err);
+    s->store = store;
+    if (seal_keyring_load(cfg->keyring, seal_store_owner(store), &ring, &se) != 0) {
+        if (se.code == SEAL_E_NOENT)
+            return err_set(err, VAP_E_SEAL,
+                           "keyring %s does not exist: create it with vap-seal init --keyring %s",
+                           cfg->keyring, cfg->keyring);
+        return secrets_map_error(&se, err);
+    }
+    seal_keyring_free(s->ring);
+    s->ring = ring;
+    s->opened = 1;
+    return load_client_secret_locked(s, cfg, err);
+}
+
+static int load_client_secret_locked(struct secrets *s, const struct config *cfg, vap_error *err)
+{
+    sodium_memzero(s->client_secret, SECRETS_CLIENT_SECRET_MAX + 1);
+    s->client_secret_len = 0;
+    if (cfg->client_id == NULL)
+        return VAP_OK; /* not registered yet: nothing can be bound to it */
+    seal_binding bind = {cfg->issuer, cfg->client_id};
+    seal_err se = {0};
+    int src = seal_store_read(s->store, s->ring, SECRETS_CLIENT_SECRET_ITEM, &bind, s->plain, &se);
+    if (src == SEAL_E_NOENT)
+        return VAP_OK; /* reported when a call needs it */
+    if (src != 0)
+        return secrets_map_error(&se, err);
+    size_t n = seal_secret_size(s->plain);
+    int rc = VAP_OK;
+    if (n == 0 || n > SECRETS_CLIENT_SECRET_MAX)
+        rc = err_set(err, VAP_E_SEAL, "the sealed client secret is empty or longer than %d bytes: "
+                                      "seal it again with vap-seal put client_secret",
+                     SECRETS_CLIENT_SECRET_MAX);
+    else {
+        memcpy(s->client_secret, seal_secret_data(s->plain), n);
+        s->client_secret[n] = '\0';
+        s->client_secret_len = n;
+    }
+    seal_secret_clear(s->plain);
+    return rc;
+}
+
+/* The grant's shared lock, waiting at most the configured timeout: a
+ * process whose renewed grant could not be saved holds the exclusive lock
+ * (rule 4) and readers must wait for it, but not forever.  Polled on the
+ * monotonic clock, not the host's (a test's frozen clock must not hang). */
+/* flock on the grant's lock file, polled for at most timeout_ms: never a
+ * blocking wait that a stuck writer (or our own parked renewal, whose lock a
+ * new descriptor of this process conflicts with) could make endless. */
+static int lock_bounded(struct secrets *s, const struct config *cfg, int exclusive,
+                        seal_lock *lk, vap_error *err)
+{
+    struct timespec t0, now;
+    seal_err se = {0};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        int src = seal_lock_try(s->store, GRANT_ITEM, exclusive, lk, &se);
+        if (src == SEAL_OK)
+            return VAP_OK;
+        if (src != SEAL_E_BUSY)
+            return secrets_map_error(&se, err);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t waited = (int64_t)(now.tv_sec - t0.tv_sec) * 1000 +
+                         (now.tv_nsec - t0.tv_nsec) / 1000000;
+        if (waited >= cfg->timeout_ms)
+            return err_set(err, VAP_E_TIMEOUT,
+                           "another process has held the grant's lock in %s for %lld ms (it "
+                           "may be unable to save a renewed grant: look in its log for "
+                           "\"could not be saved\"); try again", cfg->store,
+                           (long long)waited);
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}

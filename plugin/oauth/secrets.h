@@ -1,0 +1,88 @@
+/* secrets.h - the instance's view of the sealed store: the keyring, the
+ * client secret and the grant, through libvapseal.
+ *
+ * Opened lazily on first use (instance_new only validates options, so a host
+ * can load its config before an admin has run vap-seal).  All plaintext
+ * buffers are sodium_malloc'd once here and reused.  Thread-safe: one mutex
+ * guards the shared buffers; it is never held across a network call. */
+#ifndef VAP_SECRETS_H
+#define VAP_SECRETS_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <vap/plugin.h>
+
+#include "core/config.h"
+#include "oauth/grant.h"
+#include "vapseal.h"
+
+#define SECRETS_CLIENT_SECRET_MAX 1024
+#define SECRETS_CLIENT_SECRET_ITEM "client_secret"
+
+struct secrets {
+    pthread_mutex_t mu;
+    int opened;
+    seal_store *store;
+    seal_keyring *ring;
+    seal_secret *plain;  /* reused for every unseal */
+    char *client_secret; /* sodium_malloc'd, NUL-terminated, "" when none */
+    size_t client_secret_len;
+    char *payload;       /* sodium_malloc'd serialization buffer */
+};
+
+/* Zero-initialise (no I/O). */
+int secrets_init(struct secrets *s, vap_error *err);
+/* Wipe and free everything. */
+void secrets_destroy(struct secrets *s);
+
+/* Open the store and keyring, and unseal the client secret if sealed.
+ * Idempotent; a failed open can be retried.  VAP_E_SEAL / VAP_E_CONFIG with
+ * the fix (vap-seal init, chmod, ...). */
+int secrets_ensure_open(struct secrets *s, const struct config *cfg, vap_error *err);
+
+/* Re-read the keyring and the client secret (after vap-seal put/rotate-key). */
+int secrets_reload(struct secrets *s, const struct config *cfg, vap_error *err);
+
+/* Copy the client secret into out (cap bytes, secure memory).  VAP_E_CONFIG
+ * naming the vap-seal command when none is sealed. */
+int secrets_client_secret(struct secrets *s, char *out, size_t cap, size_t *len, vap_error *err);
+
+/* Read the sealed grant into g (with its generation).  Returns VAP_OK, or
+ * 1 when there is no grant yet, or a negative vap_status. */
+int secrets_grant_read(struct secrets *s, const struct config *cfg, struct grant *g,
+                       vap_error *err);
+
+/* As secrets_grant_read, for a caller that already holds the grant's
+ * exclusive lock (a shared flock on another descriptor would deadlock). */
+int secrets_grant_read_locked(struct secrets *s, const struct config *cfg, struct grant *g,
+                              vap_error *err);
+
+/* Seal g with generation into a prepared transaction (the caller holds the
+ * grant's exclusive lock).  The keyring is re-read first.  On failure the
+ * transaction stays usable for another try. */
+int secrets_grant_commit(struct secrets *s, const struct config *cfg, seal_txn *txn,
+                         const struct grant *g, uint64_t generation, vap_error *err);
+
+/* For a caller holding the grant's exclusive lock, before it prepares a new
+ * temp file (which sweeps leftovers): a temp file left by a writer that was
+ * killed after writing a renewed grant but before renaming it holds the only
+ * live refresh token (the server revoked the stored one).  If a complete one
+ * opens with generation `want` (the stored generation + 1), parse it into g
+ * and return VAP_OK; 1 when there is none. */
+int secrets_grant_orphan(struct secrets *s, const struct config *cfg, uint64_t want,
+                         struct grant *g, vap_error *err);
+
+/* The sealed grant's generation from its header alone (cheap); 0 and VAP_OK
+ * when there is no grant. */
+int secrets_grant_generation(struct secrets *s, uint64_t *gen, vap_error *err);
+
+/* Seal g as the new grant: exclusive lock, generation = current + 1, durable
+ * replace.  g->generation is updated.  A failure leaves the old file as it
+ * was.  (The refresh path uses its own lock-hold-retry sequence.) */
+int secrets_grant_write(struct secrets *s, const struct config *cfg, struct grant *g,
+                        vap_error *err);
+
+/* Map a libvapseal error to a vap_status and message. */
+int secrets_map_error(const seal_err *se, vap_error *err);
+
+#endif
