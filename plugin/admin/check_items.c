@@ -338,8 +338,9 @@ void check_grant(struct vap_instance *inst, const struct check_state *st, struct
                       "them ticked", n, missing);
         else
             check_add(l, "grant", VAP_CHECK_PASS, VAP_OK,
-                      "grant present with every configured scope; access token %s %s, renewed "
-                      "automatically with the refresh token",
+                      "grant present with every configured scope; access token %s %s; "
+                      "renewal not tried here (it rotates the refresh token): vap-host "
+                      "refresh tries one",
                       state == VAP_GRANT_VALID ? "valid until" : "expired at", when);
     }
     grant_clear(g);

@@ -210,6 +210,46 @@ int scope_has(const char *scope, size_t len, const char *name)
     return 0;
 }
 
+int scope_has_std_api(const char *scope, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        while (i < len && scope[i] == ' ')
+            i++;
+        size_t s = i;
+        while (i < len && scope[i] != ' ')
+            i++;
+        if (i > s && classify(scope + s, i - s).kind == K_STDAPI)
+            return 1;
+    }
+    return 0;
+}
+
+int scope_granted_merge(const char *returned, const char *previous, char *out, size_t cap)
+{
+    const char *src = returned != NULL ? returned : (previous != NULL ? previous : "");
+    if (cap == 0)
+        return -1;
+    out[0] = '\0';
+    for (int pass = 0; pass < 2; pass++) {
+        const char *p = pass == 0 ? src : (returned != NULL && previous != NULL ? previous : "");
+        for (size_t i = 0, n = strlen(p); i < n;) {
+            while (i < n && p[i] == ' ')
+                i++;
+            size_t s = i;
+            while (i < n && p[i] != ' ')
+                i++;
+            size_t l = i - s;
+            if (l == 0 || (l == 5 && memcmp(p + s, "nonce", 5) == 0))
+                continue;
+            if (pass == 1 && (l < 5 || memcmp(p + s, "api:", 4) != 0))
+                continue;
+            if (out_add(out, cap, p + s, l) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
 int scope_check(const char *scope, size_t len, struct scope_report *rep)
 {
     memset(rep, 0, sizeof *rep);

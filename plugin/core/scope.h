@@ -36,4 +36,16 @@ int scope_check(const char *scope, size_t len, struct scope_report *rep);
 /* 1 if the space-separated list (len bytes) contains name exactly. */
 int scope_has(const char *scope, size_t len, const char *name);
 
+/* 1 if the list (len bytes) names a standard-API scope (user/patient.read,
+ * user/soap_note.write, ...): OpenEMR refuses those without api:oemr. */
+int scope_has_std_api(const char *scope, size_t len);
+
+/* The granted scopes after a token response: the response's scopes
+ * (returned; NULL = the server did not say, keep previous as it is) without
+ * the pseudo-scope nonce, plus every api:* scope of previous that the
+ * response leaves out (OpenEMR grants api:* without echoing them, so a
+ * later refresh must still ask for them).  Single-spaced, no duplicates.
+ * Pure.  Returns 0, or -1 when out (cap bytes) is too small. */
+int scope_granted_merge(const char *returned, const char *previous, char *out, size_t cap);
+
 #endif

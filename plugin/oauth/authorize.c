@@ -282,7 +282,7 @@ static int exchange_code(struct vap_instance *inst, const struct authz_endpoints
     } else {
         int ra = http_retry_after_s(rs.hdrs.retry_after, strlen(rs.hdrs.retry_after),
                                     plugin_now_ms() / 1000);
-        tokresp_ctx ctx = {TOKRESP_GRANT_CODE, tx->redirect_uri, ra > 0 ? ra : 0};
+        tokresp_ctx ctx = {TOKRESP_GRANT_CODE, tx->redirect_uri, ra > 0 ? ra : 0, NULL};
         rc = tokresp_classify(rs.status, rs.body, rs.body_len, &ctx, err);
     }
 out:
@@ -314,12 +314,15 @@ static int build_grant(struct vap_instance *inst, const tokresp *tr, const autht
     int64_t life = tr->expires_in > 0 ? tr->expires_in : 3600; /* OpenEMR's default */
     int rc;
     grant_clear(g);
+    /* nonce is no scope (OpenEMR may echo it): never stored as granted. */
+    char granted[GRANT_SCOPE_MAX];
+    if (scope_granted_merge(tr->scope ? tr->scope : tx->scope, NULL, granted, sizeof granted) != 0)
+        return err_set(err, VAP_E_PROTOCOL, "the server's scope is too long to store");
     if ((rc = copy_field(g->access_token, sizeof g->access_token, tr->access_token,
                          "access token", err)) ||
         (rc = copy_field(g->refresh_token, sizeof g->refresh_token, tr->refresh_token,
                          "refresh token", err)) ||
-        (rc = copy_field(g->scope, sizeof g->scope, tr->scope ? tr->scope : tx->scope, "scope",
-                         err)) ||
+        (rc = copy_field(g->scope, sizeof g->scope, granted, "scope", err)) ||
         (rc = copy_field(g->patient, sizeof g->patient, tr->patient, "patient", err)) ||
         (rc = copy_field(g->encounter, sizeof g->encounter, tr->encounter, "encounter", err)) ||
         (rc = copy_field(g->iss, sizeof g->iss, inst->cfg.issuer, "issuer", err)) ||

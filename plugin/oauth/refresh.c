@@ -123,6 +123,15 @@ int refresh_scope(const char *granted, char *out, size_t cap)
         if (o)
             out[o++] = ' ';
         memcpy(out + o, "offline_access", 15);
+        o += 14;
+    }
+    /* OpenEMR refuses standard-API scopes without api:oemr, and granted
+     * none without it: a grant stored without it (the server does not echo
+     * api:*) gets it back rather than a refused renewal. */
+    if (scope_has_std_api(out, o) && !scope_has(out, o, "api:oemr")) {
+        if (o + 1 + 8 + 1 > cap)
+            return -1;
+        memcpy(out + o, " api:oemr", 10);
     }
     return 0;
 }
@@ -474,8 +483,11 @@ static int renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *can
      * revokes on every refresh): keep none rather than a dead one. */
     snprintf(next->refresh_token, sizeof next->refresh_token, "%s",
              tr.refresh_token ? tr.refresh_token : "");
-    if (tr.scope != NULL)
-        snprintf(next->scope, sizeof next->scope, "%s", tr.scope);
+    /* Rule 3: the api:* scopes the server granted but does not echo stay. */
+    char sent[GRANT_SCOPE_MAX + 32];
+    if (refresh_scope(disk->scope, sent, sizeof sent) != 0 ||
+        scope_granted_merge(tr.scope, sent, next->scope, sizeof next->scope) != 0)
+        snprintf(next->scope, sizeof next->scope, "%s", disk->scope);
     if (tr.patient != NULL)
         snprintf(next->patient, sizeof next->patient, "%s", tr.patient);
     if (tr.encounter != NULL)
@@ -545,8 +557,11 @@ static int request_tokens(struct vap_instance *inst, const struct authz_endpoint
         }
         if (!retry_is_transient(rc, status)) {
             if (rc == VAP_OK) {
-                tokresp_ctx ctx = {TOKRESP_GRANT_REFRESH, NULL, ra > 0 ? ra : 0};
+                tokresp_ctx ctx = {TOKRESP_GRANT_REFRESH, NULL, ra > 0 ? ra : 0, scope};
                 rc = tokresp_classify(status, rs.body, rs.body_len, &ctx, err);
+                if (err != NULL && strcmp(err->oauth_error, "invalid_scope") == 0)
+                    plog(VAP_LOG_WARN, "the refresh sent scope \"%s\"; the server refused it",
+                         scope);
             }
             http_response_free(&rs);
             goto out;

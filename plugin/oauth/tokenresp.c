@@ -29,10 +29,7 @@ static int tokresp_token_chars(const char *s, size_t len);
 static int tokresp_error_chars(const char *s);
 static int tokresp_classify_oauth(int status, const tokresp_error *e,
                                   const tokresp_ctx *ctx, vap_error *err);
-static int tokresp_classify_refresh(int status, const tokresp_error *e,
-                                    vap_error *err);
-static int tokresp_invalid_client(int status, tokresp_grant grant,
-                                  vap_error *err);
+static int tokresp_invalid_client(int status, vap_error *err);
 static int tokresp_invalid_scope(const tokresp_error *e, vap_error *err);
 static int tokresp_contains(const char *haystack, const char *needle);
 static size_t tokresp_utf8_len(const unsigned char *s);
@@ -148,7 +145,7 @@ out:
 int tokresp_classify(int http_status, const char *body, size_t len,
                      const tokresp_ctx *ctx, vap_error *err)
 {
-    static const tokresp_ctx defaults = {TOKRESP_GRANT_CODE, NULL, 0};
+    static const tokresp_ctx defaults = {TOKRESP_GRANT_CODE, NULL, 0, NULL};
     tokresp_error e;
     int rc;
 
@@ -172,7 +169,7 @@ int tokresp_classify(int http_status, const char *body, size_t len,
                      "way; try again later and check the server if it lasts",
                      http_status);
     } else if (ctx->grant == TOKRESP_GRANT_REFRESH) {
-        rc = tokresp_classify_refresh(http_status, &e, err);
+        rc = tokresp_classify_refresh(http_status, &e, ctx, err);
     } else {
         rc = tokresp_classify_oauth(http_status, &e, ctx, err);
     }
@@ -434,7 +431,7 @@ static int tokresp_classify_oauth(int status, const tokresp_error *e,
     tokresp_detail(code, e->description, detail, sizeof detail);
 
     if (strcmp(code, "invalid_client") == 0)
-        return tokresp_invalid_client(status, ctx->grant, err);
+        return tokresp_invalid_client(status, err);
     if (strcmp(code, "invalid_scope") == 0)
         return tokresp_invalid_scope(e, err);
     if (strcmp(code, "invalid_request") == 0) {
@@ -505,45 +502,8 @@ static int tokresp_classify_oauth(int status, const tokresp_error *e,
                    "authorize again; report it if it repeats", detail, status);
 }
 
-/* DESIGN.md rule 6: only a dead refresh token means re-authorization. */
-static int tokresp_classify_refresh(int status, const tokresp_error *e,
-                                    vap_error *err)
+static int tokresp_invalid_client(int status, vap_error *err)
 {
-    char detail[200];
-    const char *code = e->error;
-
-    tokresp_detail(code, e->description, detail, sizeof detail);
-
-    if (strcmp(code, "invalid_client") == 0)
-        return tokresp_invalid_client(status, TOKRESP_GRANT_REFRESH, err);
-    if (strcmp(code, "invalid_grant") == 0 ||
-        tokresp_contains(e->description, "refresh token is invalid") ||
-        tokresp_contains(e->description, "revoked or logged out"))
-        return err_set(err, VAP_E_REAUTH_REQUIRED,
-                       "The refresh token is no longer valid (%s): the grant "
-                       "is dead; authorize again", detail);
-    if (strcmp(code, "invalid_scope") == 0)
-        return tokresp_invalid_scope(e, err);
-    if (strcmp(code, "temporarily_unavailable") == 0 ||
-        strcmp(code, "server_error") == 0)
-        return err_set(err, VAP_E_UNAVAILABLE,
-                       "The token endpoint had a server problem (%s): try "
-                       "again later", code);
-    return err_set(err, VAP_E_PROTOCOL,
-                   "The token endpoint refused the refresh (%s, HTTP %d): "
-                   "the grant is kept; report it if it repeats", detail,
-                   status);
-}
-
-static int tokresp_invalid_client(int status, tokresp_grant grant,
-                                  vap_error *err)
-{
-    if (grant == TOKRESP_GRANT_REFRESH)
-        return err_set(err, VAP_E_CLIENT,
-                       "Client rejected (invalid_client, HTTP %d): the client "
-                       "secret is wrong or an admin disabled the client "
-                       "(Administration → System → API Clients); the grant "
-                       "is kept", status);
     return err_set(err, VAP_E_CLIENT,
                    "Client rejected (invalid_client, HTTP %d): if access was "
                    "just approved, an admin must enable the client under "

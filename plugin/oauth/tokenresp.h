@@ -64,6 +64,8 @@ typedef struct tokresp_ctx {
     const char *redirect_uri; /* sent with the code exchange (for the
                                  mismatch message); may be NULL          */
     int retry_after_s;        /* the response's Retry-After, 0 if none   */
+    const char *sent_scope;   /* refresh: the scope sent (for the
+                                 invalid_scope message); may be NULL     */
 } tokresp_ctx;
 
 /* The fields of an OAuth error body, cleaned for display: control
@@ -90,13 +92,19 @@ int tokresp_error_parse(const char *body, size_t len, tokresp_error *out);
  *                                          VAP_E_REAUTH_REQUIRED
  *   code: expired/unknown code, PKCE failure, invalid_grant
  *                                          VAP_E_REAUTH_REQUIRED
- *   redirect URI mismatch, code for another client, invalid_scope
+ *   code: redirect URI mismatch, code for another client, invalid_scope
  *                                          VAP_E_CONFIG
+ *   refresh: invalid_scope (the config did not change: the server refused
+ *   scopes it granted)                     VAP_E_DENIED
  *   unsupported_grant_type                 VAP_E_UNSUPPORTED
  *   anything else                          VAP_E_PROTOCOL
  * The message quotes at most a cleaned, truncated server description. */
 int tokresp_classify(int http_status, const char *body, size_t len,
                      const tokresp_ctx *ctx, vap_error *err);
+
+/* The refresh rows of tokresp_classify (tokenresp_refresh.c); e is parsed. */
+int tokresp_classify_refresh(int status, const tokresp_error *e, const tokresp_ctx *ctx,
+                             vap_error *err);
 
 /* Copy server-provided text for display: at most out_size-1 bytes, control
  * characters replaced by spaces, invalid UTF-8 replaced by '?', a cut

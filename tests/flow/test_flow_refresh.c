@@ -181,6 +181,59 @@ static void test_missing_scope(void)
     check(refreshes() == r0, "missing_scope_makes_no_refresh");
 }
 
+/* OpenEMR leaves api:* out of every token response and refuses a refresh
+ * scope with user/patient.read but no api:oemr: the grant must survive any
+ * number of renewals, not die at the second. */
+static void test_ten_refreshes_in_a_row(void)
+{
+    vap_error err;
+    long r0 = refreshes();
+    int ok = 1, scoped = 1;
+    for (int i = 0; i < 10 && ok; i++) {
+        int rc = do_refresh(&err, 0);
+        if (rc != VAP_OK) {
+            fprintf(stderr, "  refresh %d: %s (%s)\n", i + 1, err.message, err.oauth_error);
+            ok = 0;
+        }
+        vap_grant_info *gi = NULL;
+        vap_error se;
+        VAP_INIT(vap_error, se);
+        if (K.api->status(I, NULL, &gi, &se) != VAP_OK || gi == NULL ||
+            strstr(gi->scope, "api:oemr") == NULL || strstr(gi->scope, "api:fhir") == NULL ||
+            strstr(gi->scope, "nonce") != NULL)
+            scoped = 0;
+        K.api->release(gi);
+    }
+    check(ok, "ten_refreshes_in_a_row_all_succeed");
+    check(refreshes() - r0 == 10, "ten_refreshes_make_ten_token_requests");
+    check(scoped, "granted_scope_keeps_api_scopes_across_refreshes");
+    check(do_fetch("Patient", &err, 0) == VAP_OK, "fetch_works_after_ten_refreshes");
+}
+
+/* A refresh the server refuses for its scope is not a config error: the
+ * message says what was sent and what was refused, and the grant is kept. */
+static void test_refused_refresh_scope(void)
+{
+    static uint8_t before[SEAL_FILE_MAX], after[SEAL_FILE_MAX];
+    vap_error err;
+    size_t n0 = grant_bytes(before, sizeof before);
+    /* The server refuses a scope it granted (as OpenEMR did for a scope
+     * list without api:oemr). */
+    check(fault("/oauth2/default/token", "refresh_invalid_scope", 1, 0) == 0,
+          "sim_invalid_scope_fault");
+    int rc = do_refresh(&err, 0);
+    check(rc != VAP_E_CONFIG && rc == VAP_E_DENIED, "refused_refresh_scope_is_not_e_config");
+    check(strcmp(err.oauth_error, "invalid_scope") == 0, "refused_refresh_scope_names_the_error");
+    check(strstr(err.message, "sent \"openid") != NULL &&
+              strstr(err.message, "scope user/Patient.read on refresh") != NULL,
+          "refused_refresh_scope_says_what_was_sent_and_refused");
+    size_t n1 = grant_bytes(after, sizeof after);
+    check(n0 > 0 && n0 == n1 && memcmp(before, after, n0) == 0,
+          "refused_refresh_scope_keeps_grant_byte_for_byte");
+    check(fakehost_log_contains(K.fh, "the refresh sent scope"), "refused_scope_is_logged_in_full");
+    check(do_refresh(&err, 0) == VAP_OK, "grant_renews_after_a_refused_scope");
+}
+
 struct transient_case {
     const char *name;
     const char *route; /* the token endpoint, or a FHIR route */
@@ -423,8 +476,9 @@ static void test_logs(void)
 int main(int argc, char **argv)
 {
     if (argc != 4 || (strcmp(argv[3], "errors") != 0 && strcmp(argv[3], "transient") != 0 &&
-                      strcmp(argv[3], "reload") != 0)) {
-        fprintf(stderr, "usage: test-flow-refresh MODULE VAP_SEAL errors|transient|reload\n");
+                      strcmp(argv[3], "reload") != 0 && strcmp(argv[3], "scopes") != 0)) {
+        fprintf(stderr,
+                "usage: test-flow-refresh MODULE VAP_SEAL errors|transient|reload|scopes\n");
         return 2;
     }
     vap_seal = argv[2];
@@ -450,6 +504,9 @@ int main(int argc, char **argv)
         test_disabled_client();
         test_missing_scope();
         test_logout();
+    } else if (strcmp(group, "scopes") == 0) {
+        test_ten_refreshes_in_a_row();
+        test_refused_refresh_scope();
     } else if (strcmp(group, "transient") == 0) {
         test_transient();
         test_latency();

@@ -12,6 +12,7 @@
 #include "oauth/tokenresp.h"
 
 #define REDIRECT_URI "http://localhost:8000/oauth/callback"
+#define SENT_SCOPE "openid offline_access user/patient.read"
 
 static vap_error new_err(void)
 {
@@ -276,13 +277,21 @@ static const classify_case classify_cases[] = {
     {"refresh invalid_client is not reauth", TOKRESP_GRANT_REFRESH, 401,
      "{\"error\":\"invalid_client\",\"error_description\":\"Client authentication "
      "failed\",\"message\":\"Client authentication failed\"}",
-     VAP_E_CLIENT, "invalid_client", {"grant is kept", "API Clients", NULL}},
+     VAP_E_CLIENT, "invalid_client", {"grant is kept", "disabled or deleted", NULL}},
     {"refresh other invalid_request keeps grant", TOKRESP_GRANT_REFRESH, 400,
      "{\"error\":\"invalid_request\",\"error_description\":\"Bad request\"}",
      VAP_E_PROTOCOL, "invalid_request", {"grant is kept", NULL, NULL}},
+    /* A refused refresh scope is never a config error: the config did not
+     * change.  The message names what was refused and what was sent. */
     {"refresh nonce scope bug", TOKRESP_GRANT_REFRESH, 400,
      "{\"error\":\"invalid_scope\",\"hint\":\"Check the `nonce` scope\"}",
-     VAP_E_CONFIG, "invalid_scope", {"nonce", NULL, NULL}},
+     VAP_E_DENIED, "invalid_scope", {"nonce", NULL, NULL}},
+    {"refresh invalid_scope (OpenEMR 7.0.3) names refused and sent", TOKRESP_GRANT_REFRESH, 400,
+     "{\"error\":\"invalid_scope\",\"error_description\":\"The requested scope is invalid, "
+     "unknown, or malformed\",\"hint\":\"Check the `user/patient.read` scope\",\"message\":"
+     "\"The requested scope is invalid, unknown, or malformed\"}",
+     VAP_E_DENIED, "invalid_scope", {"scope user/patient.read on refresh", "sent \"" SENT_SCOPE "\"",
+                                     "grant is kept"}},
     /* Transport-ish failures. */
     {"502 html", TOKRESP_GRANT_CODE, 502, "<html>Bad Gateway</html>",
      VAP_E_UNAVAILABLE, "", {"HTTP 502", "try again later", NULL}},
@@ -300,7 +309,7 @@ static void openemr_error_rows_are_classified(void **state)
 {
     for (size_t i = 0; i < sizeof classify_cases / sizeof classify_cases[0]; i++) {
         const classify_case *c = &classify_cases[i];
-        tokresp_ctx ctx = {c->grant, REDIRECT_URI, 0};
+        tokresp_ctx ctx = {c->grant, REDIRECT_URI, 0, SENT_SCOPE};
         vap_error e = new_err();
         int rc = tokresp_classify(c->http, c->body, strlen(c->body), &ctx, &e);
         if (rc != c->status)
@@ -315,9 +324,22 @@ static void openemr_error_rows_are_classified(void **state)
     }
 }
 
+/* OpenEMR never checks the secret on refresh: blaming it sends the admin
+ * the wrong way. */
+static void refresh_invalid_client_does_not_blame_the_secret(void **state)
+{
+    tokresp_ctx ctx = {TOKRESP_GRANT_REFRESH, NULL, 0, NULL};
+    vap_error e = new_err();
+    const char *body = "{\"error\":\"invalid_client\",\"error_description\":\"Client "
+                       "authentication failed\"}";
+    assert_int_equal(tokresp_classify(401, body, strlen(body), &ctx, &e), VAP_E_CLIENT);
+    assert_null(strstr(e.message, "secret"));
+    assert_non_null(strstr(e.message, "disabled or deleted"));
+}
+
 static void retry_after_is_passed_through(void **state)
 {
-    tokresp_ctx ctx = {TOKRESP_GRANT_REFRESH, NULL, 30};
+    tokresp_ctx ctx = {TOKRESP_GRANT_REFRESH, NULL, 30, NULL};
     vap_error e = new_err();
     assert_int_equal(tokresp_classify(503, "", 0, &ctx, &e), VAP_E_UNAVAILABLE);
     assert_int_equal(e.retry_after_s, 30);
@@ -404,6 +426,7 @@ int main(void)
         cmocka_unit_test(body_over_cap_is_refused),
         cmocka_unit_test(openemr_error_rows_are_classified),
         cmocka_unit_test(retry_after_is_passed_through),
+        cmocka_unit_test(refresh_invalid_client_does_not_blame_the_secret),
         cmocka_unit_test(server_description_is_truncated_and_stripped),
         cmocka_unit_test(clean_text_keeps_utf8_whole_and_marks_cuts),
         cmocka_unit_test(error_body_parse_rejects_non_oauth_shapes),

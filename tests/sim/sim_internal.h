@@ -175,6 +175,10 @@ int sim_scope_has_prefix(const char *list, const char *prefix);
 char *sim_scope_intersect(const char *a, const char *b);
 /* a without api:* scopes (what the token response's scope shows); caller frees. */
 char *sim_scope_public(const char *a);
+/* 1 if list names a standard-API scope (user/patient.read, ...) but not
+ * api:oemr; the first such scope is copied into bad.  OpenEMR refuses such a
+ * token request with invalid_scope (OPENEMR.md §12). */
+int sim_scope_api_without_oemr(const char *list, char *bad, size_t badlen);
 json_t *sim_scope_server_list(void);
 
 /* ---- keys and JWT (sim_tls.c, sim_jwt.c) ---- */
@@ -211,7 +215,10 @@ enum sim_fault_kind {
     /* FHIR searches: a Bundle.link "next" (OpenEMR sends none; other FHIR
      * servers do): to the next _offset page under the FHIR base, or to
      * another host (the client must not follow it with its token) */
-    SIM_F_NEXT_LINK, SIM_F_NEXT_LINK_FOREIGN
+    SIM_F_NEXT_LINK, SIM_F_NEXT_LINK_FOREIGN,
+    /* /oauth2/default/token, refresh only: 400 invalid_scope naming the first
+     * requested scope, as OpenEMR refuses a scope it no longer allows */
+    SIM_F_REFRESH_INVALID_SCOPE
 };
 #define SIM_F_IDT_FIRST SIM_F_IDT_BAD_SIG
 #define SIM_F_IDT_LAST SIM_F_IDT_HS256

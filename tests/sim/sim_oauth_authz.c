@@ -33,6 +33,13 @@ void sim_h_authorize(sim_req *q, sim_resp *r)
                         "Check that all required parameters have been provided");
         return;
     }
+    if (challenge && (!method || strcmp(method, "S256") != 0)) {
+        /* checked before the client and the redirect URI (OPENEMR.md §12):
+         * plain, or no method (= plain), is refused for any client_id */
+        sim_oauth_error(r, 400, "invalid_request", SIM_DESC_INVALID_REQUEST,
+                        "Code challenge method must be one of `S256`");
+        return;
+    }
     if (!client_id || !*client_id) {
         sim_oauth_error(r, 400, "invalid_request", SIM_DESC_INVALID_REQUEST,
                         "Check the `client_id` parameter");
@@ -75,11 +82,6 @@ void sim_h_authorize(sim_req *q, sim_resp *r)
         return;
     }
     if (challenge) {
-        if (!method || strcmp(method, "S256") != 0) {
-            sim_oauth_error(r, 400, "invalid_request", SIM_DESC_INVALID_REQUEST,
-                            "Code challenge method must be one of `S256`");
-            return;
-        }
         if (!challenge_ok(challenge)) {
             sim_oauth_error(r, 400, "invalid_request", SIM_DESC_INVALID_REQUEST,
                             "Code challenge must follow the specifications of RFC-7636.");

@@ -50,6 +50,19 @@ void sim_h_token(sim_req *q, sim_resp *r)
                         "Check that all required parameters have been provided");
         return;
     }
+    if (g == SIM_G_CODE && sim_form_get(&q->form, "code")) {
+        /* OpenEMR decrypts the code to restore its session and runs that
+         * session's CSRF check before it looks at the client: a code it did
+         * not issue is "Bad request" for every client, enabled, disabled,
+         * unknown or with a wrong secret (OPENEMR.md §12). */
+        pthread_mutex_lock(&s->lock);
+        int known = sim_map_get(&s->codes, sim_form_get(&q->form, "code")) != NULL;
+        pthread_mutex_unlock(&s->lock);
+        if (!known) {
+            bad_request(r);
+            return;
+        }
+    }
     if (read_client_auth(q, &ca) != 0 || !ca.id) {
         sim_oauth_error(r, 400, "invalid_request", SIM_DESC_INVALID_REQUEST,
                         "Check the `client_id` parameter");
@@ -185,6 +198,16 @@ static void refresh_grant(sim_req *q, sim_resp *r, const sim_client *c, const cl
     }
     memset(&base, 0, sizeof(base));
     shint[0] = '\0';
+    char fault_scope[200] = "";
+    if (want && sim_fault_take(s, TOKEN_PATH, SIM_F_REFRESH_INVALID_SCOPE,
+                               SIM_F_REFRESH_INVALID_SCOPE, NULL, NULL)) {
+        /* names the first context scope asked for (or the first scope) */
+        const char *w = strchr(want, '/');
+        while (w && w > want && w[-1] != ' ')
+            w--;
+        w = w ? w : want;
+        snprintf(fault_scope, sizeof(fault_scope), "%.*s", (int)strcspn(w, " "), w);
+    }
     pthread_mutex_lock(&s->lock);
     sim_grant *g = sim_map_get(&s->refresh, rt);
     if (!g)
@@ -219,8 +242,14 @@ static void refresh_grant(sim_req *q, sim_resp *r, const sim_client *c, const cl
                 }
                 p = e;
             }
+            /* The scope list is re-validated as a whole: a standard-API scope
+             * without api:oemr is refused even though both were granted. */
+            if (!shint[0] && sim_scope_api_without_oemr(want, bad, sizeof(bad)))
+                snprintf(shint, sizeof(shint), "Check the `%s` scope", bad);
         }
     }
+    if (!hint && !shint[0] && fault_scope[0])
+        snprintf(shint, sizeof(shint), "Check the `%s` scope", fault_scope);
     if (!hint && !shint[0]) {
         base = *g;
         base.sub = strdup(g->sub);

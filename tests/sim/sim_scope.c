@@ -188,6 +188,32 @@ char *sim_scope_public(const char *a)
     return sim_buf_steal(&out);
 }
 
+int sim_scope_api_without_oemr(const char *list, char *bad, size_t badlen)
+{
+    const char *cur = list, *w;
+    size_t wl;
+    if (badlen)
+        bad[0] = '\0';
+    if (!list || sim_scope_has(list, "api:oemr"))
+        return 0;
+    while (next_word(&cur, &w, &wl)) {
+        const char *slash = memchr(w, '/', wl), *dot = slash ? memchr(slash, '.', wl - (size_t)(slash - w)) : NULL;
+        if (!slash || !dot)
+            continue;
+        size_t clen = (size_t)(slash - w), rlen = (size_t)(dot - slash - 1);
+        int user_ctx = clen == 4 && memcmp(w, "user", 4) == 0;
+        int patient_ctx = clen == 7 && memcmp(w, "patient", 7) == 0;
+        if ((user_ctx && in_list(api_res, slash + 1, rlen)) ||
+            (patient_ctx && in_list(api_patient_res, slash + 1, rlen))) {
+            size_t n = wl < badlen - 1 ? wl : badlen - 1;
+            memcpy(bad, w, n);
+            bad[n] = '\0';
+            return 1;
+        }
+    }
+    return 0;
+}
+
 json_t *sim_scope_server_list(void)
 {
     json_t *a = json_array();
