@@ -146,25 +146,32 @@ static const char *admin_result_name(int result)
     case VAP_CHECK_PASS: return "pass";
     case VAP_CHECK_WARN: return "warn";
     case VAP_CHECK_FAIL: return "fail";
-    default: return "skip";
+    case VAP_CHECK_SKIP: return "skip";
+    default: return "unknown";
     }
 }
 
 static void admin_check_text(const vap_check_report *rep)
 {
-    size_t skipped = 0;
+    size_t skipped = 0, unknown = 0;
     for (size_t i = 0; i < rep->n_items; i++) {
         const vap_check_item *it = rep->items[i];
-        const char *mark = it->result == VAP_CHECK_FAIL   ? "\u2717"
-                           : it->result == VAP_CHECK_SKIP ? "-"
-                                                          : "\u2713";
-        skipped += it->result == VAP_CHECK_SKIP;
+        int r = it->result;
+        /* A result this host does not know is never shown as passed. */
+        int is_unknown = r != VAP_CHECK_PASS && r != VAP_CHECK_WARN && r != VAP_CHECK_FAIL &&
+                         r != VAP_CHECK_SKIP;
+        const char *mark = r == VAP_CHECK_FAIL ? "\u2717"
+                           : r == VAP_CHECK_SKIP ? "-"
+                           : is_unknown          ? "?"
+                                                 : "\u2713";
+        skipped += r == VAP_CHECK_SKIP;
+        unknown += is_unknown;
         printf("%s %-12s %s%s\n", mark, it->name,
-               it->result == VAP_CHECK_WARN ? "warning: " : "", it->message);
+               r == VAP_CHECK_WARN ? "warning: " : is_unknown ? "unknown: " : "", it->message);
     }
-    printf("%zu checks: %zu passed, %zu with warnings, %zu failed, %zu not run\n",
-           rep->n_items, rep->n_items - rep->n_failed - rep->n_warnings - skipped,
-           rep->n_warnings, rep->n_failed, skipped);
+    printf("%zu checks: %zu passed, %zu with warnings, %zu failed, %zu unknown, %zu not run\n",
+           rep->n_items, rep->n_items - rep->n_failed - rep->n_warnings - skipped - unknown,
+           rep->n_warnings, rep->n_failed, unknown, skipped);
 }
 
 static int admin_check_json(const vap_check_report *rep)

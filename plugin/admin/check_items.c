@@ -208,7 +208,7 @@ void check_client(struct vap_instance *inst, int64_t deadline, vap_cancel *cance
     const struct config *cfg = &inst->cfg;
     char secret[SECRETS_CLIENT_SECRET_MAX + 1], detail[128];
     size_t secret_len = 0;
-    int verdict = PROBE_TOKEN_UNCLEAR;
+    int verdict = PROBE_CLIENT_UNCLEAR;
     vap_error e;
     VAP_INIT(vap_error, e);
     if (cfg->client_id == NULL) {
@@ -233,32 +233,35 @@ void check_client(struct vap_instance *inst, int64_t deadline, vap_cancel *cance
                   "client secret is sealed; credentials not tried: no OpenID configuration");
         return;
     }
-    rc = probe_token(inst, st->ep.token, st->ep.auth_method, cfg->client_id, secret,
-                     cfg->redirect_uri, deadline, cancel, &verdict, detail, sizeof detail, &e);
+    rc = probe_client(inst, st->ep.token, st->ep.auth_method, cfg->client_id, secret,
+                      deadline, cancel, &verdict, detail, sizeof detail, &e);
     sodium_memzero(secret, sizeof secret);
+    int known = st->authz_verdict == PROBE_AUTHZ_ACCEPTED || st->authz_verdict == PROBE_AUTHZ_SCOPE;
     if (rc != VAP_OK) {
         net_failure(l, "client", st->ep.token, rc, &e);
-    } else if (verdict == PROBE_TOKEN_ACCEPTED) {
+    } else if (verdict == PROBE_CLIENT_ENABLED) {
         check_add(l, "client", VAP_CHECK_PASS, VAP_OK,
-                  "OpenEMR accepts client_id=%.64s with the sealed secret, and the client is "
-                  "enabled", cfg->client_id);
-    } else if (verdict == PROBE_TOKEN_REJECTED && (st->authz_verdict == PROBE_AUTHZ_ACCEPTED ||
-                                                   st->authz_verdict == PROBE_AUTHZ_SCOPE)) {
+                  "OpenEMR knows client_id=%.64s and the client is enabled (a renewal with a "
+                  "made-up refresh token was refused as a token, not as a client)",
+                  cfg->client_id);
+    } else if (verdict == PROBE_CLIENT_REJECTED && known) {
         check_add(l, "client", VAP_CHECK_FAIL, VAP_E_CLIENT,
-                  "OpenEMR knows client_id=%.64s but refused its credentials (invalid_client): "
-                  "either the client is disabled (enable it: " CLIENTS_PAGE " > Edit > Enable) "
-                  "or the sealed secret is wrong (seal the right one: vap-seal put "
-                  "client_secret)", cfg->client_id);
-    } else if (verdict == PROBE_TOKEN_REJECTED) {
+                  "OpenEMR knows client_id=%.64s but refuses it (invalid_client): the client is "
+                  "disabled; enable it: " CLIENTS_PAGE " > Edit > Enable", cfg->client_id);
+    } else if (verdict == PROBE_CLIENT_REJECTED) {
         check_add(l, "client", VAP_CHECK_FAIL, VAP_E_CLIENT,
                   "OpenEMR refused client_id=%.64s (invalid_client): the client is unknown or "
-                  "disabled, or the sealed secret is wrong; check " CLIENTS_PAGE
-                  " (Enable), then vap-seal put client_secret", cfg->client_id);
+                  "disabled; compare with " CLIENTS_PAGE " (Client ID, Enable)", cfg->client_id);
     } else {
-        check_add(l, "client", VAP_CHECK_WARN, VAP_OK,
-                  "the token endpoint's answer (%s) does not tell whether the credentials are "
-                  "right", detail);
+        check_add(l, "client", VAP_CHECK_UNKNOWN, VAP_OK,
+                  "the token endpoint's answer (%s) does not tell whether the client is enabled: "
+                  "it will be known at the first code exchange (vap-host authorize)", detail);
     }
+    /* OpenEMR checks the secret only when a real code is exchanged. */
+    check_add(l, "secret", VAP_CHECK_UNKNOWN, VAP_OK,
+              "sealed; whether OpenEMR accepts it is known only at the first code exchange "
+              "(vap-host authorize fails with invalid_client if it is wrong); OpenEMR never "
+              "checks it on renewal");
 }
 
 void check_fhir(struct vap_instance *inst, int64_t deadline, vap_cancel *cancel,

@@ -1,7 +1,6 @@
 /* probe.c - side-effect-free questions to the token and authorization
  * endpoints (probe.h).  Neither request can create or spend anything: the
- * code is random (it names no grant), and the authorization request asks
- * for a PKCE method OpenEMR always refuses. */
+ * refresh token is random (it names no grant), and no one logs in. */
 #include "admin/probe.h"
 
 #include <sodium.h>
@@ -22,26 +21,23 @@
 static int add_query(char *url, size_t cap, size_t *used, const char *name, const char *value);
 static void random_token(char *out, size_t cap);
 
-int probe_token(struct vap_instance *inst, const char *token_url, unsigned auth_method,
-                const char *client_id, const char *secret, const char *redirect_uri,
-                int64_t deadline_ms, vap_cancel *cancel, int *verdict, char *detail,
-                size_t detail_cap, vap_error *err)
+int probe_client(struct vap_instance *inst, const char *token_url, unsigned auth_method,
+                 const char *client_id, const char *secret, int64_t deadline_ms,
+                 vap_cancel *cancel, int *verdict, char *detail, size_t detail_cap,
+                 vap_error *err)
 {
-    char code[64], verifier[64];
+    char token[64];
     struct http_form form;
     struct http_response rs;
     int rc;
 
-    *verdict = PROBE_TOKEN_UNCLEAR;
+    *verdict = PROBE_CLIENT_UNCLEAR;
     detail[0] = '\0';
     http_form_init(&form);
     http_response_init(&rs);
-    random_token(code, sizeof code);
-    random_token(verifier, sizeof verifier);
-    if (http_form_add(&form, "grant_type", "authorization_code") != 0 ||
-        http_form_add(&form, "code", code) != 0 ||
-        http_form_add(&form, "redirect_uri", redirect_uri) != 0 ||
-        http_form_add(&form, "code_verifier", verifier) != 0) {
+    random_token(token, sizeof token);
+    if (http_form_add(&form, "grant_type", "refresh_token") != 0 ||
+        http_form_add(&form, "refresh_token", token) != 0) {
         rc = err_set(err, VAP_E_NOMEM, "out of memory building the token request");
         goto out;
     }
@@ -51,20 +47,22 @@ int probe_token(struct vap_instance *inst, const char *token_url, unsigned auth_
     tokresp_error e;
     int parsed = tokresp_error_parse(rs.body, rs.body_len, &e) == VAP_OK;
     if (parsed && strcmp(e.error, "invalid_client") == 0) {
-        *verdict = PROBE_TOKEN_REJECTED;
+        *verdict = PROBE_CLIENT_REJECTED;
         snprintf(detail, detail_cap, "HTTP %d invalid_client", rs.status);
-    } else if (parsed && rs.status == 400 &&
-               (strcmp(e.error, "invalid_request") == 0 || strcmp(e.error, "invalid_grant") == 0)) {
-        *verdict = PROBE_TOKEN_ACCEPTED;
-        snprintf(detail, detail_cap, "HTTP 400 %s for a made-up code", e.error);
+    } else if (parsed && (rs.status == 400 || rs.status == 401) &&
+               (strcmp(e.error, "invalid_grant") == 0 ||
+                (strcmp(e.error, "invalid_request") == 0 &&
+                 strstr(e.description, "refresh token is invalid") != NULL))) {
+        *verdict = PROBE_CLIENT_ENABLED;
+        snprintf(detail, detail_cap, "HTTP %d %s for a made-up refresh token", rs.status,
+                 e.error);
     } else {
         snprintf(detail, detail_cap, "HTTP %d%s%s", rs.status, parsed ? " " : "",
                  parsed ? e.error : "");
     }
     rc = VAP_OK;
 out:
-    sodium_memzero(code, sizeof code);
-    sodium_memzero(verifier, sizeof verifier);
+    sodium_memzero(token, sizeof token);
     http_form_free(&form);
     http_response_free(&rs);
     return rc;
@@ -91,7 +89,7 @@ int probe_authorize(struct vap_instance *inst, const char *authorization_url,
         add_query(url, sizeof url, &used, "scope", scope) != 0 ||
         add_query(url, sizeof url, &used, "state", "vap-check") != 0 ||
         add_query(url, sizeof url, &used, "code_challenge", challenge) != 0 ||
-        add_query(url, sizeof url, &used, "code_challenge_method", "plain") != 0)
+        add_query(url, sizeof url, &used, "code_challenge_method", "S256") != 0)
         return err_set(err, VAP_E_CONFIG, "the authorization URL would be longer than %d "
                                           "bytes: shorten scope=", PROBE_URL_MAX);
     struct http_request rq = {
@@ -109,24 +107,34 @@ int probe_authorize(struct vap_instance *inst, const char *authorization_url,
         *verdict = PROBE_AUTHZ_CLIENT;
         snprintf(detail, detail_cap, "HTTP %d invalid_client", rs.status);
     } else if (rs.status >= 300 && rs.status <= 399 && rs.hdrs.location[0] != '\0') {
+        size_t rl = strlen(redirect_uri);
+        const char *loc = rs.hdrs.location;
+        int to_client = strncmp(loc, redirect_uri, rl) == 0 &&
+                        (loc[rl] == '\0' || loc[rl] == '?' || loc[rl] == '#');
         redirect_result rr;
         vap_error perr;
         VAP_INIT(vap_error, perr);
-        if (redirect_parse(rs.hdrs.location, strlen(rs.hdrs.location), &rr, &perr) == VAP_OK &&
-            rr.error != NULL && strcmp(rr.error, "invalid_scope") == 0) {
+        memset(&rr, 0, sizeof rr);
+        int cb = to_client && redirect_parse(loc, strlen(loc), &rr, &perr) == VAP_OK;
+        if (!to_client) {
+            /* Sent on to the login page: client, redirect URI and scope passed. */
+            *verdict = PROBE_AUTHZ_ACCEPTED;
+            snprintf(detail, detail_cap, "HTTP %d to the login page", rs.status);
+        } else if (cb && rr.error != NULL && strcmp(rr.error, "invalid_scope") == 0) {
             char name[96];
             *verdict = PROBE_AUTHZ_SCOPE;
             if (tokresp_hint_name(rr.hint, name, sizeof name))
                 snprintf(detail, detail_cap, "%s", name);
+        } else if (cb && rr.error == NULL) {
+            /* Approved at once (no login): the code is never used. */
+            *verdict = PROBE_AUTHZ_ACCEPTED;
+            snprintf(detail, detail_cap, "HTTP %d to the redirect URI", rs.status);
         } else {
-            snprintf(detail, detail_cap, "HTTP %d redirect", rs.status);
+            snprintf(detail, detail_cap, "HTTP %d redirect with error %.60s", rs.status,
+                     cb && rr.error ? rr.error : "(unreadable)");
         }
-        redirect_free(&rr);
-    } else if (rs.status == 400 && parsed && strcmp(e.error, "invalid_request") == 0 &&
-               strstr(e.hint, "hallenge") != NULL) {
-        /* Refused for the PKCE method we chose: everything before it passed. */
-        *verdict = PROBE_AUTHZ_ACCEPTED;
-        snprintf(detail, detail_cap, "accepted");
+        if (cb)
+            redirect_free(&rr);
     } else {
         snprintf(detail, detail_cap, "HTTP %d%s%s", rs.status, parsed ? " " : "",
                  parsed ? e.error : "");

@@ -1,9 +1,12 @@
-/* probe.h - questions the admin path asks the server without side effects:
- * "does the token endpoint accept these client credentials?" and "does the
- * authorization endpoint know this client, redirect URI and scope?".  Both
- * send a request that is refused in any case (a made-up code; a PKCE method
- * OpenEMR rejects), so no code, token or grant is ever created or spent, and
- * read *how* it is refused. */
+/* probe.h - questions the admin path asks the server without side effects,
+ * chosen because OpenEMR answers them truthfully (OPENEMR.md §12):
+ * "is this client known and enabled?" (a refresh with a made-up refresh
+ * token) and "does the authorization endpoint know this client, redirect URI
+ * and scope?" (an S256 authorization request with no browser session).
+ * Nothing is created or spent: the refresh token names no grant, and no one
+ * logs in.  What no request can tell without a user (whether OpenEMR accepts
+ * the secret: it checks it only when a real code is exchanged, never on
+ * refresh) is left to the caller to call unknown. */
 #ifndef VAP_PROBE_H
 #define VAP_PROBE_H
 
@@ -13,24 +16,27 @@
 
 struct vap_instance;
 
-enum probe_token_verdict {
-    PROBE_TOKEN_ACCEPTED = 0, /* credentials good, client enabled (the made-up
-                                 code was refused as a code)              */
-    PROBE_TOKEN_REJECTED = 1, /* invalid_client: unknown client, wrong secret,
-                                 or a disabled client                     */
-    PROBE_TOKEN_UNCLEAR = 2   /* some other answer: see detail            */
+enum probe_client_verdict {
+    PROBE_CLIENT_ENABLED = 0,  /* the client passed; the made-up refresh token
+                                  was refused as a token                   */
+    PROBE_CLIENT_REJECTED = 1, /* invalid_client: unknown or disabled client
+                                  (or, on servers stricter than OpenEMR, a
+                                  wrong secret)                            */
+    PROBE_CLIENT_UNCLEAR = 2   /* some other answer: see detail            */
 };
 
-/* POST grant_type=authorization_code with a random code that cannot exist,
- * authenticated as client_id/secret (auth_method DISC_AUTH_BASIC or
- * DISC_AUTH_POST).  OpenEMR authenticates the client before it looks at
- * the code, so invalid_client means the client, and invalid_request or
- * invalid_grant means the client passed.  Returns VAP_OK with *verdict and
- * a one-line detail (what the server answered), or the transport error. */
-int probe_token(struct vap_instance *inst, const char *token_url, unsigned auth_method,
-                const char *client_id, const char *secret, const char *redirect_uri,
-                int64_t deadline_ms, vap_cancel *cancel, int *verdict, char *detail,
-                size_t detail_cap, vap_error *err);
+/* POST grant_type=refresh_token with a random refresh token that cannot
+ * exist, authenticated as client_id/secret (auth_method DISC_AUTH_BASIC or
+ * DISC_AUTH_POST).  OpenEMR's refresh grant (league/oauth2-server) validates
+ * the client, enabled flag included, before it decrypts the refresh token;
+ * it never checks the secret there.  So invalid_client means "unknown or
+ * disabled" and "The refresh token is invalid." means known and enabled; it
+ * says nothing about the secret.  Returns VAP_OK with *verdict and a
+ * one-line detail (what the server answered), or the transport error. */
+int probe_client(struct vap_instance *inst, const char *token_url, unsigned auth_method,
+                 const char *client_id, const char *secret, int64_t deadline_ms,
+                 vap_cancel *cancel, int *verdict, char *detail, size_t detail_cap,
+                 vap_error *err);
 
 enum probe_authz_verdict {
     PROBE_AUTHZ_ACCEPTED = 0,  /* client, redirect URI and scope accepted   */
@@ -41,9 +47,14 @@ enum probe_authz_verdict {
 };
 
 /* GET the authorization endpoint with client_id, redirect_uri and scope, a
- * state, and a code challenge with method "plain", which OpenEMR refuses
- * (400) only after it has accepted the client, redirect URI and scopes.
- * Returns VAP_OK with *verdict and detail, or the transport error. */
+ * state, and a random S256 code challenge, without a browser session.
+ * OpenEMR answers an unknown client or a redirect URI other than the
+ * registered one with 401 invalid_client (a page, no redirect), an unknown
+ * scope with a redirect to redirect_uri carrying error=invalid_scope, and a
+ * good request with a redirect to its login page (a server that approves at
+ * once, like the simulator's auto-approve, redirects to redirect_uri with a
+ * code, which is neither read nor kept).  Returns VAP_OK with *verdict and
+ * detail, or the transport error. */
 int probe_authorize(struct vap_instance *inst, const char *authorization_url,
                     const char *client_id, const char *redirect_uri, const char *scope,
                     int64_t deadline_ms, vap_cancel *cancel, int *verdict, char *detail,

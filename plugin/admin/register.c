@@ -3,10 +3,10 @@
  *
  * Order matters: the store is opened first (a secret that cannot be sealed
  * must not be asked for), the secret goes from the response body into
- * secure memory and from there into the sealed file, and then a harmless
- * token request tells whether OpenEMR created the client disabled (it does
- * for user/ and system/ scopes, or for every client when the practice set
- * manual approval). */
+ * secure memory and from there into the sealed file.  Whether the client
+ * is enabled comes from OpenEMR's rule (user/ and system/ scopes: disabled)
+ * and otherwise from a harmless renewal with a made-up refresh token
+ * (probe.h), which a disabled client fails (manual approval). */
 #include "admin/register.h"
 
 #include <jansson.h>
@@ -24,6 +24,7 @@
 #include "core/object.h"
 #include "admin/probe.h"
 #include "oauth/secrets.h"
+#include "core/scope.h"
 #include "oauth/tokenresp.h"
 
 #define REGISTER_STEPS_MAX 768
@@ -99,21 +100,30 @@ int register_client(struct vap_instance *inst, const vap_call *call,
     plog(VAP_LOG_INFO, "registered client %s; its secret is sealed in %s", reg.client_id,
          cfg->store);
 
-    int verdict = PROBE_TOKEN_UNCLEAR;
+    int verdict = PROBE_CLIENT_UNCLEAR;
     char detail[96];
     vap_error perr;
     VAP_INIT(vap_error, perr);
-    if (probe_token(inst, ep.token, ep.auth_method, reg.client_id, secret, cfg->redirect_uri,
-                    deadline, cancel, &verdict, detail, sizeof detail, &perr) != VAP_OK)
-        verdict = PROBE_TOKEN_UNCLEAR;
+    if (probe_client(inst, ep.token, ep.auth_method, reg.client_id, secret, deadline, cancel,
+                     &verdict, detail, sizeof detail, &perr) != VAP_OK)
+        verdict = PROBE_CLIENT_UNCLEAR;
+    /* OpenEMR creates a confidential client with user/ or system/ scopes
+     * disabled, and its registration answer does not say so (§3, §12): the
+     * rule wins over any probe. */
+    int needs_approval = scope_has_prefix(cfg->scope, "user/") ||
+                         scope_has_prefix(cfg->scope, "system/");
+    int enabled = needs_approval                       ? 0
+                  : verdict == PROBE_CLIENT_ENABLED    ? 1
+                  : verdict == PROBE_CLIENT_REJECTED   ? 0
+                                                       : -1;
     char steps[REGISTER_STEPS_MAX] = "";
-    if (verdict == PROBE_TOKEN_REJECTED)
-        register_enable_steps(name, reg.client_id, steps, sizeof steps);
-    else if (verdict == PROBE_TOKEN_UNCLEAR)
+    if (enabled == 0)
+        register_enable_steps(name, reg.client_id, needs_approval, steps, sizeof steps);
+    else if (enabled < 0)
         snprintf(steps, sizeof steps,
-                 "Could not tell whether OpenEMR enabled the client (%s): run vap-host check; "
-                 "if it reports the client disabled, enable it in Administration > System > "
-                 "API Clients", detail[0] ? detail : perr.message);
+                 "Whether OpenEMR enabled the client is not known yet (%s): run vap-host "
+                 "check; it is known for certain at the first authorization", 
+                 detail[0] ? detail : perr.message);
 
     vap_register_result *res = obj_new(sizeof *res, result_dtor);
     if (res == NULL) {
@@ -122,7 +132,7 @@ int register_client(struct vap_instance *inst, const vap_call *call,
     }
     res->client_id = obj_strdup(reg.client_id);
     res->next_steps = obj_strdup(steps);
-    res->enabled = verdict == PROBE_TOKEN_ACCEPTED ? 1 : verdict == PROBE_TOKEN_REJECTED ? 0 : -1;
+    res->enabled = enabled;
     if (res->client_id == NULL || res->next_steps == NULL) {
         obj_release(res);
         rc = err_set(err, VAP_E_NOMEM, "out of memory");
@@ -138,14 +148,17 @@ out:
     return rc;
 }
 
-void register_enable_steps(const char *client_name, const char *client_id, char *out,
-                           size_t cap)
+void register_enable_steps(const char *client_name, const char *client_id, int by_rule,
+                           char *out, size_t cap)
 {
     snprintf(out, cap,
-             "OpenEMR created this client disabled (a confidential client with user/ scopes "
-             "needs an administrator's approval). To enable it: log in to OpenEMR as an "
+             "%s To enable it: log in to OpenEMR as an "
              "administrator; open Administration > System > API Clients; find \"%.64s\" "
              "(client id %.12s...); click Edit; tick Enable and save. Then run: vap-host check",
+             by_rule ? "OpenEMR creates a confidential client with user/ or system/ scopes "
+                       "disabled until an administrator approves it."
+                     : "OpenEMR created this client disabled (the practice approves every "
+                       "new client by hand).",
              client_name, client_id);
 }
 

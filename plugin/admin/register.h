@@ -20,7 +20,7 @@ int register_client(struct vap_instance *inst, const vap_call *call,
 
 /* The steps that enable a client an OpenEMR admin must approve, for
  * client_name/client_id, into out (cap bytes). */
-void register_enable_steps(const char *client_name, const char *client_id, char *out,
-                           size_t cap);
+void register_enable_steps(const char *client_name, const char *client_id, int by_rule,
+                           char *out, size_t cap);
 
 #endif

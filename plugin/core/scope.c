@@ -210,6 +210,19 @@ int scope_has(const char *scope, size_t len, const char *name)
     return 0;
 }
 
+int scope_has_prefix(const char *scope, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    for (const char *p = scope; p != NULL && *p;) {
+        while (*p == ' ')
+            p++;
+        if (strncmp(p, prefix, pl) == 0)
+            return 1;
+        p += strcspn(p, " ");
+    }
+    return 0;
+}
+
 int scope_has_std_api(const char *scope, size_t len)
 {
     for (size_t i = 0; i < len;) {

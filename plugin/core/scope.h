@@ -36,6 +36,10 @@ int scope_check(const char *scope, size_t len, struct scope_report *rep);
 /* 1 if the space-separated list (len bytes) contains name exactly. */
 int scope_has(const char *scope, size_t len, const char *name);
 
+/* 1 if a scope of the space-separated, NUL-terminated list starts with
+ * prefix ("user/", "system/"). */
+int scope_has_prefix(const char *scope, const char *prefix);
+
 /* 1 if the list (len bytes) names a standard-API scope (user/patient.read,
  * user/soap_note.write, ...): OpenEMR refuses those without api:oemr. */
 int scope_has_std_api(const char *scope, size_t len);

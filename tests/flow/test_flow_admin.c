@@ -138,9 +138,11 @@ static int check_all_pass_after_authorize(void)
     EXPECT(rep != NULL, "no report");
     static const char *const names[] = {"connection", "discovery", "pkce", "scopes",
                                         "redirect_uri", "store", "client", "fhir", "grant"};
-    int ok = rep->n_failed == 0 && rep->n_warnings == 0 && rep->n_items == 9;
+    int ok = rep->n_failed == 0 && rep->n_warnings == 0 && rep->n_items == 10;
     for (size_t i = 0; i < 9; i++)
         ok &= item_is(rep, names[i], VAP_CHECK_PASS, 0, NULL);
+    /* OpenEMR checks the secret only at a code exchange: never a pass. */
+    ok &= item_is(rep, "secret", VAP_CHECK_UNKNOWN, 0, "first code exchange");
     ok &= item_is(rep, "fhir", VAP_CHECK_PASS, 0, "4.0.1");
     k.api->release(rep);
     EXPECT(ok, "not every item passed");
@@ -325,14 +327,32 @@ static int check_empty_store_names_secret_and_grant(void)
     return ok ? 0 : 1;
 }
 
-static int check_wrong_secret_fails_client(void)
+/* OpenEMR checks the secret only when a real code is exchanged (§12): check
+ * cannot know a wrong one, so it says unknown, never a tick. */
+static int check_wrong_secret_is_unknown_not_pass(void)
 {
     const char *store = new_store("s-wrong", FLOW_CLIENT_ID, "not-the-secret");
     EXPECT(store != NULL, "setup");
+    EXPECT(flowkit_control(&k, "quirks", "{\"enabled\":true}", NULL, 0) == 200, "quirks on");
     vap_check_report *rep;
     CHECK_WITH(rep, "store", store, NULL);
+    flowkit_control(&k, "quirks", "{\"enabled\":false}", NULL, 0);
     int ok = item_is(rep, "redirect_uri", VAP_CHECK_PASS, 0, NULL) &&
-             item_is(rep, "client", VAP_CHECK_FAIL, VAP_E_CLIENT, "vap-seal put client_secret");
+             item_is(rep, "client", VAP_CHECK_PASS, 0, "enabled") &&
+             item_is(rep, "secret", VAP_CHECK_UNKNOWN, 0, "vap-host authorize");
+    k.api->release(rep);
+    return ok ? 0 : 1;
+}
+
+/* A client_id the server does not know: refused on the probe renewal. */
+static int check_unknown_client_fails_client(void)
+{
+    const char *store = new_store("s-unknown", "no-such-client", FLOW_SECRET);
+    EXPECT(store != NULL, "setup");
+    vap_check_report *rep;
+    CHECK_WITH(rep, "client_id", "no-such-client", "store", store, NULL);
+    int ok = item_is(rep, "redirect_uri", VAP_CHECK_FAIL, VAP_E_CONFIG, NULL) &&
+             item_is(rep, "client", VAP_CHECK_FAIL, VAP_E_CLIENT, "unknown or disabled");
     k.api->release(rep);
     return ok ? 0 : 1;
 }
@@ -442,7 +462,10 @@ static int check_leaves_the_grant_untouched(void)
     k.api->release(after);
     k.api->instance_free(in);
     EXPECT(same, "the grant changed during check");
-    EXPECT(refreshes_after_check == refreshes, "check made a refresh request");
+    /* One renewal request, with a made-up refresh token (the client probe):
+     * it rotates nothing. */
+    EXPECT(refreshes_after_check == refreshes + 1, "check made %ld refresh requests, want 1",
+           refreshes_after_check - refreshes);
     EXPECT(rc == VAP_OK, "refresh after check: %s", err.message);
     return 0;
 }
@@ -582,7 +605,8 @@ static const struct {
     CASE(check_open_store_fails_store),
     CASE(check_missing_keyring_fails_store),
     CASE(check_empty_store_names_secret_and_grant),
-    CASE(check_wrong_secret_fails_client),
+    CASE(check_wrong_secret_is_unknown_not_pass),
+    CASE(check_unknown_client_fails_client),
     CASE(check_disabled_client_fails_client_until_enabled),
     CASE(check_without_client_id_says_register),
     CASE(check_dead_grant_fails_grant),

@@ -310,7 +310,10 @@ enum vap_check_result {
     VAP_CHECK_PASS = 0, /* fine                                              */
     VAP_CHECK_WARN = 1, /* works, but the admin should read the message      */
     VAP_CHECK_FAIL = 2, /* broken: the message says what to fix              */
-    VAP_CHECK_SKIP = 3  /* not run because an earlier check failed           */
+    VAP_CHECK_SKIP = 3, /* not run because an earlier check failed           */
+    VAP_CHECK_UNKNOWN = 4 /* the server cannot tell yet: the message says when
+                             it will be known (never counted as passed; a host
+                             shows any value it does not know like this one) */
 };
 
 typedef struct vap_check_item {
