@@ -73,7 +73,7 @@ static void fuzz_fetch_pages(const char *q_in)
     if (fetch_query_param(query, "_offset", &offset) != 1)
         offset = 0;
     if (!has_count)
-        count = FETCH_PAGE_COUNT;
+        count = 100; /* a page size, as fetch_all_pages takes from a Bundle */
     for (int page = 0; page < 3; page++) {
         if (fetch_next_query(query, count, offset, query, sizeof query) != 0)
             return;

@@ -1,10 +1,20 @@
 /* fetch_pages.c - following a FHIR search across pages and merging them into
  * one Bundle (VAP_FETCH_ALL_PAGES).
  *
- * OpenEMR gives no next link: it pages with _count/_offset, so a page with
- * exactly _count entries means "ask again at _offset + _count".  Servers that
- * do give Bundle.link[next] are followed, but only while the link stays under
- * fhir_base: the bearer token is never sent anywhere else. */
+ * The first request is the host's query as given: no paging parameter is
+ * added, because some servers answer any _count or _offset with an empty
+ * Bundle (OpenEMR 7.0.3 does; without them it returns every match at once).
+ * A later page is asked for only when the answer shows the server pages:
+ *   - Bundle.link[next] is followed, but only while it stays under
+ *     fhir_base (the bearer token is never sent anywhere else);
+ *   - without a next link, a Bundle whose "total" exceeds the entries it
+ *     carries was cut short: the next page is asked for with _count (the
+ *     size of the page the server chose) and _offset (what we already have);
+ *   - a host that put _count in its query pages itself: a full page means
+ *     "ask again at _offset + _count".
+ * A paged request that comes back empty while "total" promised more stops
+ * the walk (the Bundle is marked truncated), so paging never turns matches
+ * into none. */
 #include "fhir/fetch_pages.h"
 
 #include <limits.h>
@@ -113,16 +123,12 @@ int fetch_all_pages(struct vap_instance *inst, const vap_call *call, const vap_f
     page.flags &= ~VAP_FETCH_ALL_PAGES;
     snprintf(path, sizeof path, "%s", req->path);
     snprintf(query, sizeof query, "%s", req->query ? req->query : "");
-    int has_count = fetch_query_param(query, "_count", &count) == 1;
+    if (fetch_query_param(query, "_count", &count) != 1)
+        count = 0; /* no paging asked for: none is added (see the top) */
     if (fetch_query_param(query, "_offset", &offset) != 1)
         offset = 0;
-    if (!has_count) {
-        count = FETCH_PAGE_COUNT; /* OpenEMR's default is "no limit": page instead */
-        if (fetch_next_query(query, count, offset, query, sizeof query) != 0) {
-            json_decref(entries);
-            return err_set(err, VAP_E_INVAL, "fetch: the query is too long to page");
-        }
-    }
+    int we_paged = 0;
+    long promised = -1; /* the "total" the first page announced, -1 none */
 
     for (;;) {
         if (pages == max_pages) {
@@ -165,6 +171,19 @@ int fetch_all_pages(struct vap_instance *inst, const vap_call *call, const vap_f
         }
         json_t *es = json_object_get(b, "entry");
         size_t n = json_is_array(es) ? json_array_size(es) : 0;
+        json_t *tot = json_object_get(b, "total");
+        if (pages == 1 && json_is_integer(tot) && json_integer_value(tot) >= 0)
+            promised = (long)json_integer_value(tot);
+        if (we_paged && n == 0) {
+            /* Paged, and the server answered nothing: stop rather than lose
+             * what the first answer had (some servers empty paged searches). */
+            truncated = 1;
+            plog(VAP_LOG_WARN, "fetch: the server announced %ld matches but answered a paged "
+                               "request with none; the merged Bundle has %zu",
+                 promised, json_array_size(entries));
+            json_decref(b);
+            break;
+        }
         if (json_is_array(es))
             json_array_extend(entries, es);
         if (merged == NULL) {
@@ -200,7 +219,19 @@ int fetch_all_pages(struct vap_instance *inst, const vap_call *call, const vap_f
             memcpy(path, rel, pl);
             path[pl] = '\0';
             snprintf(query, sizeof query, "%s", q ? q + 1 : "");
-        } else if ((long)n >= count && count > 0) {
+        } else if (count == 0 && pages == 1 && n > 0 && promised > (long)n) {
+            /* "total" says there is more than this page: the server pages. */
+            count = (long)n;
+            offset += count;
+            we_paged = 1;
+            if (fetch_next_query(query, count, offset, query, sizeof query) != 0) {
+                json_decref(b);
+                rc = err_set(err, VAP_E_INVAL, "fetch: the query is too long to page");
+                goto out;
+            }
+        } else if ((long)n >= count && count > 0 &&
+                   (promised < 0 || (long)json_array_size(entries) < promised ||
+                    !we_paged)) {
             if (offset > LONG_MAX - count) { /* the host's _offset: no overflow */
                 json_decref(b);
                 rc = err_set(err, VAP_E_INVAL, "fetch: the query's _offset is too large to "

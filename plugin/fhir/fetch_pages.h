@@ -9,7 +9,6 @@
 struct vap_instance;
 
 #define FETCH_PAGES_DEFAULT 50 /* max_pages when the host gives 0 */
-#define FETCH_PAGE_COUNT 100   /* _count added when the query has none */
 
 /* The non-negative integer value of name in an encoded query: 1 found, 0 not
  * there, -1 malformed.  Pure. */

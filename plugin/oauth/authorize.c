@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oauth/authprobe.h"
 #include "oauth/authtx.h"
 #include "oauth/authurl.h"
 #include "core/errors.h"
@@ -38,6 +39,39 @@ static int exchange_code(struct vap_instance *inst, const struct authz_endpoints
 static int build_grant(struct vap_instance *inst, const tokresp *tr, const authtx *tx,
                        const struct jose_claims *claims, struct grant *g, vap_error *err);
 static void begin_result_dtor(void *obj);
+
+/* OpenEMR answers an unknown client or a redirect URI it does not know with
+ * a 401 page in the browser and never comes back: ask first, fail now.  Any
+ * answer that does not say so (or no answer) lets the authorization go on. */
+static int ask_authorization_endpoint(struct vap_instance *inst, const struct authz_endpoints *ep,
+                                      const char *scope, int64_t deadline, vap_cancel *cancel,
+                                      vap_error *err)
+{
+    const struct config *cfg = &inst->cfg;
+    char detail[160], advice[128];
+    int verdict = PROBE_AUTHZ_UNCLEAR;
+    vap_error perr;
+    VAP_INIT(vap_error, perr);
+    if (probe_authorize(inst, ep->authorization, cfg->client_id, cfg->redirect_uri, scope,
+                        deadline, cancel, &verdict, detail, sizeof detail, &perr) != VAP_OK) {
+        plog(VAP_LOG_INFO, "the authorization endpoint could not be asked first (%s); going on",
+             perr.message);
+        return VAP_OK;
+    }
+    if (verdict == PROBE_AUTHZ_CLIENT)
+        return err_set(err, VAP_E_CLIENT,
+                       "OpenEMR answered 401 invalid_client for redirect URI %.100s, client_id="
+                       "%.24s: it must equal the registered one byte for byte (no trailing "
+                       "slash, same port) and the client must exist: see API Clients",
+                       cfg->redirect_uri, cfg->client_id);
+    if (verdict == PROBE_AUTHZ_SCOPE) {
+        tokresp_scope_advice(detail, advice, sizeof advice);
+        return err_set(err, VAP_E_CONFIG,
+                       "OpenEMR refuses the scope %.80s (invalid_scope): remove it from scope=%s%s",
+                       detail[0] ? detail : "(unnamed)", advice[0] ? "; " : "", advice);
+    }
+    return VAP_OK;
+}
 
 int authorize_begin(struct vap_instance *inst, const vap_call *call,
                     const vap_authorize_request *req, vap_authorize_begin_result **out,
@@ -77,6 +111,9 @@ int authorize_begin(struct vap_instance *inst, const vap_call *call,
     }
     if (req != NULL && VAP_HAS(req, launch))
         launch = req->launch;
+    if ((rc = ask_authorization_endpoint(inst, &ep, scope, deadline, authz_cancel(call), err)) !=
+        VAP_OK)
+        goto out;
 
     if ((rc = authtx_begin(inst->authz.tx, plugin_now_ms(), cfg->issuer, cfg->redirect_uri,
                            scope, &info, err)) != VAP_OK)

@@ -278,10 +278,21 @@ static int state_is_single_use(struct flowkit *k)
 
 /* ---- RFC 9207 iss ------------------------------------------------------------ */
 
+/* An /authorize fault for the browser's request: authorize_begin asks the
+ * authorization endpoint once before it hands out the URL, so the fault
+ * covers that question too. */
+static int authz_fault(struct flowkit *k, const char *kind)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"route\":\"%s\",\"kind\":\"%s\",\"count\":2}",
+             AFK_AUTHZ_ROUTE, kind);
+    return flowkit_control(k, "faults", body, NULL, 0) == 200 ? 0 : -1;
+}
+
 static int iss_parameter_of_another_issuer_is_refused(struct flowkit *k)
 {
     vap_error err;
-    AFK_CHECK(afk_fault(k, AFK_AUTHZ_ROUTE, "authorize_iss_wrong") == 0, "fault");
+    AFK_CHECK(authz_fault(k, "authorize_iss_wrong") == 0, "fault");
     AFK_CHECK(redirect_with(k, inst, NULL, NULL) == 0, "redirect");
     AFK_CHECK(strstr(loc, "&iss=") != NULL, "%s", loc);
     long before = code_requests(k);
@@ -315,7 +326,7 @@ static int iss_parameter_matching_when_advertised_is_accepted(struct flowkit *k)
     vap_instance *in = NULL;
     vap_error err;
     AFK_CHECK(afk_fault(k, AFK_DISC_ROUTE, "discovery_iss_supported") == 0 &&
-                  afk_fault(k, AFK_AUTHZ_ROUTE, "authorize_iss") == 0, "fault");
+                  authz_fault(k, "authorize_iss") == 0, "fault");
     AFK_CHECK(flowkit_instance(k, &in, &err, NULL) == VAP_OK, "%s", err.message);
     int r = redirect_with(k, in, NULL, NULL);
     int rc = r == 0 ? afk_complete(k, in, loc, &err) : -999;

@@ -255,9 +255,17 @@ static void fhir_search(sim_req *q, sim_resp *r, int t, long bound)
         long o = strtol(os, NULL, 10);
         sr.offset = o < 0 ? 0 : (size_t)o;
     }
+    int pt_cap = 0;
+    int paged_total = t == SIM_R_PATIENT &&
+                      sim_fault_take(s, q->path, SIM_F_PAGED_TOTAL, SIM_F_PAGED_TOTAL, &pt_cap, NULL);
+    if (paged_total && !cs)
+        sr.count = pt_cap > 0 && pt_cap <= 200 ? (size_t)pt_cap : 10;
     long want = patient_param(s, f);
-    if (bound == -2 || want == -2) {
-        /* bound to nothing, or an unknown patient: an empty bundle */
+    /* OpenEMR 7.0.3 as run (OPENEMR.md §12): any _count or _offset empties
+     * the search (200, collection, total 0). */
+    int paging_empties = (cs || os) && __atomic_load_n(&s->cfg.openemr_quirks, __ATOMIC_RELAXED);
+    if (bound == -2 || want == -2 || paging_empties) {
+        /* bound to nothing, an unknown patient, or paged on 7.0.3: empty */
     } else if (bound >= 0 && want >= 0 && want != bound) {
         /* a patient-bound token searching another patient: empty */
     } else {
@@ -288,6 +296,12 @@ static void fhir_search(sim_req *q, sim_resp *r, int t, long bound)
                           "self", "url", self);
     if (json_array_size(sr.entries))
         json_object_set(b, "entry", sr.entries);
+    if (paged_total && bound < 0 && want < 0) {
+        json_int_t all = 0;
+        for (unsigned long i = 0; i < s->data.n; i++)
+            all += patient_matches(s, i, f);
+        json_object_set_new(b, "total", json_integer(all));
+    }
     /* Not OpenEMR (it pages by _offset alone): a next link, for clients that
      * follow Bundle.link[next] (fault switches next_link / next_link_foreign). */
     int nl = sim_fault_take(s, q->path, SIM_F_NEXT_LINK, SIM_F_NEXT_LINK_FOREIGN, NULL, NULL);

@@ -218,7 +218,11 @@ enum sim_fault_kind {
     SIM_F_NEXT_LINK, SIM_F_NEXT_LINK_FOREIGN,
     /* /oauth2/default/token, refresh only: 400 invalid_scope naming the first
      * requested scope, as OpenEMR refuses a scope it no longer allows */
-    SIM_F_REFRESH_INVALID_SCOPE
+    SIM_F_REFRESH_INVALID_SCOPE,
+    /* Patient searches as a server that pages by itself (not OpenEMR): an
+     * unpaged search returns at most `status` (default 10) entries, and
+     * `total` counts every match */
+    SIM_F_PAGED_TOTAL
 };
 #define SIM_F_IDT_FIRST SIM_F_IDT_BAD_SIG
 #define SIM_F_IDT_LAST SIM_F_IDT_HS256
