@@ -103,16 +103,19 @@ int cmd_find_patient(struct vaphost *vh, int argc, char **argv)
     char *n = name ? vaphost_qenc(name) : NULL, *p = phone ? vaphost_qenc(phone) : NULL;
     char query[1024];
     if (name)
-        snprintf(query, sizeof query, "name=%s%s%s&_count=50", n ? n : "",
+        snprintf(query, sizeof query, "name=%s%s%s", n ? n : "",
                  birthdate ? "&birthdate=" : "", birthdate ? birthdate : "");
     else
-        snprintf(query, sizeof query, "phone=%s&_count=50", p ? p : "");
+        snprintf(query, sizeof query, "phone=%s", p ? p : "");
     free(n);
     free(p);
 
     char *body = NULL;
     int code = VAPHOST_EXIT_OK;
-    if (vaphost_request(vh, "GET", "Patient", query, 0, NULL, &body, &code) != VAP_OK)
+    /* No _count: some OpenEMR versions answer any paged search with no
+     * match; the plugin pages only where the server shows it pages. */
+    if (vaphost_request(vh, "GET", "Patient", query, VAP_FETCH_ALL_PAGES, NULL, &body, &code) !=
+        VAP_OK)
         return code;
     json_t *bundle = json_loads(body, JSON_REJECT_DUPLICATES, NULL);
     free(body);

@@ -37,8 +37,10 @@ static const struct vaphost_command vaphost_commands[] = {
      "fetch a FHIR resource and print its body",
      "PATH is relative to fhir_base (e.g. Patient/123, or Patient?family=Smith);\n"
      "with --api it is relative to OpenEMR's standard API base (/apis/SITE/api).\n"
-     "  --all          follow paging (_count/_offset, or the server's next link while\n"
-     "                 it stays under fhir_base) and print one merged Bundle\n"
+     "  --all          follow paging and print one merged Bundle: the server's next\n"
+     "                 link while it stays under fhir_base, or _count/_offset when\n"
+     "                 the Bundle's total says it holds more (nothing is added to\n"
+     "                 the first request: some OpenEMR versions empty paged searches)\n"
      "  --method M     GET (default), POST or PUT\n"
      "  --data @FILE   the JSON request body from FILE (@- for standard input);\n"
      "                 implies POST unless --method says PUT\n"

@@ -15,6 +15,9 @@
 #       enabled: exit 4, last stderr line names invalid_client and says where
 #       to enable it
 #   second_callback_is_refused   only one callback is accepted
+#   find_patient_on_a_server_that_empties_paged_searches   find-patient sends
+#       no _count, so it finds matches where OpenEMR 7.0.3 empties paged
+#       searches
 #   unregistered_redirect_uri_is_named   OpenEMR answers a redirect URI it
 #       does not know with 401 JSON invalid_client in the browser, so nothing
 #       would come back: authorize asks first and exits 4 at once, before any
@@ -181,6 +184,21 @@ unregistered_redirect_uri_is_named)
     [ ! -s "$tmp/host.out" ] || fail "a URL was handed out: $(cat "$tmp/host.out")"
     case $last in *invalid_client*"$redirect,"*"byte for byte"*) ;;
         *) fail "last stderr line: $last" ;; esac
+    ;;
+find_patient_on_a_server_that_empties_paged_searches)
+    start_authorize --no-listen
+    approve
+    printf '%s\n' "$callback" >&4
+    finish_authorize
+    [ "$rc" -eq 0 ] || fail "authorize exit $rc; stderr: $(cat "$tmp/host.err")"
+    # OpenEMR 7.0.3 as run: _count or _offset empties any search
+    control quirks '{"enabled":true}' || fail "sim control"
+    "$vap_host" -c "$tmp/plugins.conf" find-patient --name a >"$tmp/fp.out" 2>"$tmp/fp.err"
+    frc=$?
+    [ "$frc" -eq 0 ] || fail "find-patient exit $frc: $(cat "$tmp/fp.err")"
+    n=$(sed -n 's/^vap-host: \([0-9]*\) match(es)$/\1/p' "$tmp/fp.err")
+    [ -n "$n" ] && [ "$n" -gt 0 ] || fail "no match: $(cat "$tmp/fp.err")"
+    grep -q '"id"' "$tmp/fp.out" || fail "no patient printed: $(cat "$tmp/fp.out")"
     ;;
 *)
     fail "unknown case"

@@ -72,6 +72,68 @@ static void test_all_pages_stops_at_max_pages(void)
     k.api->release(r);
 }
 
+static void quirks(int on)
+{
+    flowkit_control(&k, "quirks", on ? "{\"enabled\":true}" : "{\"enabled\":false}", NULL, 0);
+}
+
+/* OpenEMR 7.0.3 empties any search that carries _count or _offset: the
+ * first request must carry neither, and gets every match. */
+static void test_all_pages_adds_no_paging_params(void)
+{
+    vap_fetch_response *all = NULL, *named = NULL;
+    vap_error err;
+    quirks(1);
+    long before = flowkit_counter(&k, "routes.fhir/Patient");
+    int rc1 = do_fetch("GET", "Patient", NULL, VAP_FETCH_ALL_PAGES, NULL, &all, &err);
+    long after = flowkit_counter(&k, "routes.fhir/Patient");
+    int rc2 = do_fetch("GET", "Patient", "name=a", VAP_FETCH_ALL_PAGES, NULL, &named, &err);
+    quirks(0);
+    check(rc1 == VAP_OK && all && bundle_entries(all) == 40 && all->pages == 1,
+          "all_pages_on_a_server_that_empties_paged_searches_gets_every_match");
+    check(before >= 0 && after - before == 1, "all_pages_unpaged_server_is_asked_once");
+    check(rc2 == VAP_OK && named && bundle_entries(named) > 0,
+          "all_pages_search_by_name_finds_matches_on_that_server");
+    k.api->release(all);
+    k.api->release(named);
+}
+
+/* A server that pages by itself says so: a total beyond the entries it
+ * sent.  Then, and only then, _count/_offset are used. */
+static void test_total_beyond_entries_pages_on(void)
+{
+    vap_fetch_response *all = NULL;
+    vap_error err;
+    flowkit_control(&k, "faults",
+                    "{\"route\":\"/apis/default/fhir/Patient\",\"kind\":\"paged_total\","
+                    "\"count\":20,\"status\":10}", NULL, 0);
+    int rc = do_fetch("GET", "Patient", NULL, VAP_FETCH_ALL_PAGES, NULL, &all, &err);
+    flowkit_control(&k, "faults/clear", "{}", NULL, 0);
+    check(rc == VAP_OK && all && bundle_entries(all) == 40 && all->pages == 4 &&
+              all->n_headers == 0,
+          "all_pages_follows_a_total_beyond_the_entries_with_count_offset");
+    k.api->release(all);
+}
+
+/* The same server, but its paged answers come back empty: the walk stops
+ * with what it has, marked incomplete, never "no match". */
+static void test_emptied_paged_answer_keeps_first_page(void)
+{
+    vap_fetch_response *all = NULL;
+    vap_error err;
+    quirks(1);
+    flowkit_control(&k, "faults",
+                    "{\"route\":\"/apis/default/fhir/Patient\",\"kind\":\"paged_total\","
+                    "\"count\":20,\"status\":10}", NULL, 0);
+    int rc = do_fetch("GET", "Patient", NULL, VAP_FETCH_ALL_PAGES, NULL, &all, &err);
+    flowkit_control(&k, "faults/clear", "{}", NULL, 0);
+    quirks(0);
+    check(rc == VAP_OK && all && bundle_entries(all) == 10 && all->n_headers == 1 &&
+              strcmp(all->headers[0].name, "X-Vap-Pages-Truncated") == 0,
+          "all_pages_emptied_paged_answer_keeps_first_page_marked_truncated");
+    k.api->release(all);
+}
+
 static void test_read_miss_is_http_404_with_body(void)
 {
     vap_fetch_response *r = NULL;
@@ -217,6 +279,9 @@ int main(int argc, char **argv)
     k.api->release(gi);
     test_all_pages_merges_offset_pages();
     test_all_pages_stops_at_max_pages();
+    test_all_pages_adds_no_paging_params();
+    test_total_beyond_entries_pages_on();
+    test_emptied_paged_answer_keeps_first_page();
     test_read_miss_is_http_404_with_body();
     test_paths_that_leave_the_base_are_refused();
     test_standard_api_and_missing_scope();

@@ -163,7 +163,66 @@ static void observed_authorize_checks_challenge_method_first(void)
     json_decref(t_control("auto-approve", "{\"user\":\"admin\",\"patient\":3}"));
 }
 
+static long search_total(const char *bearer, const char *query, int *entries)
+{
+    char path[512];
+    tresp r;
+    snprintf(path, sizeof(path), FHIR "/Patient%s%s", query ? "?" : "", query ? query : "");
+    t_get(path, bearer, &r);
+    json_t *j = t_json(&r);
+    long total = r.status == 200 ? (long)json_integer_value(json_object_get(j, "total")) : -1;
+    *entries = (int)json_array_size(json_object_get(j, "entry"));
+    json_decref(j);
+    t_resp_free(&r);
+    return total;
+}
+
+/* With --openemr-quirks, any _count or _offset empties a search (7.0.3). */
+static void observed_paging_params_empty_a_search(void)
+{
+    json_t *t = t_tokens("openid offline_access api:fhir user/Patient.read");
+    CHECK(t);
+    char bearer[4096];
+    snprintf(bearer, sizeof(bearer), "%s", t_jstr(t, "access_token"));
+    json_decref(t);
+    int e0, e1, e2, e3, e4, e5;
+    json_decref(t_control("quirks", "{\"enabled\": true}"));
+    long all = search_total(bearer, NULL, &e0);
+    long counted = search_total(bearer, "_count=50", &e1);
+    long offset = search_total(bearer, "_offset=0", &e2);
+    long named = search_total(bearer, "name=a", &e3);
+    long named_counted = search_total(bearer, "name=a&_count=50", &e4);
+    json_decref(t_control("quirks", "{\"enabled\": false}"));
+    long strict = search_total(bearer, "_count=5", &e5);
+    CHECK(all == 120 && e0 == 120);
+    CHECK(counted == 0 && e1 == 0);
+    CHECK(offset == 0 && e2 == 0);
+    CHECK(named > 0 && e3 == named);
+    CHECK(named_counted == 0 && e4 == 0);
+    CHECK(strict == 5 && e5 == 5);   /* without quirks, current code's paging */
+}
+
+/* The paged_total fault: a server that pages by itself and says so. */
+static void fault_paged_total_caps_and_counts_every_match(void)
+{
+    json_t *t = t_tokens("openid offline_access api:fhir user/Patient.read");
+    CHECK(t);
+    char bearer[4096];
+    snprintf(bearer, sizeof(bearer), "%s", t_jstr(t, "access_token"));
+    json_decref(t);
+    int e0, e1;
+    json_decref(t_control("faults", "{\"route\":\"" FHIR "/Patient\",\"kind\":\"paged_total\","
+                                    "\"count\":2,\"status\":7}"));
+    long first = search_total(bearer, NULL, &e0);
+    long second = search_total(bearer, "_count=7&_offset=7", &e1);
+    json_decref(t_control("faults/clear", "{}"));
+    CHECK(first == 120 && e0 == 7);
+    CHECK(second == 120 && e1 == 7);
+}
+
 const tcase t_observed_cases[] = {
+    {"observed_paging_params_empty_a_search", observed_paging_params_empty_a_search},
+    {"fault_paged_total_caps_and_counts_every_match", fault_paged_total_caps_and_counts_every_match},
     {"observed_token_scope_omits_api_scopes", observed_token_scope_omits_api_scopes},
     {"observed_refresh_scope_without_api_oemr_is_invalid_scope",
      observed_refresh_scope_without_api_oemr_is_invalid_scope},
