@@ -353,7 +353,10 @@ static int step_note(struct demo *d, struct vaphost *vh, const char *pid, const 
     json_t *e;
     json_array_foreach(json_object_get(encs, "data"), i, e)
     {
-        const char *u = json_string_value(json_object_get(e, "uuid"));
+        /* OpenEMR sends euuid (7.0.3); uuid is kept for versions that might. */
+        const char *u = json_string_value(json_object_get(e, "euuid"));
+        if (u == NULL)
+            u = json_string_value(json_object_get(e, "uuid"));
         if (u && strcmp(u, enc) == 0)
             num_eid = json_string_value(json_object_get(e, "eid"));
     }

@@ -213,7 +213,7 @@ usage:
 }
 
 /* GET a standard-API path and take `field` from its data (an object, or the
- * element of an array whose uuid is match_uuid). */
+ * element of an array whose euuid, or uuid, is match_uuid). */
 static int std_api_id(struct vaphost *vh, const char *path, const char *match_uuid,
                       const char *field, char *out, size_t cap, int *code)
 {
@@ -231,7 +231,10 @@ static int std_api_id(struct vaphost *vh, const char *path, const char *match_uu
         json_t *e;
         json_array_foreach(data, i, e)
         {
-            const char *u = json_string_value(json_object_get(e, "uuid"));
+            /* OpenEMR sends euuid (7.0.3); uuid is kept for versions that might. */
+            const char *u = json_string_value(json_object_get(e, "euuid"));
+            if (u == NULL)
+                u = json_string_value(json_object_get(e, "uuid"));
             if (u && strcmp(u, match_uuid) == 0)
                 item = e;
         }

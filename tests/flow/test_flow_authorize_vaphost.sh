@@ -15,6 +15,8 @@
 #       enabled: exit 4, last stderr line names invalid_client and says where
 #       to enable it
 #   second_callback_is_refused   only one callback is accepted
+#   note_finds_the_encounter_by_euuid   note resolves the FHIR encounter id
+#       through the standard API's euuid (OpenEMR sends no uuid there)
 #   find_patient_on_a_server_that_empties_paged_searches   find-patient sends
 #       no _count, so it finds matches where OpenEMR 7.0.3 empties paged
 #       searches
@@ -199,6 +201,31 @@ find_patient_on_a_server_that_empties_paged_searches)
     n=$(sed -n 's/^vap-host: \([0-9]*\) match(es)$/\1/p' "$tmp/fp.err")
     [ -n "$n" ] && [ "$n" -gt 0 ] || fail "no match: $(cat "$tmp/fp.err")"
     grep -q '"id"' "$tmp/fp.out" || fail "no patient printed: $(cat "$tmp/fp.out")"
+    ;;
+note_finds_the_encounter_by_euuid)
+    # OpenEMR's encounter list carries eid and euuid, not uuid
+    nscope="openid offline_access api:fhir api:oemr user/Patient.read user/Encounter.read user/patient.read user/encounter.read user/soap_note.write"
+    control clients "{\"client_id\":\"authz-client\",\"client_secret\":\"$secret\",\"redirect_uris\":[\"$redirect\"],\"scope\":\"$nscope\"}" ||
+        fail "sim control"
+    sed -i "s|scope=\"[^\"]*\"|scope=\"$nscope\"|" "$tmp/plugins.conf"
+    start_authorize --no-listen
+    approve
+    printf '%s\n' "$callback" >&4
+    finish_authorize
+    [ "$rc" -eq 0 ] || fail "authorize exit $rc; stderr: $(cat "$tmp/host.err")"
+    "$vap_host" -c "$tmp/plugins.conf" fetch 'Patient?name=a' >"$tmp/p.json" 2>"$tmp/p.err" ||
+        fail "patient search: $(cat "$tmp/p.err")"
+    pid=$(/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["entry"][0]["resource"]["id"])' <"$tmp/p.json") ||
+        fail "no patient"
+    "$vap_host" -c "$tmp/plugins.conf" fetch "Encounter?patient=$pid" >"$tmp/e.json" 2>"$tmp/e.err" ||
+        fail "encounter search: $(cat "$tmp/e.err")"
+    eid=$(/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["entry"][0]["resource"]["id"])' <"$tmp/e.json") ||
+        fail "no encounter"
+    "$vap_host" -c "$tmp/plugins.conf" note --patient "$pid" --encounter "$eid" \
+        --subjective "Caller asked about a refill." >"$tmp/n.out" 2>"$tmp/n.err"
+    nrc=$?
+    [ "$nrc" -eq 0 ] || fail "note exit $nrc: $(cat "$tmp/n.err")"
+    grep -q '"sid"' "$tmp/n.out" || fail "note answer: $(cat "$tmp/n.out")"
     ;;
 *)
     fail "unknown case"

@@ -442,9 +442,10 @@ static void api_patient(sim_req *q, sim_resp *r, const char *puuid, int encounte
         json_t *fe = sim_res_build(&s->data, s->fhir_base, SIM_R_ENCOUNTER, idx, j);
         const char *date = json_string_value(json_object_get(json_object_get(fe, "period"), "start"));
         json_t *reason = json_object_get(json_array_get(json_object_get(fe, "reasonCode"), 0), "text");
-        json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:s,s:O,s:s}", "id", eid, "eid", eid,
-            "uuid", euuid, "pid", pid, "date", date ? date : "", "reason", reason ? reason : json_null(),
-            "facility", "Springfield Family Practice"));
+        /* OpenEMR 7.0.3 (OPENEMR.md §12): eid and euuid, pid and puuid; no uuid */
+        json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:s}", "id", eid, "eid",
+            eid, "euuid", euuid, "pid", pid, "puuid", puuid, "date", date ? date : "", "reason",
+            reason ? reason : json_null(), "facility", "Springfield Family Practice"));
         json_decref(fe);
     }
     sim_resp_json(r, 200, std_wrap(a));

@@ -299,8 +299,12 @@ static void api_patient_lookup_gives_numeric_pid_and_encounters(void)
              json_is_array(json_object_get(p, "validationErrors"));
     snprintf(path, sizeof(path), "/apis/default/api/patient/%s/encounter", t_jstr(t, "patient"));
     json_t *e = get_json(path, t_jstr(t, "access_token"), &st);
+    json_t *e0 = json_array_get(json_object_get(e, "data"), 0);
+    /* as OpenEMR 7.0.3 answered: eid, euuid, pid, puuid, and no uuid */
     int enc_ok = st == 200 && json_array_size(json_object_get(e, "data")) >= 1 &&
-                 t_jstr(json_array_get(json_object_get(e, "data"), 0), "eid");
+                 t_jstr(e0, "eid") && t_jstr(e0, "euuid") && strlen(t_jstr(e0, "euuid")) == 36 &&
+                 sim_streq_t(t_jstr(e0, "puuid"), t_jstr(t, "patient")) && t_jstr(e0, "pid") &&
+                 !json_object_get(e0, "uuid");
     json_decref(p);
     json_decref(e);
     json_decref(t);
