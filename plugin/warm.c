@@ -1,8 +1,10 @@
 /* warm.c - the instance's warm-up thread (see warm.h).
  *
- * A HEAD to {fhir_base}/metadata (public on OpenEMR) on up to
- * warm_connections idle pool handles; any HTTP answer leaves a live TLS
- * connection in the handle.  The thread sleeps on a condition variable, so
+ * "OPTIONS *" to fhir_base's host on up to warm_connections idle pool
+ * handles: the web server answers it itself (no OpenEMR code runs, unlike a
+ * HEAD to /metadata, which OpenEMR answers 404 after running PHP), and any
+ * answer leaves a live TLS connection in the handle.  A failure is logged at
+ * debug level only: warming is an optimisation, never an error.  The thread sleeps on a condition variable, so
  * instance_free stops it at once. */
 #include "warm.h"
 
@@ -70,7 +72,7 @@ static void warm_once(struct vap_instance *inst, int64_t idle_ms)
     char url[2048];
     vap_error err;
     VAP_INIT(vap_error, err);
-    snprintf(url, sizeof url, "%s/metadata", inst->cfg.fhir_base);
+    snprintf(url, sizeof url, "%s", inst->cfg.fhir_base);
     if (http_client_warm(inst->http, url, (unsigned)inst->cfg.warm_connections, idle_ms,
                          plugin_now_ms() + WARM_DEADLINE_MS, inst->warmer.cancel, &err) != VAP_OK)
         plog(VAP_LOG_DEBUG, "connection warm-up: %s", err.message);

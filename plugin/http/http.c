@@ -277,8 +277,8 @@ int http_client_warm(struct http_client *c, const char *url, unsigned n,
         pthread_mutex_unlock(&c->mu);
         if (!take)
             continue;
-        /* The slot is ours: run a HEAD on exactly this handle. */
-        struct http_request rq = {.method = "HEAD", .url = url,
+        /* The slot is ours: ask the server itself, on exactly this handle. */
+        struct http_request rq = {.method = "OPTIONS *", .url = url,
                                   .deadline_ms = deadline_ms};
         struct http_hdrs h;
         char host[256];
@@ -289,7 +289,7 @@ int http_client_warm(struct http_client *c, const char *url, unsigned n,
             rc = err_set(err, VAP_E_INVAL, "refusing to warm up %s: not https://", host);
         else if (left <= 0)
             rc = err_set(err, VAP_E_TIMEOUT, "deadline passed warming up %s", host);
-        /* HEAD: the cap only matters for a Content-Length curl checks */
+        /* the answer is a few headers: the default cap is plenty */
         else if ((rc = http_setup(c, s, &rq, NULL, HTTP_RESPONSE_MAX_DEFAULT, &h)) ==
                      VAP_OK &&
                  (rc = http_run(s, cancel, http_mono_ms() + left, &res)) == VAP_OK &&

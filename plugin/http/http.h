@@ -41,7 +41,8 @@ int http_client_new(const struct http_client_opts *o, struct http_client **out,
 void http_client_free(struct http_client *c);
 
 struct http_request {
-    const char *method;         /* NULL/"GET", "POST", "PUT", "HEAD", "DELETE" */
+    const char *method;         /* NULL/"GET", "POST", "PUT", "HEAD", "DELETE",
+                                   "OPTIONS *" (the server-wide OPTIONS)     */
     const char *url;            /* https:// only                              */
     const char *const *headers; /* extra "Name: value" lines (no CR/LF)       */
     size_t n_headers;
@@ -80,9 +81,11 @@ void http_response_init(struct http_response *rs);
  * (retry with backoff, then report); anything else VAP_E_HTTP. */
 int http_status_vap(int status);
 
-/* Open connections ahead of need: a HEAD request to url on up to n pool
+/* Open connections ahead of need: "OPTIONS *" to url's host on up to n pool
  * handles that have been idle for at least idle_ms (0: every idle handle),
- * so the next caller does not pay a handshake.  Any HTTP status counts as
+ * so the next caller does not pay a handshake.  The web server answers that
+ * itself (Apache: 200 with Allow, no application code runs), where a HEAD
+ * to a FHIR route runs OpenEMR's PHP for a 404.  Any HTTP status counts as
  * warm.  Call at instance start, and when the instance has been idle.
  * cancel (may be NULL) ends it promptly, e.g. when the instance is freed. */
 int http_client_warm(struct http_client *c, const char *url, unsigned n,

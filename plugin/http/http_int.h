@@ -48,7 +48,8 @@ struct http_client {
     int log_debug;
 };
 
-enum { HTTP_M_GET = 1, HTTP_M_HEAD, HTTP_M_POST, HTTP_M_PUT, HTTP_M_DELETE };
+/* HTTP_M_OPTIONS is "OPTIONS *": the server itself answers, not an application. */
+enum { HTTP_M_GET = 1, HTTP_M_HEAD, HTTP_M_POST, HTTP_M_PUT, HTTP_M_DELETE, HTTP_M_OPTIONS };
 
 int64_t http_mono_ms(void);
 /* strdup with malloc: the slot frees it. */

@@ -77,12 +77,14 @@ int http_setup(struct http_client *c, struct http_slot *s,
                : strcmp(m, "HEAD") == 0   ? HTTP_M_HEAD
                : strcmp(m, "POST") == 0   ? HTTP_M_POST
                : strcmp(m, "PUT") == 0    ? HTTP_M_PUT
-               : strcmp(m, "DELETE") == 0 ? HTTP_M_DELETE : 0;
+               : strcmp(m, "DELETE") == 0 ? HTTP_M_DELETE
+               : strcmp(m, "OPTIONS *") == 0 ? HTTP_M_OPTIONS : 0;
     if (kind == 0)
         return VAP_E_INVAL;
     if (kind != s->method || kind == HTTP_M_POST || kind == HTTP_M_PUT) {
         s->method = 0; /* unknown until every option below is set */
         HTTP_SET(CURLOPT_CUSTOMREQUEST, NULL);
+        HTTP_SET(CURLOPT_REQUEST_TARGET, NULL);
         /* POSTFIELDS switches the method to POST, so it is cleared first
          * and the method chosen after it */
         HTTP_SET(CURLOPT_POSTFIELDS, NULL);
@@ -101,6 +103,11 @@ int http_setup(struct http_client *c, struct http_slot *s,
         case HTTP_M_DELETE:
             HTTP_SET(CURLOPT_HTTPGET, 1L);
             HTTP_SET(CURLOPT_CUSTOMREQUEST, "DELETE");
+            break;
+        case HTTP_M_OPTIONS:
+            HTTP_SET(CURLOPT_HTTPGET, 1L);
+            HTTP_SET(CURLOPT_CUSTOMREQUEST, "OPTIONS");
+            HTTP_SET(CURLOPT_REQUEST_TARGET, "*");
             break;
         default:
             HTTP_SET(CURLOPT_HTTPGET, 1L);

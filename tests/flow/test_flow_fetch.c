@@ -4,7 +4,9 @@
  * base, and the response object. */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "testcheck.h"
 #include "flowkit.h"
@@ -70,6 +72,33 @@ static void test_all_pages_stops_at_max_pages(void)
               strcmp(r->headers[0].name, "X-Vap-Pages-Truncated") == 0,
           "all_pages_stops_at_max_pages_and_says_so");
     k.api->release(r);
+}
+
+/* The warm-up opens TLS connections with "OPTIONS *", which the web server
+ * answers itself: never a HEAD to /metadata (OpenEMR runs PHP for a 404),
+ * never a warning. */
+static void test_warm_up_asks_the_server_not_openemr(void)
+{
+    long opts = 0;
+    /* The warm-up thread starts with the instance; wait for its request
+     * (bounded only by the test's own timeout on a busy machine). */
+    for (int i = 0; i < 6000 && (opts = flowkit_counter(&k, "routes.server-options")) < 1; i++) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    check(opts >= 1, "warm_up_sends_options_star");
+    check(flowkit_counter(&k, "routes.fhir-metadata") == 0 &&
+              flowkit_counter(&k, "routes.fhir/other") == 0,
+          "warm_up_sends_no_fhir_request");
+    char *log = fakehost_log_text(k.fh);
+    int warned = 0;
+    for (char *l = log; l != NULL && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        size_t n = strcspn(l, "\n");
+        if (n > 5 && strncmp(l, "warn:", 5) == 0 && memmem(l, n, "warm", 4) != NULL)
+            warned = 1;
+    }
+    free(log);
+    check(!warned, "warm_up_never_warns");
 }
 
 static void quirks(int on)
@@ -277,6 +306,7 @@ int main(int argc, char **argv)
         return 1;
     }
     k.api->release(gi);
+    test_warm_up_asks_the_server_not_openemr();
     test_all_pages_merges_offset_pages();
     test_all_pages_stops_at_max_pages();
     test_all_pages_adds_no_paging_params();

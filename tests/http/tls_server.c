@@ -160,6 +160,12 @@ static enum MHD_Result ts_handler(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    if (strcmp(url, "*") == 0 && strcmp(method, "OPTIONS") == 0) {
+        pthread_mutex_lock(&s->mu);
+        s->hits_options++;
+        pthread_mutex_unlock(&s->mu);
+        return ts_reply(c, 200, "", "Allow", "GET,HEAD,POST,OPTIONS");
+    }
     if (strcmp(url, "/ok") == 0) {
         pthread_mutex_lock(&s->mu);
         s->hits_ok++;

@@ -262,6 +262,7 @@ typedef struct sim_resp {
     char *set_cookie;
     int www_basic;
     int no_store;
+    const char *allow;      /* an Allow header (OPTIONS *), or NULL */
     int fault;              /* transport fault to apply (sim_server.c) */
     int fault_ms;
 } sim_resp;

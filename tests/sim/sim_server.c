@@ -35,7 +35,7 @@ static const char *const route_names[] = {
     "fhir/Patient", "fhir/Encounter", "fhir/DiagnosticReport", "fhir/MedicationRequest",
     "fhir/Medication", "fhir/Observation", "fhir/Condition", "fhir/AllergyIntolerance",
     "fhir/Appointment", "fhir/Practitioner", "fhir/other", "api/patient", "api/encounter",
-    "api/soap_note", "api/other", "control", "not-found", NULL};
+    "api/soap_note", "api/other", "control", "not-found", "server-options", NULL};
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
@@ -348,6 +348,18 @@ static void dispatch(sim_req *q, sim_resp *r)
     const char *p = q->path;
     sim_srv *s = q->srv;
     int get = strcmp(q->method, "GET") == 0, post = strcmp(q->method, "POST") == 0;
+    if (strcmp(p, "*") == 0) {
+        /* "OPTIONS *": the web server's own answer (Apache: 200 and Allow);
+         * no OpenEMR code runs. */
+        sim_count_route(s, "server-options");
+        if (strcmp(q->method, "OPTIONS") == 0) {
+            r->status = 200;
+            r->allow = "GET,HEAD,POST,OPTIONS";
+        } else {
+            sim_api_error(r, 400, "Bad request");
+        }
+        return;
+    }
     struct { const char *tail; int get, post; const char *route; void (*fn)(sim_req *, sim_resp *); } oauth[] = {
         {"/.well-known/openid-configuration", 1, 0, "openid-configuration", sim_h_openid_config},
         {"/jwk", 1, 0, "jwk", sim_h_jwk},
@@ -439,6 +451,8 @@ static enum MHD_Result send_resp(sim_srv *s, struct MHD_Connection *conn, sim_re
         MHD_add_response_header(m, "Set-Cookie", r->set_cookie);
     if (r->www_basic)
         MHD_add_response_header(m, "WWW-Authenticate", "Basic realm=\"OAuth\"");
+    if (r->allow)
+        MHD_add_response_header(m, "Allow", r->allow);
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)(r->status ? r->status : 500), m);
     MHD_destroy_response(m);
     return ret;

@@ -1,8 +1,10 @@
 /* test_sim_observed.c: what a running OpenEMR 7.0.3 did (OPENEMR.md §12) and
  * the simulator now does too: the refresh scope rule, the token endpoint's
  * answer to a made-up code, the authorization endpoint's order of checks. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "test_sim.h"
 
@@ -220,7 +222,68 @@ static void fault_paged_total_caps_and_counts_every_match(void)
     CHECK(second == 120 && e1 == 7);
 }
 
+static long raw_status(const char *method, const char *target, const char *path, char *allow,
+                       size_t allow_cap);
+
+/* HEAD /metadata is a 404 (OpenEMR routes GET only, after running PHP);
+ * "OPTIONS *" is the web server's own 200, which warms a connection. */
+static void observed_head_metadata_is_404_options_star_is_200(void)
+{
+    char allow[128] = "";
+    long head = raw_status("HEAD", NULL, FHIR "/metadata", NULL, 0);
+    long get = raw_status("GET", NULL, FHIR "/metadata", NULL, 0);
+    long opt = raw_status("OPTIONS", "*", "/", allow, sizeof(allow));
+    CHECK(head == 404);
+    CHECK(get == 200);
+    CHECK(opt == 200 && strstr(allow, "GET") != NULL);
+}
+
+static size_t allow_hdr(char *b, size_t size, size_t n, void *ud)
+{
+    char **a = ud;
+    size_t len = size * n;
+    if (a[0] && len > 7 && strncasecmp(b, "Allow: ", 7) == 0)
+        snprintf(a[0], (size_t)(uintptr_t)a[1], "%.*s", (int)(len - 7), b + 7);
+    return len;
+}
+
+static size_t sink(char *b, size_t size, size_t n, void *ud)
+{
+    (void)b;
+    (void)ud;
+    return size * n;
+}
+
+static long raw_status(const char *method, const char *target, const char *path, char *allow,
+                       size_t allow_cap)
+{
+    char url[512];
+    long st = -1;
+    void *ud[2] = {allow, (void *)(uintptr_t)allow_cap};
+    snprintf(url, sizeof(url), "%s%s", g_base, path);
+    CURL *c = curl_easy_init();
+    if (!c)
+        return -1;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CAINFO, sim_ca_path(g_srv));
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, allow_hdr);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, ud);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    else if (strcmp(method, "GET") != 0)
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (target)
+        curl_easy_setopt(c, CURLOPT_REQUEST_TARGET, target);
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+    curl_easy_cleanup(c);
+    return st;
+}
+
 const tcase t_observed_cases[] = {
+    {"observed_head_metadata_is_404_options_star_is_200",
+     observed_head_metadata_is_404_options_star_is_200},
     {"observed_paging_params_empty_a_search", observed_paging_params_empty_a_search},
     {"fault_paged_total_caps_and_counts_every_match", fault_paged_total_caps_and_counts_every_match},
     {"observed_token_scope_omits_api_scopes", observed_token_scope_omits_api_scopes},
