@@ -415,6 +415,17 @@ static void issue(sim_req *q, sim_resp *r, const sim_grant *base, const char *sc
     json_object_set_new(out, "access_token", json_string(access));
     if (refresh)
         json_object_set_new(out, "refresh_token", json_string(refresh));
+    if (nonce && pub) {
+        /* IdTokenSMARTResponse echoes a nonce sent at /authorize among the
+         * scopes (OPENEMR.md §6); a client must not take it for one. */
+        size_t wl = strlen(pub) + 7;
+        char *withn = malloc(wl);
+        if (withn) {
+            snprintf(withn, wl, "%s%snonce", pub, *pub ? " " : "");
+            free(pub);
+            pub = withn;
+        }
+    }
     json_object_set_new(out, "scope", json_string(pub ? pub : ""));
     if (puuid[0]) {
         char style[160];
