@@ -213,7 +213,8 @@ static const char *grant_state_name(int state)
     case VAP_GRANT_VALID:
         return "valid";
     case VAP_GRANT_EXPIRED:
-        return "expired (refresh will renew it)";
+        /* Whether the server accepts the renewal is known only by asking. */
+        return "expired (a refresh token is kept: vap-host refresh tries a renewal now)";
     case VAP_GRANT_REAUTH_REQUIRED:
         return "reauthorization required";
     default:
