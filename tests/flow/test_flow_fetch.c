@@ -14,6 +14,7 @@
 static struct flowkit k;
 static vap_instance *inst;
 
+static void quirks(int on);
 static int do_fetch(const char *method, const char *path, const char *query, uint32_t flags,
                     const char *body, vap_fetch_response **resp, vap_error *err)
 {
@@ -210,6 +211,16 @@ static void test_standard_api_and_missing_scope(void)
           "missing_scope_on_fresh_token_is_denied_naming_scope");
     check(flowkit_counter(&k, "token_requests.refresh_token") == refreshes,
           "missing_scope_makes_no_refresh");
+    k.api->release(r);
+    r = NULL;
+    /* OpenEMR 7.0.3 answers a missing scope with an empty 401: the same. */
+    quirks(1);
+    rc = do_fetch("GET", "Observation", "patient=x", 0, NULL, &r, &err);
+    quirks(0);
+    check(rc == VAP_E_DENIED && strstr(err.message, "user/Observation.read") != NULL,
+          "bare_401_on_fresh_token_is_denied_naming_scope");
+    check(flowkit_counter(&k, "token_requests.refresh_token") == refreshes,
+          "bare_401_makes_no_refresh");
     k.api->release(r);
 }
 

@@ -227,6 +227,24 @@ static void fault_paged_total_caps_and_counts_every_match(void)
 static long raw_status(const char *method, const char *target, const char *path, char *allow,
                        size_t allow_cap);
 
+/* With --openemr-quirks a missing scope is a bare 401 with an empty body. */
+static void observed_missing_scope_is_a_bare_401(void)
+{
+    json_t *t = t_tokens("openid offline_access api:fhir user/Patient.read");
+    CHECK(t);
+    char path[256];
+    snprintf(path, sizeof(path), FHIR "/Observation?patient=%s", "x");
+    json_decref(t_control("quirks", "{\"enabled\": true}"));
+    tresp r;
+    t_get(path, t_jstr(t, "access_token"), &r);
+    json_decref(t_control("quirks", "{\"enabled\": false}"));
+    long st = r.status;
+    size_t len = r.len;
+    t_resp_free(&r);
+    json_decref(t);
+    CHECK(st == 401 && len == 0);
+}
+
 /* HEAD /metadata is a 404 (OpenEMR routes GET only, after running PHP);
  * "OPTIONS *" is the web server's own 200, which warms a connection. */
 static void observed_head_metadata_is_404_options_star_is_200(void)
@@ -284,6 +302,7 @@ static long raw_status(const char *method, const char *target, const char *path,
 }
 
 const tcase t_observed_cases[] = {
+    {"observed_missing_scope_is_a_bare_401", observed_missing_scope_is_a_bare_401},
     {"observed_head_metadata_is_404_options_star_is_200",
      observed_head_metadata_is_404_options_star_is_200},
     {"observed_paging_params_empty_a_search", observed_paging_params_empty_a_search},
