@@ -539,6 +539,31 @@ static int register_patient_scopes_enabled_at_once(void)
     return ok ? 0 : 1;
 }
 
+/* With the practice's manual approval on, even a patient-scope client
+ * starts disabled: register learns it from the server and says so. */
+static int register_manual_approval_says_disabled(void)
+{
+    vap_instance *in = NULL;
+    vap_register_result *res = NULL;
+    vap_error err;
+    const char *scope = "openid fhirUser offline_access api:fhir launch/patient "
+                        "patient/Patient.read";
+    const char *store = new_store("s-reg-manual", NULL, NULL);
+    EXPECT(flowkit_control(&k, "manual-approval", "{\"enabled\":true}", NULL, 0) == 200,
+           "manual approval on");
+    EXPECT(store && flowkit_instance(&k, &in, &err, "client_id", NULL, "store", store, "scope",
+                                     scope, NULL) == VAP_OK, "setup: %s", err.message);
+    int rc = do_register(in, &res, &err);
+    k.api->instance_free(in);
+    flowkit_control(&k, "manual-approval", "{\"enabled\":false}", NULL, 0);
+    EXPECT(rc == VAP_OK, "register: %s", err.message);
+    int ok = res->enabled == 0 && strstr(res->next_steps, "by hand") != NULL &&
+             strstr(res->next_steps, "Enable") != NULL;
+    k.api->release(res);
+    EXPECT(ok, "not reported disabled");
+    return 0;
+}
+
 static int register_refused_when_client_id_configured(void)
 {
     vap_instance *in = NULL;
@@ -614,6 +639,7 @@ static const struct {
     CASE(check_leaves_the_grant_untouched),
     CASE(register_user_scopes_disabled_then_enabled),
     CASE(register_patient_scopes_enabled_at_once),
+    CASE(register_manual_approval_says_disabled),
     CASE(register_refused_when_client_id_configured),
     CASE(register_refused_before_server_when_store_unusable),
     CASE(register_scope_the_server_refuses_is_config),

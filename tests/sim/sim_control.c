@@ -167,6 +167,14 @@ void sim_h_control(sim_req *q, sim_resp *r, const char *rest)
             __atomic_store_n(&s->cfg.openemr_quirks, json_is_true(e), __ATOMIC_RELAXED);
             sim_resp_json(r, 200, json_pack("{s:b}", "enabled", json_is_true(e)));
         }
+    } else if (strcmp(rest, "manual-approval") == 0) {
+        json_t *e = json_object_get(in, "enabled");
+        if (!json_is_boolean(e)) {
+            bad(r, "manual-approval needs {\"enabled\": true|false}");
+        } else {
+            __atomic_store_n(&s->cfg.manual_approval, json_is_true(e), __ATOMIC_RELAXED);
+            sim_resp_json(r, 200, json_pack("{s:b}", "enabled", json_is_true(e)));
+        }
     } else if (strcmp(rest, "prune") == 0) {
         pthread_mutex_lock(&s->lock);
         s->inserts = 511;   /* makes the next call sweep */

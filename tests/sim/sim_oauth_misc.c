@@ -197,7 +197,7 @@ void sim_h_registration(sim_req *q, sim_resp *r)
     int needs_admin = confidential ? sim_scope_has_prefix(scope, "user/") ||
                                          sim_scope_has_prefix(scope, "system/")
                                    : sim_scope_has(scope, "launch");
-    c->enabled = !(needs_admin || s->cfg.manual_approval);
+    c->enabled = !(needs_admin || __atomic_load_n(&s->cfg.manual_approval, __ATOMIC_RELAXED));
     if (!c->id || (confidential && !c->secret) || !c->scope) {
         sim_client_free(c);
         goto oom;
