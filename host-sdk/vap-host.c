@@ -51,14 +51,16 @@ static const struct vaphost_command vaphost_commands[] = {
      "and exits 3 when there is none, as when it needs re-authorization.\n",
      VAP_CAP_STATUS, cmd_status, 0},
     {"check", "check [--json]", "test the connection: every setting tried against the server",
-     "One line per check, a tick or a cross with the fix, then a summary:\n"
+     "One line per check, a tick, a cross with the fix, or ? for what the server\n"
+     "cannot tell yet (never counted as passed), then a summary:\n"
      "  connection    the server is reached over TLS (CA, host name, pin)\n"
      "  discovery     its OpenID configuration is found and its issuer matches\n"
      "  pkce          it offers PKCE S256\n"
      "  scopes        every configured scope is one this server accepts\n"
      "  redirect_uri  OpenEMR accepts the redirect URI for this client\n"
      "  store         the keyring and the store open (owner and permissions)\n"
-     "  client        client_id and the sealed secret are accepted; the client is enabled\n"
+     "  client        OpenEMR knows client_id and the client is enabled\n"
+     "  secret        always ?: OpenEMR checks it only at the first code exchange\n"
      "  fhir          the FHIR API answers /metadata\n"
      "  grant         a grant is stored, with its scopes and expiry\n"
      "Nothing is created or spent on the server.  Exits with the code of the first\n"
