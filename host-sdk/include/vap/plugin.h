@@ -249,6 +249,13 @@ typedef struct vap_grant_info {
 /* ---- fetch ------------------------------------------------------------------ */
 #define VAP_FETCH_STANDARD_API (1u << 0) /* path is under OpenEMR's /api base  */
 #define VAP_FETCH_ALL_PAGES (1u << 1)    /* follow paging, merge one Bundle    */
+/* VAP_FETCH_ALL_PAGES adds nothing to the first request (OpenEMR 7.0.3
+ * answers any search carrying _count or _offset with no match).  It asks for
+ * more only when the answer shows the server pages: Bundle.link[next] (under
+ * fhir_base), or a Bundle "total" larger than its entries (then _count and
+ * _offset).  A query that carries _count itself is paged by _offset.  A
+ * merged Bundle that stopped early (max_pages, or a paged answer that came
+ * back empty) carries the header X-Vap-Pages-Truncated: 1. */
 
 typedef struct vap_fetch_request {
     uint32_t struct_size;
