@@ -41,6 +41,8 @@ static int check_pin(const char *v, vap_error *err);
 static int parse_long(const char *key, const char *v, long min, long max,
                       long *out, vap_error *err);
 static char *derive_api_base(const char *fhir_base);
+static int config_unknown_option(const char *key, vap_error *err);
+static int config_scope_refused(const struct scope_report *rep, vap_error *err);
 
 int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
                         vap_error *err)
@@ -60,11 +62,7 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
             if (strcmp(k, opt_names[j]) == 0)
                 id = j;
         if (id < 0)
-            return err_set(err, VAP_E_CONFIG,
-                           "unknown option '%.64s': the openemr plugin takes issuer, fhir_base, "
-                           "client_id, redirect_uri, scope, store, keyring, ca_file, client_auth, "
-                           "timeout_ms, pin_sha256, refresh_margin_s, leeway_s, max_response_bytes, "
-                           "connections, warm_connections", k);
+            return config_unknown_option(k, err);
         if (val[id] != NULL)
             return err_set(err, VAP_E_CONFIG,
                            "option '%s' is given twice: keep one %s=... on the config line", k, k);
@@ -97,19 +95,8 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
 
     const char *scope = val[OPT_SCOPE] ? val[OPT_SCOPE] : CONFIG_DEFAULT_SCOPE;
     struct scope_report rep;
-    if (scope_check(scope, strlen(scope), &rep) != 0) {
-        if (rep.corrected[0]) {
-            /* The message must hold the whole corrected line (vap_error has
-             * 256 bytes): the explanation goes to the log. */
-            plog(VAP_LOG_ERROR, "scope: %s; use: scope=\"%s\"", rep.reason, rep.corrected);
-            char more[32] = "";
-            if (rep.n_bad > 1)
-                snprintf(more, sizeof more, " and %u more", rep.n_bad - 1);
-            return err_set(err, VAP_E_CONFIG, "scope: OpenEMR rejects %s%s; use: scope=\"%s\"",
-                           rep.first_bad, more, rep.corrected);
-        }
-        return err_set(err, VAP_E_CONFIG, "scope: %s", rep.reason);
-    }
+    if (scope_check(scope, strlen(scope), &rep) != 0)
+        return config_scope_refused(&rep, err);
     cfg->scope_warnings = rep.warnings;
 
     cfg->client_auth = CLIENT_AUTH_AUTO;
@@ -410,6 +397,111 @@ static int parse_long(const char *key, const char *v, long min, long max, long *
                        key, min, max, v);
     *out = x;
     return VAP_OK;
+}
+
+
+/* The guide's field names and other keys admins type, with what to do. */
+static const char *const hint_discovered =
+    "the endpoints are discovered from issuer= (OpenEMR's OAuth base, "
+    "https://HOST/oauth2/SITE): remove it";
+static const char *const hint_secret =
+    "a secret never goes on the config line: remove it and seal it with "
+    "vap-seal put client_secret (it reads the secret from standard input)";
+static const struct {
+    const char *key;
+    const char *hint;
+} opt_misnamed[] = {
+    {"authorization_endpoint", NULL}, {"token_endpoint", NULL},  {"jwks_uri", NULL},
+    {"userinfo_endpoint", NULL},      {"registration_endpoint", NULL},
+    {"client_secret", NULL},          {"secret", NULL},          {"password", NULL},
+    {"fhir_base_url", "fhir_base"},   {"fhir_url", "fhir_base"}, {"base_url", "fhir_base"},
+    {"redirect_url", "redirect_uri"}, {"scopes", "scope"},
+};
+
+/* Levenshtein distance, capped: keys are short and ASCII. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strnlen(a, 64), lb = strnlen(b, 64);
+    size_t row[65];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+static int config_unknown_option(const char *key, vap_error *err)
+{
+    for (size_t i = 0; i < sizeof opt_misnamed / sizeof opt_misnamed[0]; i++) {
+        if (strcmp(key, opt_misnamed[i].key) != 0)
+            continue;
+        if (opt_misnamed[i].hint != NULL)
+            return err_set(err, VAP_E_CONFIG, "unknown option '%s': did you mean %s?", key,
+                           opt_misnamed[i].hint);
+        int secret = strstr(key, "secret") != NULL || strcmp(key, "password") == 0;
+        return err_set(err, VAP_E_CONFIG, "option '%s' is not taken: %s", key,
+                       secret ? hint_secret : hint_discovered);
+    }
+    const char *best = NULL;
+    size_t best_d = 3;
+    for (int j = 0; j < OPT_COUNT; j++) {
+        size_t d = edit_distance(key, opt_names[j]);
+        if (d < best_d && d * 3 <= strlen(opt_names[j])) {
+            best = opt_names[j];
+            best_d = d;
+        }
+    }
+    if (best != NULL)
+        return err_set(err, VAP_E_CONFIG, "unknown option '%.64s': did you mean %s?", key, best);
+    char list[256];
+    size_t used = 0;
+    for (int j = 0; j < OPT_COUNT && used < sizeof list; j++) {
+        int w = snprintf(list + used, sizeof list - used, "%s%s", j ? " " : "", opt_names[j]);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+    return err_set(err, VAP_E_CONFIG, "unknown option '%.24s'; options: %s", key, list);
+}
+
+/* One message, not two: the line to paste is in it when it fits in
+ * vap_error's 256 bytes; a longer line and the patient-bound alternative go
+ * to the log as the lines to paste, and the message points there. */
+static int config_scope_refused(const struct scope_report *rep, vap_error *err)
+{
+    if (!rep->corrected[0])
+        return err_set(err, VAP_E_CONFIG, "scope: %s", rep->reason);
+    char more[32] = "";
+    if (rep->n_bad > 1)
+        snprintf(more, sizeof more, " and %u more", rep->n_bad - 1);
+    char msg[sizeof err->message + 1];
+    int w = snprintf(msg, sizeof msg, "scope: OpenEMR rejects %s%s; use: scope=\"%s\"",
+                     rep->first_bad, more, rep->corrected);
+    int fits = w > 0 && (size_t)w < sizeof err->message;
+    if (!fits)
+        plog(VAP_LOG_WARN, "scope to paste, practice-wide: scope=\"%s\"", rep->corrected);
+    if (rep->alternative[0])
+        plog(VAP_LOG_WARN, "or, for a grant bound to the one patient picked at consent: "
+                           "scope=\"%s\"", rep->alternative);
+    if (fits)
+        return err_set(err, VAP_E_CONFIG, "%s", msg);
+    int rules = strncmp(rep->first_bad, "FHIR scopes", 11) != 0;
+    return err_set(err, VAP_E_CONFIG,
+                   "scope: OpenEMR rejects %.96s%s%s; paste the practice-wide scope= line "
+                   "printed above", rep->first_bad, more,
+                   rules ? " (no wildcards; every resource scope needs user/ or patient/)" : "");
 }
 
 static char *derive_api_base(const char *fhir_base)
