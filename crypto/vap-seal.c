@@ -79,6 +79,10 @@ int main(int argc, char **argv)
         usage_all(argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
     }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("vap-seal (vap-openemr) %s, sealed file format %u\n", VAP_VERSION, 1u);
+        return CLI_EXIT_OK;
+    }
     const struct cli_command *cmd = find_command(argv[1]);
     if (cmd == NULL) {
         fprintf(stderr, "vap-seal: unknown command \"%s\"\n", argv[1]);
@@ -176,7 +180,8 @@ int cli_fail(const char *fmt, ...)
 
 static void usage_all(FILE *f)
 {
-    fputs("usage: vap-seal COMMAND [OPTIONS]   (vap-seal COMMAND --help for details)\n\ncommands:\n", f);
+    fputs("usage: vap-seal COMMAND [OPTIONS]   (vap-seal COMMAND --help for details; vap-seal --version)\n\n"
+          "commands:\n", f);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %s\n", commands[i].usage);
 }
