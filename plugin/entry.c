@@ -143,6 +143,7 @@ static int api_instance_new(const vap_option *opts, size_t n_opts, vap_instance 
         .ca_file = inst->cfg.ca_file,
         .pin_sha256 = inst->cfg.pin_sha256,
         .pool_size = (unsigned)inst->cfg.connections,
+        .proxy = inst->cfg.proxy,
     };
     if ((rc = authz_init(&inst->authz, err)) != VAP_OK ||
         (rc = refresher_init(&inst->refresher, err)) != VAP_OK ||

@@ -24,13 +24,14 @@ enum opt_id {
     OPT_ISSUER, OPT_FHIR_BASE, OPT_CLIENT_ID, OPT_REDIRECT_URI, OPT_SCOPE,
     OPT_STORE, OPT_KEYRING, OPT_CA_FILE, OPT_CLIENT_AUTH, OPT_TIMEOUT_MS,
     OPT_PIN_SHA256, OPT_REFRESH_MARGIN_S, OPT_LEEWAY_S, OPT_MAX_RESPONSE,
-    OPT_CONNECTIONS, OPT_WARM_CONNECTIONS, OPT_COUNT
+    OPT_CONNECTIONS, OPT_WARM_CONNECTIONS, OPT_PROXY, OPT_COUNT
 };
 
 static const char *const opt_names[OPT_COUNT] = {
     "issuer", "fhir_base", "client_id", "redirect_uri", "scope", "store",
     "keyring", "ca_file", "client_auth", "timeout_ms", "pin_sha256",
-    "refresh_margin_s", "leeway_s", "max_response_bytes", "connections", "warm_connections"};
+    "refresh_margin_s", "leeway_s", "max_response_bytes", "connections", "warm_connections",
+    "proxy"};
 
 static int check_issuer(const char *v, vap_error *err);
 static int check_fhir_base(const char *v, vap_error *err);
@@ -38,6 +39,7 @@ static int check_redirect_uri(const char *v, vap_error *err);
 static int check_abs_path(const char *key, const char *v, vap_error *err);
 static int check_client_id(const char *v, vap_error *err);
 static int check_pin(const char *v, vap_error *err);
+static int check_proxy(const char *v, vap_error *err);
 static int parse_long(const char *key, const char *v, long min, long max,
                       long *out, vap_error *err);
 static char *derive_api_base(const char *fhir_base);
@@ -91,6 +93,8 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
     if (val[OPT_CA_FILE] && (rc = check_abs_path("ca_file", val[OPT_CA_FILE], err)) != 0)
         return rc;
     if (val[OPT_PIN_SHA256] && (rc = check_pin(val[OPT_PIN_SHA256], err)) != 0)
+        return rc;
+    if (val[OPT_PROXY] && (rc = check_proxy(val[OPT_PROXY], err)) != 0)
         return rc;
 
     const char *scope = val[OPT_SCOPE] ? val[OPT_SCOPE] : CONFIG_DEFAULT_SCOPE;
@@ -150,10 +154,13 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
     cfg->keyring = strdup(val[OPT_KEYRING]);
     cfg->ca_file = val[OPT_CA_FILE] ? strdup(val[OPT_CA_FILE]) : NULL;
     cfg->pin_sha256 = val[OPT_PIN_SHA256] ? strdup(val[OPT_PIN_SHA256]) : NULL;
+    const char *px = val[OPT_PROXY];
+    int px_given = px != NULL && strcmp(px, "env") != 0;
+    cfg->proxy = px_given ? strdup(strcmp(px, "none") == 0 ? "" : px) : NULL;
     if (!cfg->issuer || !cfg->fhir_base || !cfg->api_base || !cfg->redirect_uri ||
         !cfg->scope || !cfg->store || !cfg->keyring ||
         (val[OPT_CLIENT_ID] && !cfg->client_id) || (val[OPT_CA_FILE] && !cfg->ca_file) ||
-        (val[OPT_PIN_SHA256] && !cfg->pin_sha256)) {
+        (val[OPT_PIN_SHA256] && !cfg->pin_sha256) || (px_given && !cfg->proxy)) {
         config_free(cfg);
         return err_set(err, VAP_E_NOMEM, "out of memory reading the options");
     }
@@ -190,7 +197,7 @@ void config_free(struct config *cfg)
 {
     char **fields[] = {&cfg->issuer, &cfg->fhir_base, &cfg->api_base, &cfg->client_id,
                        &cfg->redirect_uri, &cfg->scope, &cfg->store, &cfg->keyring,
-                       &cfg->ca_file, &cfg->pin_sha256};
+                       &cfg->ca_file, &cfg->pin_sha256, &cfg->proxy};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         free(*fields[i]);
         *fields[i] = NULL;
@@ -384,6 +391,29 @@ bad:
     return err_set(err, VAP_E_CONFIG,
                    "pin_sha256 must be one or more sha256//BASE64 public-key hashes separated by "
                    "';' (certtool --certificate-info prints them as pin-sha256:...)");
+}
+
+/* proxy=none, env, or a proxy URL in curl's syntax with its scheme; a user
+ * and password in it are allowed (and never shown in messages). */
+static int check_proxy(const char *v, vap_error *err)
+{
+    static const char *const schemes[] = {"http://", "https://", "socks4://", "socks4a://",
+                                          "socks5://", "socks5h://"};
+    if (strcmp(v, "none") == 0 || strcmp(v, "env") == 0)
+        return VAP_OK;
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0] && k == 0; i++)
+        if (strncmp(v, schemes[i], strlen(schemes[i])) == 0)
+            k = strlen(schemes[i]);
+    int ok = k > 0 && v[k] != '\0' && v[k] != '/' && v[k] != ':';
+    for (const char *p = v; ok && *p; p++)
+        ok = (unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f;
+    const char *path = ok ? strchr(v + k, '/') : NULL;
+    if (!ok || (path != NULL && path[1] != '\0'))
+        return err_set(err, VAP_E_CONFIG,
+                       "proxy must be none, env (https_proxy and no_proxy from the environment) "
+                       "or a proxy URL such as proxy=http://proxy.example.org:3128");
+    return VAP_OK;
 }
 
 static int parse_long(const char *key, const char *v, long min, long max, long *out,

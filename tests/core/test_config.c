@@ -97,6 +97,16 @@ static const struct opt_case opt_cases[] = {
      {{"scope", "openid offline_access user/Patient.read"}}, VAP_E_CONFIG,
      "use: scope=\"openid offline_access user/Patient.read api:fhir\""},
     {"missing_issuer_is_named", {{"issuer", ""}}, VAP_E_CONFIG, "option 'issuer' is missing"},
+    {"proxy_none_is_accepted", {{"proxy", "none"}}, VAP_OK, NULL},
+    {"proxy_env_is_accepted", {{"proxy", "env"}}, VAP_OK, NULL},
+    {"proxy_url_with_credentials_is_accepted", {{"proxy", "http://u:p@proxy.example.org:3128"}},
+     VAP_OK, NULL},
+    {"proxy_socks5h_is_accepted", {{"proxy", "socks5h://127.0.0.1:1080"}}, VAP_OK, NULL},
+    {"proxy_without_scheme_is_refused", {{"proxy", "proxy.example.org:3128"}}, VAP_E_CONFIG,
+     "proxy must be none, env (https_proxy and no_proxy from the environment) or a proxy URL "
+     "such as proxy=http://proxy.example.org:3128"},
+    {"proxy_with_a_path_is_refused", {{"proxy", "http://proxy.example.org:3128/x"}}, VAP_E_CONFIG,
+     "proxy must be none"},
 };
 
 #define check(ok, name, ...)                                                               \
@@ -139,6 +149,13 @@ static void run_opt_case(const struct opt_case *c)
               err.message, c->want_msg);
     if (rc == VAP_OK) {
         check(cfg.issuer != NULL && cfg.api_base != NULL, c->name, "fields not set");
+        for (size_t k = 0; k < 3 && c->extra[k].key; k++)
+            if (strcmp(c->extra[k].key, "proxy") == 0) {
+                const char *v = c->extra[k].value;
+                const char *want = strcmp(v, "env") == 0 ? NULL : strcmp(v, "none") == 0 ? "" : v;
+                check(want == NULL ? cfg.proxy == NULL : (cfg.proxy && strcmp(cfg.proxy, want) == 0),
+                      c->name, "proxy stored as '%s'", cfg.proxy ? cfg.proxy : "(env)");
+            }
         config_free(&cfg);
     }
 }
