@@ -24,14 +24,14 @@ enum opt_id {
     OPT_ISSUER, OPT_FHIR_BASE, OPT_CLIENT_ID, OPT_REDIRECT_URI, OPT_SCOPE,
     OPT_STORE, OPT_KEYRING, OPT_CA_FILE, OPT_CLIENT_AUTH, OPT_TIMEOUT_MS,
     OPT_PIN_SHA256, OPT_REFRESH_MARGIN_S, OPT_LEEWAY_S, OPT_MAX_RESPONSE,
-    OPT_CONNECTIONS, OPT_WARM_CONNECTIONS, OPT_PROXY, OPT_COUNT
+    OPT_CONNECTIONS, OPT_WARM_CONNECTIONS, OPT_PROXY, OPT_LOG_LEVEL, OPT_COUNT
 };
 
 static const char *const opt_names[OPT_COUNT] = {
     "issuer", "fhir_base", "client_id", "redirect_uri", "scope", "store",
     "keyring", "ca_file", "client_auth", "timeout_ms", "pin_sha256",
     "refresh_margin_s", "leeway_s", "max_response_bytes", "connections", "warm_connections",
-    "proxy"};
+    "proxy", "log_level"};
 
 static int check_issuer(const char *v, vap_error *err);
 static int check_fhir_base(const char *v, vap_error *err);
@@ -103,6 +103,19 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
         return config_scope_refused(&rep, err);
     cfg->scope_warnings = rep.warnings;
 
+    cfg->log_level = VAP_LOG_INFO;
+    if (val[OPT_LOG_LEVEL]) {
+        static const char *const levels[] = {"error", "warn", "info", "debug"};
+        int found = -1;
+        for (int i = 0; i < 4; i++)
+            if (strcmp(val[OPT_LOG_LEVEL], levels[i]) == 0)
+                found = i;
+        if (found < 0)
+            return err_set(err, VAP_E_CONFIG,
+                           "log_level=%.32s is not known: use log_level=error, warn, info or debug",
+                           val[OPT_LOG_LEVEL]);
+        cfg->log_level = found;
+    }
     cfg->client_auth = CLIENT_AUTH_AUTO;
     if (val[OPT_CLIENT_AUTH]) {
         const char *a = val[OPT_CLIENT_AUTH];

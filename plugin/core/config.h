@@ -34,6 +34,7 @@ struct config {
     char *proxy;        /* NULL: from the environment (proxy=env); "": none;
                            else the proxy URL                               */
     enum client_auth client_auth;
+    int log_level;         /* VAP_LOG_*: lines above it are not logged     */
     long timeout_ms;
     long refresh_margin_s;
     long leeway_s;
