@@ -34,6 +34,8 @@ struct proxy {
     int refuse; /* answer 403 to every CONNECT */
     pthread_t thread;
     pthread_mutex_t mu;
+    pthread_cond_t done; /* a tunnel ended */
+    unsigned live;       /* tunnels running */
     unsigned connects;  /* CONNECT requests seen */
     char last_target[128];
     volatile int stop;
@@ -94,6 +96,10 @@ out:
     if (sfd >= 0)
         close(sfd);
     close(cfd);
+    pthread_mutex_lock(&px.mu);
+    px.live--;
+    pthread_cond_broadcast(&px.done);
+    pthread_mutex_unlock(&px.mu);
     return NULL;
 }
 
@@ -108,10 +114,17 @@ static void *proxy_accept(void *arg)
         if (cfd < 0)
             continue;
         pthread_t t;
-        if (pthread_create(&t, NULL, proxy_tunnel, (void *)(intptr_t)cfd) == 0)
+        pthread_mutex_lock(&px.mu);
+        px.live++;
+        pthread_mutex_unlock(&px.mu);
+        if (pthread_create(&t, NULL, proxy_tunnel, (void *)(intptr_t)cfd) == 0) {
             pthread_detach(t);
-        else
+        } else {
             close(cfd);
+            pthread_mutex_lock(&px.mu);
+            px.live--;
+            pthread_mutex_unlock(&px.mu);
+        }
     }
     return NULL;
 }
@@ -178,6 +191,7 @@ static int group_setup(void **state)
     if (http_global_init() != VAP_OK || sodium_init() < 0 || ts_start(&srv) != 0)
         return -1;
     pthread_mutex_init(&px.mu, NULL);
+    pthread_cond_init(&px.done, NULL);
     px.lfd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t sl = sizeof sa;
@@ -193,7 +207,12 @@ static int group_teardown(void **state)
     px.stop = 1;
     pthread_join(px.thread, NULL);
     close(px.lfd);
-    usleep(300 * 1000); /* tunnels see stop within one poll */
+    /* Every client was freed, so every tunnel's peer has closed; each
+     * also sees stop within one poll. */
+    pthread_mutex_lock(&px.mu);
+    while (px.live > 0)
+        pthread_cond_wait(&px.done, &px.mu);
+    pthread_mutex_unlock(&px.mu);
     ts_stop(&srv);
     curl_global_cleanup();
     return 0;
