@@ -356,13 +356,28 @@ static int scope_build(const struct tok *toks, size_t nt, int to_user, struct sc
             bad_add(rep, bad, sizeof bad, p, n);
             char res[64];
             snprintf(res, sizeof res, "%.*s", (int)(c.res_len < 63 ? c.res_len : 63), c.res);
-            if (strcmp(res, "Medication") == 0) {
+            if (strcmp(res, "*") == 0) {
+                /* "*.read": the guide's wildcard without its prefix. */
+                int patient = strcmp(bare_ctx, "patient") == 0;
+                if (c.perm_len == 4 && memcmp(c.perm, "read", 4) == 0)
+                    for (size_t k = 0; k < (patient ? N(patient_set) : N(user_set)); k++)
+                        full |= out_addf(out, cap, bare_ctx,
+                                         patient ? patient_set[k] : user_set[k], "read");
+                else if (!patient && c.perm_len == 5 && memcmp(c.perm, "write", 5) == 0)
+                    want_note = 1;
+                else
+                    break; /* no wildcard of another permission exists */
+            } else if (strcmp(res, "Medication") == 0) {
                 /* A patient's medications are MedicationRequest resources. */
                 full |= out_addf(out, cap, bare_ctx, "MedicationRequest", "read");
                 full |= out_addf(out, cap, bare_ctx, "Medication", "read");
             } else {
                 char perm[16];
                 snprintf(perm, sizeof perm, "%.*s", (int)(c.perm_len < 15 ? c.perm_len : 15), c.perm);
+                /* "X.write" in a patient/ line would be a patient/ FHIR
+                 * write, which OpenEMR refuses: dropped, like patient/X.write. */
+                if (strcmp(bare_ctx, "patient") == 0 && strcmp(perm, "write") == 0)
+                    break;
                 full |= out_addf(out, cap, bare_ctx, res, perm);
             }
             has_fhir = 1;

@@ -192,6 +192,30 @@ static const struct scope_case scope_cases[] = {
     {"bare_resource_refused", "openid offline_access api:fhir Patient.read", -1, 0},
 };
 
+/* Every line the checker suggests is one it accepts (found by fuzzing). */
+static const char *const suggest_cases[] = {
+    "openid fhirUser patient/*.read Patient.read FH*.write Encounter.read", /* bare write */
+    "*.$",                                                                 /* bare wildcard */
+    "openid *.read *.write",
+    "openid fhirUser patient/*.read patient/*.write Patient.read Encounter.read "
+    "DiagnosticReport.read Medication.read",
+};
+
+static void run_suggest_case(const char *scope)
+{
+    struct scope_report rep, again;
+    int rc = scope_check(scope, strlen(scope), &rep);
+    check(rc == -1, "suggested_lines_are_accepted", "'%s' was not refused", scope);
+    if (rep.corrected[0])
+        check(scope_check(rep.corrected, strlen(rep.corrected), &again) == 0,
+              "suggested_lines_are_accepted", "'%s' -> '%s': %s", scope, rep.corrected,
+              again.reason);
+    if (rep.alternative[0])
+        check(scope_check(rep.alternative, strlen(rep.alternative), &again) == 0,
+              "suggested_lines_are_accepted", "'%s' -> alternative '%s': %s", scope,
+              rep.alternative, again.reason);
+}
+
 static void run_scope_case(const struct scope_case *c)
 {
     struct scope_report rep;
@@ -387,6 +411,8 @@ int main(int argc, char **argv)
         run_opt_case(&opt_cases[i]);
     for (size_t i = 0; i < sizeof scope_cases / sizeof scope_cases[0]; i++)
         run_scope_case(&scope_cases[i]);
+    for (size_t i = 0; i < sizeof suggest_cases / sizeof suggest_cases[0]; i++)
+        run_suggest_case(suggest_cases[i]);
 
     /* scope_has matches whole words only. */
     check(scope_has("openid offline_access", 21, "offline_access") &&
