@@ -32,11 +32,20 @@ typedef struct cli_opts {
 
 int cli_init(cli_opts *o);
 int cli_put(cli_opts *o);
+int cli_restore(cli_opts *o);
 int cli_list(cli_opts *o);
 int cli_verify(cli_opts *o);
 int cli_rotate_key(cli_opts *o);
 int cli_export(cli_opts *o);
 int cli_import(cli_opts *o);
+
+/* "put needs --keyring ..." unless VALUE is set; CLI_EXIT_USAGE or OK.
+ * With -c, the message names the config key that was missing. */
+int cmd_need(const char *what, const char *value, const char *cmd);
+/* Opens o->store (created 0700 with CREATE), honouring --owner. */
+int cmd_open_store(cli_opts *o, int create, seal_store **st);
+/* The config file given with -c, for messages naming its keys (NULL: none). */
+extern const char *cli_config_path;
 
 /* Prints "vap-seal: MESSAGE" on stderr; returns CLI_EXIT_FAIL. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -22,9 +22,7 @@ typedef char cli_name[SEAL_NAME_MAX + 1];
 static int cmd_owner(const char *owner, uid_t *uid, gid_t *gid);
 static int cmd_ensure_dir(const char *path, uid_t uid, gid_t gid);
 static int cmd_keyring_dir(const char *keyring, char *dir, size_t cap, uid_t uid, gid_t gid);
-static int cmd_open_store(cli_opts *o, int create, seal_store **st);
 static void cmd_time(uint64_t t, char *out, size_t cap);
-static int cmd_need(const char *what, const char *value, const char *cmd);
 
 int cli_init(cli_opts *o)
 {
@@ -57,46 +55,6 @@ int cli_init(cli_opts *o)
     printf("created keyring %s with active key %s\n", o->keyring, hex);
 out:
     seal_keyring_free(ring);
-    return rc;
-}
-
-int cli_put(cli_opts *o)
-{
-    seal_store *st = NULL;
-    seal_keyring *ring = NULL;
-    uint8_t *secret = NULL;
-    size_t len = 0;
-    uint64_t gen = 0;
-    seal_err err = {0};
-    int rc = cmd_need("--keyring", o->keyring, "put");
-    if (rc == CLI_EXIT_OK)
-        rc = cmd_need("--store", o->store, "put");
-    if (rc != CLI_EXIT_OK)
-        return rc;
-    if (!seal_name_valid(o->name))
-        return cli_fail("\"%s\" is not a valid item name (use client_secret or grant)", o->name);
-    if (o->issuer == NULL || o->client_id == NULL || !*o->issuer || !*o->client_id)
-        return cli_fail("put needs the issuer and client_id the secret belongs to: --issuer URL --client-id ID, "
-                        "or -c CONFIG [-i NAME]");
-    if ((rc = cmd_open_store(o, 1, &st)) != CLI_EXIT_OK)
-        return rc;
-    /* Check the keyring before asking for the secret, so nobody types it in vain. */
-    if (seal_keyring_load(o->keyring, seal_store_owner(st), &ring, &err) != SEAL_OK) {
-        rc = cli_fail("%s", err.message);
-        goto out;
-    }
-    if ((rc = cli_read_secret("Secret (not echoed): ", 1, &secret, &len)) != CLI_EXIT_OK)
-        goto out;
-    seal_binding b = {o->issuer, o->client_id};
-    if (seal_store_put(st, o->keyring, o->name, &b, secret, len, &gen, &err) != SEAL_OK) {
-        rc = cli_fail("%s", err.message);
-        goto out;
-    }
-    printf("sealed %s (generation %llu)\n", o->name, (unsigned long long)gen);
-out:
-    sodium_free(secret);
-    seal_keyring_free(ring);
-    seal_store_close(st);
     return rc;
 }
 
@@ -462,13 +420,20 @@ out:
     return rc;
 }
 
-static int cmd_need(const char *what, const char *value, const char *cmd)
+const char *cli_config_path;
+
+int cmd_need(const char *what, const char *value, const char *cmd)
 {
-    if (value == NULL || *value == '\0') {
+    if (value != NULL && *value != '\0')
+        return CLI_EXIT_OK;
+    /* With -c the admin expected the config line to say it: name its key. */
+    const char *key = strcmp(what, "--keyring") == 0 ? "keyring" : strcmp(what, "--store") == 0 ? "store" : NULL;
+    if (cli_config_path != NULL && key != NULL)
+        fprintf(stderr, "vap-seal: %s needs %s: config %s has no %s= on the instance's line; add %s=PATH there, "
+                        "or give %s PATH\n", cmd, what, cli_config_path, key, key, what);
+    else
         fprintf(stderr, "vap-seal: %s needs %s (see vap-seal %s --help)\n", cmd, what, cmd);
-        return CLI_EXIT_USAGE;
-    }
-    return CLI_EXIT_OK;
+    return CLI_EXIT_USAGE;
 }
 
 /* --owner USER (or uid); only root may give files away. */
@@ -519,7 +484,7 @@ static int cmd_keyring_dir(const char *keyring, char *dir, size_t cap, uid_t uid
     return cmd_ensure_dir(dir, uid, gid);
 }
 
-static int cmd_open_store(cli_opts *o, int create, seal_store **st)
+int cmd_open_store(cli_opts *o, int create, seal_store **st)
 {
     uid_t uid = (uid_t)-1;
     gid_t gid = (gid_t)-1;

@@ -21,6 +21,7 @@ static int io_read_tty_line(const char *prompt, uint8_t *buf, size_t cap, size_t
 static int io_read_stdin(uint8_t *buf, size_t cap, size_t *len, int first_line);
 static int cfg_next_token(const char *buf, size_t len, size_t *pos, char *tok, size_t cap, int *eol);
 static char *cfg_dup(const char *s);
+static unsigned cfg_line(const char *buf, size_t pos);
 
 int cli_read_secret(const char *prompt, int confirm, uint8_t **out, size_t *len)
 {
@@ -145,7 +146,13 @@ int cli_parse_config(const char *buf, size_t len, const char *instance, cli_opts
         eol = 0;
         while (!eol && (r = cfg_next_token(buf, len, &pos, tok, sizeof tok, &eol)) != 0) {
             if (r < 0) {
-                snprintf(why, why_cap, "a value is too long or a quote is not closed");
+                size_t k = strspn(tok, "abcdefghijklmnopqrstuvwxyz0123456789_");
+                if (k > 0 && k <= 40 && tok[k] == '=')
+                    snprintf(why, why_cap, "the value of %.*s= on line %u is too long or its quote is not "
+                             "closed: end it with \"", (int)k, tok, cfg_line(buf, pos));
+                else
+                    snprintf(why, why_cap, "a value on line %u is too long or its quote is not closed",
+                             cfg_line(buf, pos));
                 return -1;
             }
             ntok++;
@@ -302,7 +309,7 @@ static int cfg_next_token(const char *buf, size_t len, size_t *pos, char *tok, s
             if (c == '\\' && p + 1 < len && (buf[p + 1] == '"' || buf[p + 1] == '\\'))
                 c = buf[++p];
             else if (c == '\n')
-                return -1;
+                break; /* unterminated: reported below */
         } else if (c == '"') {
             quoted = 1;
             p++;
@@ -311,14 +318,16 @@ static int cfg_next_token(const char *buf, size_t len, size_t *pos, char *tok, s
                    (c == '\\' && p + 1 < len && (buf[p + 1] == '\n' || buf[p + 1] == '\r'))) {
             break;
         }
-        if (n + 1 >= cap)
+        if (n + 1 >= cap) {
+            tok[n] = '\0'; /* the start, for a message naming the key */
             return -1;
+        }
         tok[n++] = c;
         p++;
     }
+    tok[n] = '\0';
     if (quoted)
         return -1;
-    tok[n] = '\0';
     *pos = p;
     return 1;
 }
@@ -330,4 +339,12 @@ static char *cfg_dup(const char *s)
     if (d != NULL)
         memcpy(d, s, n + 1);
     return d;
+}
+
+static unsigned cfg_line(const char *buf, size_t pos)
+{
+    unsigned line = 1;
+    for (size_t i = 0; i < pos; i++)
+        line += buf[i] == '\n';
+    return line;
 }

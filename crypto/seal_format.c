@@ -181,14 +181,7 @@ out:
 /* Purpose names double as file names: a-z 0-9 _ -, not leading '-'. */
 static int format_purpose_valid(const uint8_t *p, size_t len)
 {
-    if (len == 0 || len > SEAL_NAME_MAX || p[0] == '-')
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        uint8_t c = p[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-            return 0;
-    }
-    return 1;
+    return seal_name_valid_len((const char *)p, len);
 }
 
 /* Parses the authenticated payload in s->buf[0..len); copies issuer and

@@ -61,6 +61,9 @@ struct seal_store {
     char path[4096];
 };
 
+/* seal_name_valid on N bytes (not NUL-terminated): purposes use it too. */
+int seal_name_valid_len(const char *name, size_t n);
+
 /* Sets ERR and returns CODE. */
 int seal_fail(seal_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

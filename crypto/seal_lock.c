@@ -34,7 +34,11 @@ static int lock_take(seal_store *st, const char *name, int exclusive, int nonblo
     lk->fd = -1;
     if (!seal_name_valid(name))
         return seal_fail(err, SEAL_E_INVAL, "invalid item name (use a-z, 0-9, _ and -)");
-    snprintf(lname, sizeof lname, ".%s.lock", name);
+    /* NAME.previous is written only under NAME's lock. */
+    size_t n = strlen(name), sl = sizeof SEAL_PREVIOUS_SUFFIX - 1;
+    if (n > sl && strcmp(name + n - sl, SEAL_PREVIOUS_SUFFIX) == 0)
+        n -= sl;
+    snprintf(lname, sizeof lname, ".%.*s.lock", (int)n, name);
     int fd = openat(st->dirfd, lname, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return seal_fail(err, SEAL_E_IO, "cannot open lock file %s/%s: %s (is the store writable by this "

@@ -110,10 +110,17 @@ uid_t seal_store_owner(const seal_store *st)
 
 int seal_name_valid(const char *name)
 {
-    size_t n = strnlen(name, SEAL_NAME_MAX + 1);
+    return seal_name_valid_len(name, strnlen(name, SEAL_NAME_MAX + 1));
+}
+
+int seal_name_valid_len(const char *name, size_t n)
+{
     if (n == 0 || n > SEAL_NAME_MAX || name[0] == '-')
         return 0;
-    for (size_t i = 0; i < n; i++) {
+    size_t base = n, sl = sizeof SEAL_PREVIOUS_SUFFIX - 1;
+    if (n > sl && memcmp(name + n - sl, SEAL_PREVIOUS_SUFFIX, sl) == 0)
+        base = n - sl; /* the kept copy of an item: BASE.previous */
+    for (size_t i = 0; i < base; i++) {
         char c = name[i];
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
             return 0;

@@ -30,11 +30,20 @@ static const struct cli_command commands[] = {
      "Refuses to overwrite an existing keyring.",
      0},
     {"put", cli_put,
-     "put --keyring K --store S (--issuer URL --client-id ID | -c CONFIG [-i NAME]) [--owner USER] NAME",
+     "put --keyring K --store S (--issuer URL --client-id ID | -c CONFIG [-i NAME]) [--owner USER] [--force] NAME",
      "Seal a secret as item NAME (client_secret or grant), bound to the issuer and client_id.\n"
      "The secret is read from stdin (one trailing newline stripped) or from a no-echo prompt on a\n"
-     "terminal; never from the command line.  Replaces the item atomically and bumps its generation.\n"
+     "terminal; never from the command line.  A secret with leading or trailing spaces, a carriage\n"
+     "return or another control character is refused (a copy-paste accident) unless --force.\n"
+     "Replaces the item atomically and bumps its generation; the item replaced is kept sealed as\n"
+     "NAME.previous (vap-seal restore NAME brings it back).\n"
      "With -c, store= and keyring= are also taken from the config line when not given.",
+     1},
+    {"restore", cli_restore,
+     "restore (--keyring K --store S | -c CONFIG [-i NAME]) NAME",
+     "Bring back the item NAME that the last put (or register) replaced: every put keeps the\n"
+     "item it replaces sealed as NAME.previous.  The replaced NAME becomes NAME.previous in turn,\n"
+     "so a restore can itself be undone.",
      1},
     {"list", cli_list, "list --store S [--json]",
      "List the sealed items: name, key id, generation, creation time.  Never prints values.", 0},
@@ -69,6 +78,10 @@ int main(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage_all(argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("vap-seal (vap-openemr) %s, sealed file format %u\n", VAP_VERSION, 1u);
+        return CLI_EXIT_OK;
     }
     const struct cli_command *cmd = find_command(argv[1]);
     if (cmd == NULL) {
@@ -144,6 +157,7 @@ int main(int argc, char **argv)
     seal_err err = {0};
     if (seal_init(&err) != SEAL_OK)
         return cli_fail("%s", err.message);
+    cli_config_path = o.config;
     if (o.config != NULL && (rc = cli_read_config(o.config, o.instance, &o)) != CLI_EXIT_OK) {
         cli_opts_free(&o);
         return rc;
@@ -166,7 +180,8 @@ int cli_fail(const char *fmt, ...)
 
 static void usage_all(FILE *f)
 {
-    fputs("usage: vap-seal COMMAND [OPTIONS]   (vap-seal COMMAND --help for details)\n\ncommands:\n", f);
+    fputs("usage: vap-seal COMMAND [OPTIONS]   (vap-seal COMMAND --help for details; vap-seal --version)\n\n"
+          "commands:\n", f);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %s\n", commands[i].usage);
 }

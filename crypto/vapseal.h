@@ -163,7 +163,9 @@ void seal_store_close(seal_store *st);
 /* Gives new files to UID/GID (root only; default: the directory's owner). */
 void seal_store_set_owner(seal_store *st, uid_t uid, gid_t gid);
 uid_t seal_store_owner(const seal_store *st);
-/* Item names: 1..SEAL_NAME_MAX of [a-z0-9_-], not starting with '.' or '-'. */
+/* Item names: 1..SEAL_NAME_MAX of [a-z0-9_-], not starting with '.' or '-',
+ * optionally followed by ".previous" (the copy seal_store_put_keep keeps). */
+#define SEAL_PREVIOUS_SUFFIX ".previous"
 int seal_name_valid(const char *name);
 /* Reads and opens item NAME into S (permission checks as for the keyring).
  * Caller should hold the item's lock (shared) for a consistent read. */
@@ -181,6 +183,21 @@ int seal_store_list(seal_store *st, char (*names)[SEAL_NAME_MAX + 1], size_t cap
  * NULL. */
 int seal_store_put(seal_store *st, const char *keyring_path, const char *name, const seal_binding *bind,
                    const uint8_t *value, size_t value_len, uint64_t *generation_out, seal_err *err);
+
+/* seal_store_put that first keeps the item being replaced: its value and
+ * binding are sealed again as NAME.previous (same generation), durably,
+ * before NAME is replaced.  *kept is 1 when a previous item was kept, 0
+ * when there was none or it could not be opened (then it is replaced
+ * without a copy, as seal_store_put does).  NAME.previous shares NAME's
+ * lock. */
+int seal_store_put_keep(seal_store *st, const char *keyring_path, const char *name, const seal_binding *bind,
+                        const uint8_t *value, size_t value_len, uint64_t *generation_out, int *kept,
+                        seal_err *err);
+/* Brings NAME.previous back as NAME (value and binding, next generation),
+ * then keeps the replaced NAME as NAME.previous, so a restore can itself be
+ * undone.  SEAL_E_NOENT when there is no NAME.previous. */
+int seal_store_restore_previous(seal_store *st, const char *keyring_path, const char *name,
+                                uint64_t *generation_out, seal_err *err);
 
 /* The raw sealed bytes of NAME (permission-checked, not decrypted), for
  * backups: into BUF (cap SEAL_FILE_MAX). */

@@ -1,7 +1,8 @@
 /* fuzz_options.c - instance options, the scope checker and the URL splitter
  * (plugin/core/config.c, scope.c, url.c).
  * Input: lines of key=value; the whole input is also fed to scope_check and
- * url_split, which later parse scope strings and URLs from servers. */
+ * url_split, which later parse scope strings and URLs from servers.  A
+ * scope line scope_check suggests must pass scope_check itself. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct scope_report rep;
     struct url_parts u;
-    scope_check((const char *)data, size, &rep);
+    /* A line the checker suggests, the practice-wide one or the
+     * patient-bound alternative, is one it accepts. */
+    if (scope_check((const char *)data, size, &rep) != 0) {
+        static struct scope_report again;
+        if (rep.corrected[0] && scope_check(rep.corrected, strlen(rep.corrected), &again) != 0)
+            abort();
+        if (rep.alternative[0] &&
+            scope_check(rep.alternative, strlen(rep.alternative), &again) != 0)
+            abort();
+    }
     url_split((const char *)data, size, &u);
 
     char *copy = malloc(size + 1);

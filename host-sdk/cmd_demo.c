@@ -190,7 +190,7 @@ static int step_config(struct demo *d, struct vaphost *vh)
             "openemr %s \\\n"
             "    issuer=%s/oauth2/default \\\n"
             "    fhir_base=%s/apis/default/fhir \\\n"
-            "    client_id=%s ca_file=%s \\\n"
+            "    client_id=%s ca_file=%s proxy=none \\\n"
             "    scope=\"%s\" \\\n"
             "    store=%s/store keyring=%s/keyring\n",
             d->plugin_path, d->base, d->base, d->client_id, d->ca, DEMO_SCOPE, d->dir, d->dir);

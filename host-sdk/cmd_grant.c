@@ -9,11 +9,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "exitcodes.h"
 #include "vaphost.h"
 
 static const char *grant_state_name(int state);
 static void grant_print_time(const char *label, int64_t ms);
+static int grant_print_json(const vap_grant_info *gi);
 
 int cmd_status(struct vaphost *vh, int argc, char **argv)
 {
@@ -21,8 +24,9 @@ int cmd_status(struct vaphost *vh, int argc, char **argv)
     vap_error err;
     int code;
 
-    if (argc > 1) {
-        fprintf(stderr, "vap-host: status takes no arguments; run: vap-host status --help\n");
+    int json = argc == 2 && strcmp(argv[1], "--json") == 0;
+    if (argc > 1 && !json) {
+        fprintf(stderr, "vap-host: status takes only --json; run: vap-host status --help\n");
         return VAPHOST_EXIT_USAGE;
     }
     VAP_INIT(vap_error, err);
@@ -31,14 +35,21 @@ int cmd_status(struct vaphost *vh, int argc, char **argv)
         vh->api->release(gi);
         return vaphost_report(vh, rc, &err);
     }
+    if (json && grant_print_json(gi) != 0) {
+        vh->api->release(gi);
+        fprintf(stderr, "vap-host: out of memory printing the grant\n");
+        return VAPHOST_EXIT_FAILURE;
+    }
     if (gi == NULL || gi->state == VAP_GRANT_NONE) {
-        printf("no grant\n");
+        if (!json)
+            printf("no grant\n");
         fflush(stdout);
         fprintf(stderr, "vap-host: instance %s has no grant yet; a staff member must run: "
                         "vap-host -i %s authorize\n", vh->instance_name, vh->instance_name);
         code = VAPHOST_EXIT_REAUTH;
     } else {
-        vaphost_print_grant(gi);
+        if (!json)
+            vaphost_print_grant(gi);
         fflush(stdout);
         if (gi->state == VAP_GRANT_REAUTH_REQUIRED) {
             fprintf(stderr, "vap-host: the grant of instance %s can no longer be renewed; a "
@@ -231,4 +242,52 @@ static void grant_print_time(const char *label, int64_t ms)
     char when[64];
     if (gmtime_r(&t, &tm) != NULL && strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0)
         printf("%s: %s\n", label, when);
+}
+
+static int grant_json_time(json_t *o, const char *key, int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char when[64];
+    if (ms <= 0 || gmtime_r(&t, &tm) == NULL ||
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        return 0;
+    return json_object_set_new(o, key, json_string(when));
+}
+
+static int grant_json_str(json_t *o, const char *key, const char *v)
+{
+    return v != NULL && v[0] != '\0' ? json_object_set_new(o, key, json_string(v)) : 0;
+}
+
+/* The fields of vaphost_print_grant as one JSON object on one line; the
+ * state is the stable word (none, valid, expired, reauth_required). */
+static int grant_print_json(const vap_grant_info *gi)
+{
+    static const char *const states[] = {"none", "valid", "expired", "reauth_required"};
+    int state = gi != NULL ? gi->state : VAP_GRANT_NONE;
+    const char *name = state >= 0 && state < 4 ? states[state] : "unknown";
+    json_t *o = json_object();
+    int bad = o == NULL || json_object_set_new(o, "state", json_string(name)) != 0;
+    if (!bad && gi != NULL && state != VAP_GRANT_NONE) {
+        bad |= VAP_HAS(gi, scope) && grant_json_str(o, "scope", gi->scope) != 0;
+        bad |= VAP_HAS(gi, patient) && grant_json_str(o, "patient", gi->patient) != 0;
+        bad |= VAP_HAS(gi, encounter) && grant_json_str(o, "encounter", gi->encounter) != 0;
+        bad |= VAP_HAS(gi, subject) && grant_json_str(o, "subject", gi->subject) != 0;
+        bad |= VAP_HAS(gi, fhir_user) && grant_json_str(o, "fhir_user", gi->fhir_user) != 0;
+        bad |= VAP_HAS(gi, access_expires_at_ms) &&
+               grant_json_time(o, "access_expires", gi->access_expires_at_ms) != 0;
+        bad |= VAP_HAS(gi, obtained_at_ms) && grant_json_time(o, "obtained", gi->obtained_at_ms) != 0;
+        bad |= VAP_HAS(gi, generation) &&
+               json_object_set_new(o, "generation", json_integer((json_int_t)gi->generation)) != 0;
+        bad |= VAP_HAS(gi, has_refresh_token) &&
+               json_object_set_new(o, "refresh_token", json_boolean(gi->has_refresh_token)) != 0;
+    }
+    char *text = bad ? NULL : json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (text == NULL)
+        return -1;
+    printf("%s\n", text);
+    free(text);
+    return 0;
 }

@@ -143,7 +143,7 @@ const vapconf_instance *vapconf_find(const vapconf *conf, const char *name)
 
 static int conf_fail(struct conf_cursor *c, unsigned line, const char *fmt, ...)
 {
-    char what[200];
+    char what[320];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
@@ -306,9 +306,19 @@ static int conf_add_instance(struct conf_cursor *c, vapconf *conf,
                              "duplicate instance name %s (first defined on line %u); "
                              "rename one of them", words[0].text, conf->inst[i].line);
     for (size_t i = 2; i < n; i++) {
-        if (words[i].eq < 0)
+        if (words[i].eq < 0) {
+            /* Most often the rest of a value with spaces (scope=openid fhirUser). */
+            const struct conf_word *prev = &words[i - 1];
+            if (i > 2 && prev->eq > 0 && (size_t)prev->eq <= 40 &&
+                conf_key_ok(prev->text, (size_t)prev->eq))
+                return conf_fail(c, words[i].line,
+                                 "option %zu of instance %s is not key=value; if it is part of "
+                                 "%.*s=..., put that whole value in double quotes: %.*s=\"...\"",
+                                 i - 1, words[0].text, (int)prev->eq, prev->text,
+                                 (int)prev->eq, prev->text);
             return conf_fail(c, words[i].line,
                              "option %zu of instance %s is not key=value", i - 1, words[0].text);
+        }
         if (words[i].eq == 0)
             return conf_fail(c, words[i].line, "option %zu of instance %s has an empty key",
                              i - 1, words[0].text);

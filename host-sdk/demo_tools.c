@@ -179,6 +179,7 @@ int demo_http(struct demo *d, const char *method, const char *url, const char *j
     curl_easy_setopt(c, CURLOPT_CAINFO, d->ca);
     curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROXY, ""); /* the simulator is on loopback */
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 15L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buf_cb);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, out);

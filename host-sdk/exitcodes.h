@@ -10,7 +10,8 @@
 enum vaphost_exit {
     VAPHOST_EXIT_OK = 0,
     VAPHOST_EXIT_FAILURE = 1,     /* any other failure                       */
-    VAPHOST_EXIT_USAGE = 2,       /* usage or config error, unknown command  */
+    VAPHOST_EXIT_USAGE = 2,       /* usage or config error, unknown command,
+                                   * store or keyring unusable               */
     VAPHOST_EXIT_REAUTH = 3,      /* re-authorization needed (or no grant)   */
     VAPHOST_EXIT_CLIENT = 4,      /* client rejected: the admin must fix it  */
     VAPHOST_EXIT_DENIED = 5,      /* denied: scope, ACL or role              */
@@ -25,6 +26,7 @@ static inline int vaphost_exit_code(int status)
         return VAPHOST_EXIT_OK;
     case VAP_E_CONFIG:
     case VAP_E_ABI:
+    case VAP_E_SEAL: /* the store or keyring the config names cannot be used */
         return VAPHOST_EXIT_USAGE;
     case VAP_E_REAUTH_REQUIRED:
         return VAPHOST_EXIT_REAUTH;

@@ -46,9 +46,12 @@ static const struct vaphost_command vaphost_commands[] = {
      "                 implies POST unless --method says PUT\n"
      "Only the response body goes to standard output.\n",
      VAP_CAP_FETCH, cmd_fetch, 0},
-    {"status", "status", "show the stored grant (never a token)",
+    {"status", "status [--json]", "show the stored grant (never a token)",
      "Prints the grant's state, scopes, context and expiry.  Says \"no grant\"\n"
-     "and exits 3 when there is none, as when it needs re-authorization.\n",
+     "and exits 3 when there is none, as when it needs re-authorization.\n"
+     "  --json   the same as one JSON object {\"state\",\"scope\",\"patient\",\"encounter\",\n"
+     "           \"subject\",\"fhir_user\",\"access_expires\",\"obtained\",\"generation\",\n"
+     "           \"refresh_token\"}; {\"state\":\"none\"} when there is no grant\n",
      VAP_CAP_STATUS, cmd_status, 0},
     {"check", "check [--json]", "test the connection: every setting tried against the server",
      "One line per check, a tick, a cross with the fix, or ? for what the server\n"
@@ -111,7 +114,8 @@ static const char vaphost_exit_help[] =
     "Exit codes (stable; scripts may rely on them):\n"
     "  0  success\n"
     "  1  other failure (including: not implemented yet)\n"
-    "  2  usage or configuration error (an unknown command too)\n"
+    "  2  usage or configuration error (an unknown command too), or a store or\n"
+    "     keyring that cannot be used (owner, mode, missing, another key)\n"
     "  3  re-authorization needed (or no grant yet): run vap-host authorize\n"
     "  4  client rejected by the server: the practice admin must fix the client\n"
     "  5  denied: missing scope, access control or role\n"
@@ -136,12 +140,13 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'}, {"instance", required_argument, NULL, 'i'},
         {"verbose", no_argument, NULL, 'v'},      {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0}};
 
     vh.verbosity = VAP_LOG_WARN;
     int opt;
     /* '+': stop at the command; its own options follow it. */
-    while ((opt = getopt_long(argc, argv, "+c:i:vqh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+c:i:vqhV", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             config = optarg;
@@ -158,6 +163,10 @@ int main(int argc, char **argv)
             break;
         case 'h':
             vaphost_usage(stdout);
+            return VAPHOST_EXIT_OK;
+        case 'V':
+            printf("vap-host (vap-openemr) %s, plugin ABI %d.%d\n", VAP_VERSION, VAP_ABI_MAJOR,
+                   VAP_ABI_MINOR);
             return VAPHOST_EXIT_OK;
         default:
             fprintf(stderr, "vap-host: bad option; run: vap-host --help\n");
@@ -262,13 +271,15 @@ static void vaphost_usage(FILE *out)
 {
     fprintf(out,
             "Usage: vap-host [-c CONFIG] [-i NAME] [-v|-q] COMMAND [ARGS...]\n"
+            "       vap-host --version\n"
             "       vap-host COMMAND --help\n\n"
             "The reference host for vap plugins: loads the plugin named in CONFIG as a\n"
             "voice AI platform would, and runs one command.\n\n"
             "  -c CONFIG   the plugin config (default: $VAP_CONFIG, else " VAPHOST_DEFAULT_CONFIG
             ")\n"
             "  -i NAME     the instance (default: the only one in CONFIG)\n"
-            "  -v          more log lines (repeat for debug); -q: errors only\n\n"
+            "  -v          more log lines (repeat for debug); -q: errors only\n"
+            "  -V          print the version (--version)\n\n"
             "Commands:\n");
     for (size_t i = 0; i < VAPHOST_N_COMMANDS; i++)
         fprintf(out, "  %-13s %s\n", vaphost_commands[i].name, vaphost_commands[i].summary);
@@ -356,8 +367,20 @@ static int vaphost_pick_instance(struct vaphost *vh)
     if (vh->instance_name != NULL) {
         vh->conf_inst = vapconf_find(conf, vh->instance_name);
         if (vh->conf_inst == NULL) {
-            fprintf(stderr, "vap-host: %s has no instance named %s; check -i NAME against the "
-                            "first word of its lines\n", vh->config_path, vh->instance_name);
+            char names[256] = "";
+            size_t used = 0;
+            for (size_t i = 0; i < conf->n_inst && used < sizeof names; i++) {
+                int w = snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
+                                 conf->inst[i].name);
+                used = w < 0 ? sizeof names : used + (size_t)w;
+            }
+            if (conf->n_inst == 0)
+                fprintf(stderr, "vap-host: %s has no instance named %s: it configures none\n",
+                        vh->config_path, vh->instance_name);
+            else
+                fprintf(stderr, "vap-host: %s has no instance named %s; its instances are: %s\n",
+                        vh->config_path, vaphost_printable(vh->instance_name, 64)
+                                             ? vh->instance_name : "(that name)", names);
             return VAPHOST_EXIT_USAGE;
         }
         return VAPHOST_EXIT_OK;

@@ -143,7 +143,10 @@ static int api_instance_new(const vap_option *opts, size_t n_opts, vap_instance 
         .ca_file = inst->cfg.ca_file,
         .pin_sha256 = inst->cfg.pin_sha256,
         .pool_size = (unsigned)inst->cfg.connections,
+        .proxy = inst->cfg.proxy,
+        .log_debug = inst->cfg.log_level >= VAP_LOG_DEBUG,
     };
+    plog_allow(inst->cfg.log_level);
     if ((rc = authz_init(&inst->authz, err)) != VAP_OK ||
         (rc = refresher_init(&inst->refresher, err)) != VAP_OK ||
         (rc = http_client_new(&hopts, &inst->http, err)) != VAP_OK) {

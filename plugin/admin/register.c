@@ -89,16 +89,17 @@ int register_client(struct vap_instance *inst, const vap_call *call,
 
     seal_binding bind = {cfg->issuer, reg.client_id};
     seal_err se = {0};
-    if (seal_store_put(inst->secrets.store, cfg->keyring, SECRETS_CLIENT_SECRET_ITEM, &bind,
-                       (const uint8_t *)secret, secret_len, NULL, &se) != 0) {
+    int kept = 0; /* a secret registered before is kept as client_secret.previous */
+    if (seal_store_put_keep(inst->secrets.store, cfg->keyring, SECRETS_CLIENT_SECRET_ITEM, &bind,
+                            (const uint8_t *)secret, secret_len, NULL, &kept, &se) != 0) {
         rc = err_set(err, VAP_E_SEAL,
                      "OpenEMR registered client %.64s but its secret could not be sealed (%.120s): "
                      "fix the store, delete that client in Administration > System > API "
                      "Clients, and register again", reg.client_id, se.message);
         goto out;
     }
-    plog(VAP_LOG_INFO, "registered client %s; its secret is sealed in %s", reg.client_id,
-         cfg->store);
+    plog(VAP_LOG_INFO, "registered client %s; its secret is sealed in %s%s", reg.client_id,
+         cfg->store, kept ? " (the secret it replaced is kept as client_secret.previous)" : "");
 
     int verdict = PROBE_CLIENT_UNCLEAR;
     char detail[96];

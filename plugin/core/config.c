@@ -24,13 +24,14 @@ enum opt_id {
     OPT_ISSUER, OPT_FHIR_BASE, OPT_CLIENT_ID, OPT_REDIRECT_URI, OPT_SCOPE,
     OPT_STORE, OPT_KEYRING, OPT_CA_FILE, OPT_CLIENT_AUTH, OPT_TIMEOUT_MS,
     OPT_PIN_SHA256, OPT_REFRESH_MARGIN_S, OPT_LEEWAY_S, OPT_MAX_RESPONSE,
-    OPT_CONNECTIONS, OPT_WARM_CONNECTIONS, OPT_COUNT
+    OPT_CONNECTIONS, OPT_WARM_CONNECTIONS, OPT_PROXY, OPT_LOG_LEVEL, OPT_COUNT
 };
 
 static const char *const opt_names[OPT_COUNT] = {
     "issuer", "fhir_base", "client_id", "redirect_uri", "scope", "store",
     "keyring", "ca_file", "client_auth", "timeout_ms", "pin_sha256",
-    "refresh_margin_s", "leeway_s", "max_response_bytes", "connections", "warm_connections"};
+    "refresh_margin_s", "leeway_s", "max_response_bytes", "connections", "warm_connections",
+    "proxy", "log_level"};
 
 static int check_issuer(const char *v, vap_error *err);
 static int check_fhir_base(const char *v, vap_error *err);
@@ -38,9 +39,12 @@ static int check_redirect_uri(const char *v, vap_error *err);
 static int check_abs_path(const char *key, const char *v, vap_error *err);
 static int check_client_id(const char *v, vap_error *err);
 static int check_pin(const char *v, vap_error *err);
+static int check_proxy(const char *v, vap_error *err);
 static int parse_long(const char *key, const char *v, long min, long max,
                       long *out, vap_error *err);
 static char *derive_api_base(const char *fhir_base);
+static int config_unknown_option(const char *key, vap_error *err);
+static int config_scope_refused(const struct scope_report *rep, vap_error *err);
 
 int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
                         vap_error *err)
@@ -60,11 +64,7 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
             if (strcmp(k, opt_names[j]) == 0)
                 id = j;
         if (id < 0)
-            return err_set(err, VAP_E_CONFIG,
-                           "unknown option '%.64s': the openemr plugin takes issuer, fhir_base, "
-                           "client_id, redirect_uri, scope, store, keyring, ca_file, client_auth, "
-                           "timeout_ms, pin_sha256, refresh_margin_s, leeway_s, max_response_bytes, "
-                           "connections, warm_connections", k);
+            return config_unknown_option(k, err);
         if (val[id] != NULL)
             return err_set(err, VAP_E_CONFIG,
                            "option '%s' is given twice: keep one %s=... on the config line", k, k);
@@ -94,24 +94,28 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
         return rc;
     if (val[OPT_PIN_SHA256] && (rc = check_pin(val[OPT_PIN_SHA256], err)) != 0)
         return rc;
+    if (val[OPT_PROXY] && (rc = check_proxy(val[OPT_PROXY], err)) != 0)
+        return rc;
 
     const char *scope = val[OPT_SCOPE] ? val[OPT_SCOPE] : CONFIG_DEFAULT_SCOPE;
     struct scope_report rep;
-    if (scope_check(scope, strlen(scope), &rep) != 0) {
-        if (rep.corrected[0]) {
-            /* The message must hold the whole corrected line (vap_error has
-             * 256 bytes): the explanation goes to the log. */
-            plog(VAP_LOG_ERROR, "scope: %s; use: scope=\"%s\"", rep.reason, rep.corrected);
-            char more[32] = "";
-            if (rep.n_bad > 1)
-                snprintf(more, sizeof more, " and %u more", rep.n_bad - 1);
-            return err_set(err, VAP_E_CONFIG, "scope: OpenEMR rejects %s%s; use: scope=\"%s\"",
-                           rep.first_bad, more, rep.corrected);
-        }
-        return err_set(err, VAP_E_CONFIG, "scope: %s", rep.reason);
-    }
+    if (scope_check(scope, strlen(scope), &rep) != 0)
+        return config_scope_refused(&rep, err);
     cfg->scope_warnings = rep.warnings;
 
+    cfg->log_level = VAP_LOG_INFO;
+    if (val[OPT_LOG_LEVEL]) {
+        static const char *const levels[] = {"error", "warn", "info", "debug"};
+        int found = -1;
+        for (int i = 0; i < 4; i++)
+            if (strcmp(val[OPT_LOG_LEVEL], levels[i]) == 0)
+                found = i;
+        if (found < 0)
+            return err_set(err, VAP_E_CONFIG,
+                           "log_level=%.32s is not known: use log_level=error, warn, info or debug",
+                           val[OPT_LOG_LEVEL]);
+        cfg->log_level = found;
+    }
     cfg->client_auth = CLIENT_AUTH_AUTO;
     if (val[OPT_CLIENT_AUTH]) {
         const char *a = val[OPT_CLIENT_AUTH];
@@ -163,10 +167,13 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
     cfg->keyring = strdup(val[OPT_KEYRING]);
     cfg->ca_file = val[OPT_CA_FILE] ? strdup(val[OPT_CA_FILE]) : NULL;
     cfg->pin_sha256 = val[OPT_PIN_SHA256] ? strdup(val[OPT_PIN_SHA256]) : NULL;
+    const char *px = val[OPT_PROXY];
+    int px_given = px != NULL && strcmp(px, "env") != 0;
+    cfg->proxy = px_given ? strdup(strcmp(px, "none") == 0 ? "" : px) : NULL;
     if (!cfg->issuer || !cfg->fhir_base || !cfg->api_base || !cfg->redirect_uri ||
         !cfg->scope || !cfg->store || !cfg->keyring ||
         (val[OPT_CLIENT_ID] && !cfg->client_id) || (val[OPT_CA_FILE] && !cfg->ca_file) ||
-        (val[OPT_PIN_SHA256] && !cfg->pin_sha256)) {
+        (val[OPT_PIN_SHA256] && !cfg->pin_sha256) || (px_given && !cfg->proxy)) {
         config_free(cfg);
         return err_set(err, VAP_E_NOMEM, "out of memory reading the options");
     }
@@ -203,7 +210,7 @@ void config_free(struct config *cfg)
 {
     char **fields[] = {&cfg->issuer, &cfg->fhir_base, &cfg->api_base, &cfg->client_id,
                        &cfg->redirect_uri, &cfg->scope, &cfg->store, &cfg->keyring,
-                       &cfg->ca_file, &cfg->pin_sha256};
+                       &cfg->ca_file, &cfg->pin_sha256, &cfg->proxy};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         free(*fields[i]);
         *fields[i] = NULL;
@@ -399,6 +406,29 @@ bad:
                    "';' (certtool --certificate-info prints them as pin-sha256:...)");
 }
 
+/* proxy=none, env, or a proxy URL in curl's syntax with its scheme; a user
+ * and password in it are allowed (and never shown in messages). */
+static int check_proxy(const char *v, vap_error *err)
+{
+    static const char *const schemes[] = {"http://", "https://", "socks4://", "socks4a://",
+                                          "socks5://", "socks5h://"};
+    if (strcmp(v, "none") == 0 || strcmp(v, "env") == 0)
+        return VAP_OK;
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0] && k == 0; i++)
+        if (strncmp(v, schemes[i], strlen(schemes[i])) == 0)
+            k = strlen(schemes[i]);
+    int ok = k > 0 && v[k] != '\0' && v[k] != '/' && v[k] != ':';
+    for (const char *p = v; ok && *p; p++)
+        ok = (unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f;
+    const char *path = ok ? strchr(v + k, '/') : NULL;
+    if (!ok || (path != NULL && path[1] != '\0'))
+        return err_set(err, VAP_E_CONFIG,
+                       "proxy must be none, env (https_proxy and no_proxy from the environment) "
+                       "or a proxy URL such as proxy=http://proxy.example.org:3128");
+    return VAP_OK;
+}
+
 static int parse_long(const char *key, const char *v, long min, long max, long *out,
                       vap_error *err)
 {
@@ -410,6 +440,111 @@ static int parse_long(const char *key, const char *v, long min, long max, long *
                        key, min, max, v);
     *out = x;
     return VAP_OK;
+}
+
+
+/* The guide's field names and other keys admins type, with what to do. */
+static const char *const hint_discovered =
+    "the endpoints are discovered from issuer= (OpenEMR's OAuth base, "
+    "https://HOST/oauth2/SITE): remove it";
+static const char *const hint_secret =
+    "a secret never goes on the config line: remove it and seal it with "
+    "vap-seal put client_secret (it reads the secret from standard input)";
+static const struct {
+    const char *key;
+    const char *hint;
+} opt_misnamed[] = {
+    {"authorization_endpoint", NULL}, {"token_endpoint", NULL},  {"jwks_uri", NULL},
+    {"userinfo_endpoint", NULL},      {"registration_endpoint", NULL},
+    {"client_secret", NULL},          {"secret", NULL},          {"password", NULL},
+    {"fhir_base_url", "fhir_base"},   {"fhir_url", "fhir_base"}, {"base_url", "fhir_base"},
+    {"redirect_url", "redirect_uri"}, {"scopes", "scope"},
+};
+
+/* Levenshtein distance, capped: keys are short and ASCII. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strnlen(a, 64), lb = strnlen(b, 64);
+    size_t row[65];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+static int config_unknown_option(const char *key, vap_error *err)
+{
+    for (size_t i = 0; i < sizeof opt_misnamed / sizeof opt_misnamed[0]; i++) {
+        if (strcmp(key, opt_misnamed[i].key) != 0)
+            continue;
+        if (opt_misnamed[i].hint != NULL)
+            return err_set(err, VAP_E_CONFIG, "unknown option '%s': did you mean %s?", key,
+                           opt_misnamed[i].hint);
+        int secret = strstr(key, "secret") != NULL || strcmp(key, "password") == 0;
+        return err_set(err, VAP_E_CONFIG, "option '%s' is not taken: %s", key,
+                       secret ? hint_secret : hint_discovered);
+    }
+    const char *best = NULL;
+    size_t best_d = 3;
+    for (int j = 0; j < OPT_COUNT; j++) {
+        size_t d = edit_distance(key, opt_names[j]);
+        if (d < best_d && d * 3 <= strlen(opt_names[j])) {
+            best = opt_names[j];
+            best_d = d;
+        }
+    }
+    if (best != NULL)
+        return err_set(err, VAP_E_CONFIG, "unknown option '%.64s': did you mean %s?", key, best);
+    char list[256];
+    size_t used = 0;
+    for (int j = 0; j < OPT_COUNT && used < sizeof list; j++) {
+        int w = snprintf(list + used, sizeof list - used, "%s%s", j ? " " : "", opt_names[j]);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+    return err_set(err, VAP_E_CONFIG, "unknown option '%.24s'; options: %s", key, list);
+}
+
+/* One message, not two: the line to paste is in it when it fits in
+ * vap_error's 256 bytes; a longer line and the patient-bound alternative go
+ * to the log as the lines to paste, and the message points there. */
+static int config_scope_refused(const struct scope_report *rep, vap_error *err)
+{
+    if (!rep->corrected[0])
+        return err_set(err, VAP_E_CONFIG, "scope: %s", rep->reason);
+    char more[32] = "";
+    if (rep->n_bad > 1)
+        snprintf(more, sizeof more, " and %u more", rep->n_bad - 1);
+    char msg[sizeof err->message + 1];
+    int w = snprintf(msg, sizeof msg, "scope: OpenEMR rejects %s%s; use: scope=\"%s\"",
+                     rep->first_bad, more, rep->corrected);
+    int fits = w > 0 && (size_t)w < sizeof err->message;
+    if (!fits)
+        plog(VAP_LOG_WARN, "scope to paste, practice-wide: scope=\"%s\"", rep->corrected);
+    if (rep->alternative[0])
+        plog(VAP_LOG_WARN, "or, for a grant bound to the one patient picked at consent: "
+                           "scope=\"%s\"", rep->alternative);
+    if (fits)
+        return err_set(err, VAP_E_CONFIG, "%s", msg);
+    int rules = strncmp(rep->first_bad, "FHIR scopes", 11) != 0;
+    return err_set(err, VAP_E_CONFIG,
+                   "scope: OpenEMR rejects %.96s%s%s; paste the practice-wide scope= line "
+                   "printed above", rep->first_bad, more,
+                   rules ? " (no wildcards; every resource scope needs user/ or patient/)" : "");
 }
 
 static char *derive_api_base(const char *fhir_base)

@@ -31,7 +31,10 @@ struct config {
     char *keyring;      /* keyring file                                     */
     char *ca_file;      /* NULL: the system bundle file                     */
     char *pin_sha256;   /* NULL, or curl's "sha256//...;sha256//..."        */
+    char *proxy;        /* NULL: from the environment (proxy=env); "": none;
+                           else the proxy URL                               */
     enum client_auth client_auth;
+    int log_level;         /* VAP_LOG_*: lines above it are not logged     */
     long timeout_ms;
     long refresh_margin_s;
     long leeway_s;

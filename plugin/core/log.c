@@ -6,15 +6,26 @@
 #include <time.h>
 
 static const vap_host_api *g_host;
+/* -1: no instance has said yet, so nothing is held back (unit tests). */
+static int g_level = -1;
 
 void plog_init(const vap_host_api *host)
 {
     g_host = host;
 }
 
+void plog_allow(int level)
+{
+    /* A benign race at worst: instances are created before they log. */
+    if (level > __atomic_load_n(&g_level, __ATOMIC_RELAXED))
+        __atomic_store_n(&g_level, level, __ATOMIC_RELAXED);
+}
+
 void plog(int level, const char *fmt, ...)
 {
-    if (g_host == NULL || !VAP_HAS(g_host, log) || g_host->log == NULL)
+    int allowed = __atomic_load_n(&g_level, __ATOMIC_RELAXED);
+    if (g_host == NULL || !VAP_HAS(g_host, log) || g_host->log == NULL ||
+        (allowed >= 0 && level > allowed))
         return;
     char line[512];
     va_list ap;
@@ -41,4 +52,36 @@ void pmetric(const char *name, double value)
 {
     if (g_host != NULL && VAP_HAS(g_host, metric) && g_host->metric != NULL)
         g_host->metric(g_host->ctx, name, value);
+}
+
+int64_t pmetric_start(void)
+{
+    if (g_host == NULL || !VAP_HAS(g_host, metric) || g_host->metric == NULL)
+        return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return us > 0 ? us : 1;
+}
+
+void pmetric_ms(const char *name, int64_t start)
+{
+    if (start == 0)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    pmetric(name, (double)(us - start) / 1000.0);
+}
+
+void pmetric_fetch(int status, int64_t start)
+{
+    static const char *const by_class[] = {VAP_METRIC_FETCH_NONE, VAP_METRIC_FETCH_NONE,
+                                           VAP_METRIC_FETCH_2XX,  VAP_METRIC_FETCH_3XX,
+                                           VAP_METRIC_FETCH_4XX,  VAP_METRIC_FETCH_5XX};
+    if (start == 0)
+        return;
+    int c = status >= 100 && status <= 599 ? status / 100 : 0;
+    pmetric(by_class[c], 1);
+    pmetric_ms(VAP_METRIC_FETCH_MS, start);
 }

@@ -15,7 +15,18 @@ void plog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)))
 /* Host clock in ms since the epoch (the host's now_ms, else CLOCK_REALTIME). */
 int64_t plugin_now_ms(void);
 
+/* Lines above this level (VAP_LOG_*) are not sent to the host.  Only ever
+ * raised: the most verbose log_level of the process's instances applies. */
+void plog_allow(int level);
+
 /* A metric through the host, if it takes metrics. */
 void pmetric(const char *name, double value);
+/* A monotonic start time for pmetric_ms; 0 when the host takes no metrics
+ * (then pmetric_ms does nothing: no clock is read on the hot path). */
+int64_t pmetric_start(void);
+/* The milliseconds since start as metric name (start 0: nothing). */
+void pmetric_ms(const char *name, int64_t start);
+/* One fetch: its status-class counter (status 0: no answer) and duration. */
+void pmetric_fetch(int status, int64_t start);
 
 #endif

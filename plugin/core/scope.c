@@ -263,6 +263,8 @@ int scope_granted_merge(const char *returned, const char *previous, char *out, s
     return 0;
 }
 
+static int scope_build(const struct tok *toks, size_t nt, int to_user, struct scope_report *rep);
+
 int scope_check(const char *scope, size_t len, struct scope_report *rep)
 {
     memset(rep, 0, sizeof *rep);
@@ -306,6 +308,29 @@ int scope_check(const char *scope, size_t len, struct scope_report *rep)
         nt++;
     }
 
+    int rc = scope_build(toks, nt, 0, rep);
+    if (rc != 0 && rep->corrected[0] && (rep->warnings & SCOPE_WARN_PATIENT_BOUND)) {
+        /* A phone line serves every patient: the practice-wide line comes
+         * first, the patient-bound one is the alternative. */
+        struct scope_report user;
+        scope_build(toks, nt, 1, &user);
+        if (user.corrected[0]) {
+            memcpy(rep->alternative, rep->corrected, sizeof rep->alternative);
+            memcpy(rep->corrected, user.corrected, sizeof rep->corrected);
+        }
+    }
+    return rc;
+}
+
+/* The scopes OpenEMR's note route needs (standard API, api:oemr). */
+static const char *const note_scopes[] = {"api:oemr", "user/patient.read", "user/encounter.read",
+                                          "user/soap_note.write"};
+
+/* Classify every token into rep (zeroed first); to_user rewrites patient/
+ * scopes into their practice-wide user/ forms. */
+static int scope_build(const struct tok *toks, size_t nt, int to_user, struct scope_report *rep)
+{
+    memset(rep, 0, sizeof *rep);
     /* Which context do the admin's good resource scopes use?  A bare
      * "Patient.read" is given the same one (patient/ when there are none). */
     int n_patient = 0, n_user = 0;
@@ -319,19 +344,31 @@ int scope_check(const char *scope, size_t len, struct scope_report *rep)
                 n_user++;
         }
     }
-    const char *bare_ctx = n_user > n_patient ? "user" : "patient";
+    const char *bare_ctx = (to_user || n_user > n_patient) ? "user" : "patient";
 
     char bad[256] = "";
     char *out = rep->corrected;
     size_t cap = sizeof rep->corrected;
-    int refused = 0, full = 0;
+    int refused = 0, full = 0, want_note = 0;
     for (size_t t = 0; t < nt; t++) {
         const char *p = toks[t].p;
         size_t n = toks[t].n;
         struct classified c = classify(p, n);
+        char as_user[128];
+        if (to_user && c.ctx_patient) {
+            if (c.kind == K_FHIR || c.kind == K_STDAPI) {
+                int w = snprintf(as_user, sizeof as_user, "user/%.*s", (int)(n - 8), p + 8);
+                if (w > 0 && (size_t)w < sizeof as_user) {
+                    p = as_user;
+                    n = (size_t)w;
+                }
+            }
+            c.ctx_patient = 0;
+        }
         switch (c.kind) {
         case K_PLAIN:
-            full |= out_add(out, cap, p, n);
+            if (!(to_user && n == 14 && memcmp(p, "launch/patient", 14) == 0))
+                full |= out_add(out, cap, p, n);
             break;
         case K_FHIR:
             has_fhir = 1;
@@ -363,19 +400,37 @@ int scope_check(const char *scope, size_t len, struct scope_report *rep)
         case K_PATIENT_WRITE:
             refused = 1;
             bad_add(rep, bad, sizeof bad, p, n);
-            break; /* dropped: no patient-context FHIR writes exist */
+            /* No patient-context FHIR writes exist; a practice-wide line
+             * writes through the note route instead. */
+            want_note |= !c.ctx_patient;
+            break;
         case K_BARE: {
             refused = 1;
             bad_add(rep, bad, sizeof bad, p, n);
             char res[64];
             snprintf(res, sizeof res, "%.*s", (int)(c.res_len < 63 ? c.res_len : 63), c.res);
-            if (strcmp(res, "Medication") == 0) {
+            if (strcmp(res, "*") == 0) {
+                /* "*.read": the guide's wildcard without its prefix. */
+                int patient = strcmp(bare_ctx, "patient") == 0;
+                if (c.perm_len == 4 && memcmp(c.perm, "read", 4) == 0)
+                    for (size_t k = 0; k < (patient ? N(patient_set) : N(user_set)); k++)
+                        full |= out_addf(out, cap, bare_ctx,
+                                         patient ? patient_set[k] : user_set[k], "read");
+                else if (!patient && c.perm_len == 5 && memcmp(c.perm, "write", 5) == 0)
+                    want_note = 1;
+                else
+                    break; /* no wildcard of another permission exists */
+            } else if (strcmp(res, "Medication") == 0) {
                 /* A patient's medications are MedicationRequest resources. */
                 full |= out_addf(out, cap, bare_ctx, "MedicationRequest", "read");
                 full |= out_addf(out, cap, bare_ctx, "Medication", "read");
             } else {
                 char perm[16];
                 snprintf(perm, sizeof perm, "%.*s", (int)(c.perm_len < 15 ? c.perm_len : 15), c.perm);
+                /* "X.write" in a patient/ line would be a patient/ FHIR
+                 * write, which OpenEMR refuses: dropped, like patient/X.write. */
+                if (strcmp(bare_ctx, "patient") == 0 && strcmp(perm, "write") == 0)
+                    break;
                 full |= out_addf(out, cap, bare_ctx, res, perm);
             }
             has_fhir = 1;
@@ -385,6 +440,8 @@ int scope_check(const char *scope, size_t len, struct scope_report *rep)
         }
     }
 
+    for (size_t k = 0; want_note && k < N(note_scopes); k++)
+        full |= out_add(out, cap, note_scopes[k], strlen(note_scopes[k]));
     int has_api_fhir = scope_has(out, strlen(out), "api:fhir");
     if (has_fhir && !has_api_fhir) {
         /* OpenEMR ≤7.0.3 validates FHIR scopes only next to api:fhir, and

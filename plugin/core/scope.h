@@ -22,7 +22,11 @@ struct scope_report {
     char reason[320];     /* why, naming the offending scopes          */
     char first_bad[96];   /* the first offending scope                 */
     unsigned n_bad;       /* how many scopes were refused              */
-    char corrected[1024]; /* with refused: the scope string to use     */
+    char corrected[1024]; /* with refused: the scope string to use (the
+                           * practice-wide user/ line when patient/ scopes
+                           * were given)                                  */
+    char alternative[1024]; /* with refused patient/ scopes: the line bound
+                             * to one patient; "" otherwise               */
     unsigned warnings;    /* SCOPE_WARN_* bits                          */
     char unknown[256];    /* with SCOPE_WARN_UNKNOWN: the unknown names */
 };

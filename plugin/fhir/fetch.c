@@ -212,6 +212,7 @@ int fetch_do(struct vap_instance *inst, const vap_call *call, const vap_fetch_re
     uint64_t gen = 0;
     int64_t obtained = 0;
     int renewed_after_401 = 0;
+    int64_t metric_start = pmetric_start(); /* 0: the host takes no metrics */
     static const char *const accept[] = {"Accept: application/json"};
     struct http_response rs;
     http_response_init(&rs);
@@ -334,6 +335,7 @@ denied : {
     make_response(&rs, out);
 }
 out:
+    pmetric_fetch(rs.status, metric_start);
     sodium_memzero(token, token_hw);
     http_response_free(&rs);
     free(url);

@@ -78,6 +78,11 @@ int http_client_new(const struct http_client_opts *o, struct http_client **out,
     c->user_agent = http_dup(o->user_agent ? o->user_agent : "vap-openemr");
     c->slots = calloc(c->n_slots, sizeof *c->slots);
     c->share = curl_share_init();
+    if ((rc = http_proxy_init(c, o->proxy, err)) != VAP_OK) {
+        http_client_free(c);
+        return rc;
+    }
+    rc = VAP_E_NOMEM;
     if (c->ca_file == NULL || c->user_agent == NULL || c->slots == NULL ||
         c->share == NULL || (o->pin_sha256 && c->pin == NULL))
         goto fail;
@@ -117,6 +122,8 @@ void http_client_free(struct http_client *c)
     free(c->ca_file);
     free(c->pin);
     free(c->user_agent);
+    free(c->proxy);
+    free(c->no_proxy);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_destroy(&c->share_mu[i]);
     pthread_cond_destroy(&c->cv);
@@ -191,14 +198,16 @@ int http_request_do(struct http_client *c, const struct http_request *rq,
         rc = err_set(err, rc, "the request to %s was cancelled", host);
         goto out;
     }
-    if (rc == VAP_E_TIMEOUT || res == CURLE_OPERATION_TIMEDOUT) {
-        rc = err_set(err, VAP_E_TIMEOUT, "no complete answer from %s before the "
-                     "deadline: check the server is up, or raise timeout_ms", host);
+    const char *via = http_proxy_via(c, slot);
+    if (rc == VAP_E_TIMEOUT)
+        res = CURLE_OPERATION_TIMEDOUT;
+    if (res == CURLE_OPERATION_TIMEDOUT) {
+        rc = http_req_map_error(res, 0, 0, 0, host, via, slot->errbuf, err);
         goto out;
     }
     if (rc == VAP_OK && res != CURLE_OK)
         rc = http_req_map_error(res, slot->x.too_large, slot->x.max, slot->x.hdr_rc, host,
-                                slot->errbuf, err);
+                                via, slot->errbuf, err);
     else if (rc != VAP_OK)
         rc = err_set(err, rc, "the HTTP library failed on the request to %s", host);
     if (rc != VAP_OK)
@@ -295,7 +304,7 @@ int http_client_warm(struct http_client *c, const char *url, unsigned n,
                  (rc = http_run(s, cancel, http_mono_ms() + left, &res)) == VAP_OK &&
                  res != CURLE_OK)
             rc = http_req_map_error(res, s->x.too_large, s->x.max, s->x.hdr_rc, host,
-                                    s->errbuf, err);
+                                    http_proxy_via(c, s), s->errbuf, err);
         else if (rc != VAP_OK)
             rc = err_set(err, rc, "warming up %s failed", host);
         http_xfer_release(&s->x);

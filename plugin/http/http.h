@@ -27,6 +27,9 @@ struct http_client_opts {
     unsigned pool_size;     /* handles kept warm; 0: HTTP_POOL_DEFAULT      */
     const char *user_agent; /* NULL: "vap-openemr"                          */
     int log_debug;          /* log each request (redacted) at debug level   */
+    const char *proxy;      /* NULL: from https_proxy/all_proxy and no_proxy
+                               in the environment; "": none; else the proxy
+                               URL for every request (curl's syntax)       */
 };
 
 /* curl_global_init; called once by the entry point before any thread. */
@@ -68,6 +71,8 @@ struct http_response {
  * see http_status_vap); rs is then filled and must be freed.  Errors:
  * VAP_E_INVAL (not https, bad header), VAP_E_TIMEOUT, VAP_E_TLS (certificate,
  * host name, pin), VAP_E_UNAVAILABLE (refused, reset, DNS), VAP_E_CANCELLED,
+ * (a connection error through a proxy names the proxy and where it came
+ * from, never its user or password),
  * VAP_E_PROTOCOL (response or headers over their cap, malformed answer),
  * VAP_E_NOMEM.  On error rs is left empty (safe to free). */
 int http_request_do(struct http_client *c, const struct http_request *rq,

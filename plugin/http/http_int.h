@@ -31,6 +31,7 @@ struct http_slot {
     int had_headers;   /* a header list is set on easy */
     int64_t last_used; /* monotonic ms; 0 = never connected */
     int64_t clock;     /* last monotonic reading of http_run (ms) */
+    const char *proxy_set; /* CURLOPT_PROXY last set ("" none); NULL: never */
     struct http_xfer x;
     char errbuf[CURL_ERROR_SIZE];
 };
@@ -46,12 +47,23 @@ struct http_client {
     char *pin;
     char *user_agent;
     int log_debug;
+    char *proxy;            /* the proxy URL in use; NULL: none            */
+    char *no_proxy;         /* proxy=env: the hosts that bypass it, or NULL */
+    int proxy_env;          /* the proxy came from the environment        */
+    char proxy_shown[160];  /* for messages: no user or password          */
 };
 
 /* HTTP_M_OPTIONS is "OPTIONS *": the server itself answers, not an application. */
 enum { HTTP_M_GET = 1, HTTP_M_HEAD, HTTP_M_POST, HTTP_M_PUT, HTTP_M_DELETE, HTTP_M_OPTIONS };
 
 int64_t http_mono_ms(void);
+/* Resolves the proxy option (NULL: the environment; "": none; else a URL)
+ * into c->proxy, c->no_proxy and c->proxy_shown (http_proxy.c). */
+int http_proxy_init(struct http_client *c, const char *opt, vap_error *err);
+/* The CURLOPT_PROXY value for url: c->proxy, or "" for a direct connection. */
+const char *http_proxy_for(const struct http_client *c, const char *url);
+/* c->proxy_shown when the slot's last transfer went through a proxy, else NULL. */
+const char *http_proxy_via(const struct http_client *c, const struct http_slot *s);
 /* strdup with malloc: the slot frees it. */
 char *http_dup(const char *s);
 /* Sets what this request changes on the slot's handle (and, the first time,

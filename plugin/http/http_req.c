@@ -109,7 +109,7 @@ void http_req_headers_free(struct curl_slist *l)
 
 
 int http_req_map_error(CURLcode res, int too_large, size_t max, int hdr_rc,
-                       const char *host, const char *errbuf, vap_error *err)
+                       const char *host, const char *via, const char *errbuf, vap_error *err)
 {
     if (too_large || res == CURLE_FILESIZE_EXCEEDED)
         return err_set(err, VAP_E_PROTOCOL, "the answer from %s is larger than the "
@@ -120,11 +120,24 @@ int http_req_map_error(CURLcode res, int too_large, size_t max, int hdr_rc,
     if (hdr_rc == HTTP_HDR_MALFORMED)
         return err_set(err, VAP_E_PROTOCOL, "%s sent a malformed response header",
                        host);
+    /* Through a proxy, the proxy is named: it may be what failed. */
+    char through[200] = "";
+    const char *check = "the server is up and reachable from this machine";
+    if (via != NULL) {
+        snprintf(through, sizeof through, " through the proxy %s", via);
+        check = "the proxy is up and lets this machine through, or set proxy=none";
+    }
+    const char *why = errbuf[0] ? errbuf : curl_easy_strerror(res);
+    /* What the proxy itself answered (CONNECT refused) says more than the
+     * generic text; libcurl's other error lines are too long to quote. */
+    const char *proxy_why = strncmp(errbuf, "CONNECT", 7) == 0 || strncmp(errbuf, "Received HTTP", 13) == 0
+                                ? errbuf
+                                : curl_easy_strerror(res);
     switch (res) {
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-        return err_set(err, VAP_E_TLS, "the public key of %s does not match "
+        return err_set(err, VAP_E_TLS, "the public key of %s%s does not match "
                        "pin_sha256: if the server's key was changed on purpose, "
-                       "update pin_sha256", host);
+                       "update pin_sha256", host, through);
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_CERTPROBLEM:
@@ -135,10 +148,9 @@ int http_req_map_error(CURLcode res, int too_large, size_t max, int hdr_rc,
     case CURLE_SSL_CRL_BADFILE:
     case CURLE_SSL_SHUTDOWN_FAILED:
     case CURLE_USE_SSL_FAILED:
-        return err_set(err, VAP_E_TLS, "the TLS certificate of %s was refused (%s): "
+        return err_set(err, VAP_E_TLS, "the TLS certificate of %s%s was refused (%.80s): "
                        "check the server's certificate and host name, or set "
-                       "ca_file to the CA that signed it",
-                       host, errbuf[0] ? errbuf : curl_easy_strerror(res));
+                       "ca_file to the CA that signed it", host, through, why);
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_CONNECT:
@@ -148,12 +160,12 @@ int http_req_map_error(CURLcode res, int too_large, size_t max, int hdr_rc,
     case CURLE_PARTIAL_FILE:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
-        return err_set(err, VAP_E_UNAVAILABLE, "cannot reach %s (%s): check that the "
-                       "server is up and reachable from this machine", host,
-                       curl_easy_strerror(res));
+        return err_set(err, VAP_E_UNAVAILABLE, "cannot reach %s%s (%.80s): check that %s", host,
+                       through, via != NULL ? proxy_why : curl_easy_strerror(res), check);
     case CURLE_OPERATION_TIMEDOUT:
-        return err_set(err, VAP_E_TIMEOUT, "no answer from %s before the deadline: "
-                       "check the server is up, or raise timeout_ms", host);
+        return err_set(err, VAP_E_TIMEOUT, "no complete answer from %s%s before the deadline: "
+                       "check %s, or raise timeout_ms", host, through,
+                       via != NULL ? "the proxy" : "the server is up");
     case CURLE_OUT_OF_MEMORY:
         return err_set(err, VAP_E_NOMEM, "out of memory talking to %s", host);
     case CURLE_URL_MALFORMAT:
@@ -161,8 +173,8 @@ int http_req_map_error(CURLcode res, int too_large, size_t max, int hdr_rc,
         return err_set(err, VAP_E_INVAL, "the address for %s is not a valid https "
                        "URL", host);
     default:
-        return err_set(err, VAP_E_PROTOCOL, "the exchange with %s failed (%s)", host,
-                       curl_easy_strerror(res));
+        return err_set(err, VAP_E_PROTOCOL, "the exchange with %s%s failed (%s)", host,
+                       through, curl_easy_strerror(res));
     }
 }
 

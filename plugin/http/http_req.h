@@ -16,9 +16,10 @@ int http_req_headers(const struct http_request *rq, struct curl_slist **out);
 /* Wipes every line (credentials) before freeing.  NULL is a no-op. */
 void http_req_headers_free(struct curl_slist *l);
 
-/* A failed transfer's vap_status and message (err may be NULL). */
+/* A failed transfer's vap_status and message (err may be NULL).  via: the
+ * proxy it went through (as shown in messages), or NULL. */
 int http_req_map_error(CURLcode res, int too_large, size_t max, int hdr_rc,
-                       const char *host, const char *errbuf, vap_error *err);
+                       const char *host, const char *via, const char *errbuf, vap_error *err);
 
 /* True for an https:// URL (scheme case-insensitive). */
 int http_req_is_https(const char *url);

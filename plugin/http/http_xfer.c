@@ -52,6 +52,9 @@ int http_setup(struct http_client *c, struct http_slot *s,
         HTTP_SET(CURLOPT_WRITEDATA, &s->x);
         HTTP_SET(CURLOPT_HEADERFUNCTION, http_on_header);
         HTTP_SET(CURLOPT_HEADERDATA, &s->x);
+        /* The proxy is chosen per request (http_proxy.c): libcurl must not
+         * consult no_proxy on its own. */
+        HTTP_SET(CURLOPT_NOPROXY, "");
         if (r != CURLE_OK)
             goto out;
         s->configured = 1;
@@ -64,6 +67,13 @@ int http_setup(struct http_client *c, struct http_slot *s,
         if (s->url == NULL)
             return VAP_E_NOMEM;
         HTTP_SET(CURLOPT_URL, rq->url);
+    }
+    const char *px = http_proxy_for(c, rq->url);
+    if (s->proxy_set != px) {
+        s->proxy_set = NULL; /* unknown until set */
+        HTTP_SET(CURLOPT_PROXY, px);
+        if (r == CURLE_OK)
+            s->proxy_set = px;
     }
     if (s->max != max) {
         HTTP_SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);

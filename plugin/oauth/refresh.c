@@ -459,6 +459,7 @@ static int renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *can
         goto out;
     }
     refresh_install(inst, next);
+    pmetric(VAP_METRIC_RENEWALS, 1);
     plog(VAP_LOG_INFO, "refresh finished (grant generation %llu, valid %lld s)",
          (unsigned long long)(disk->generation + 1), (long long)life);
 out:

@@ -2,9 +2,11 @@
  * Each row is one behaviour: the options, the expected result, and text the
  * message must contain (for recognised mistakes: the corrected option). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/config.h"
+#include "core/log.h"
 #include "core/scope.h"
 
 static int failures, passes;
@@ -68,6 +70,9 @@ static const struct opt_case opt_cases[] = {
     {"redirect_uri_with_fragment_is_refused",
      {{"redirect_uri", "https://app.example.org/cb#x"}}, VAP_E_CONFIG, "without fragment"},
     {"unknown_key_is_named", {{"isuer", "https://x"}}, VAP_E_CONFIG, "unknown option 'isuer'"},
+    {"fhir_scope_without_api_fhir_in_patient_context_suggests_user_line",
+     {{"scope", "openid offline_access patient/Patient.read"}}, VAP_E_CONFIG,
+     "use: scope=\"openid offline_access user/Patient.read api:fhir\""},
     {"duplicate_key_is_named", {{"store", "/a"}, {"store", "/b"}}, VAP_E_CONFIG,
      "option 'store' is given twice"},
     {"relative_store_is_refused", {{"store", "var/lib/vap"}}, VAP_E_CONFIG,
@@ -85,13 +90,6 @@ static const struct opt_case opt_cases[] = {
      {{"pin_sha256", "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=;"
                      "sha256//BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB="}},
      VAP_OK, NULL},
-    {"guide_scope_list_gives_corrected_scope_line",
-     {{"scope", "openid fhirUser patient/*.read patient/*.write Patient.read Encounter.read "
-                "DiagnosticReport.read Medication.read"}},
-     VAP_E_CONFIG,
-     "use: scope=\"openid fhirUser patient/Patient.read patient/Encounter.read "
-     "patient/DiagnosticReport.read patient/MedicationRequest.read patient/Medication.read "
-     "api:fhir offline_access launch/patient\""},
     {"user_wildcard_gives_practice_wide_scopes",
      {{"scope", "openid offline_access api:fhir user/*.read"}}, VAP_E_CONFIG,
      "user/Patient.read user/Appointment.read"},
@@ -99,6 +97,16 @@ static const struct opt_case opt_cases[] = {
      {{"scope", "openid offline_access user/Patient.read"}}, VAP_E_CONFIG,
      "use: scope=\"openid offline_access user/Patient.read api:fhir\""},
     {"missing_issuer_is_named", {{"issuer", ""}}, VAP_E_CONFIG, "option 'issuer' is missing"},
+    {"proxy_none_is_accepted", {{"proxy", "none"}}, VAP_OK, NULL},
+    {"proxy_env_is_accepted", {{"proxy", "env"}}, VAP_OK, NULL},
+    {"proxy_url_with_credentials_is_accepted", {{"proxy", "http://u:p@proxy.example.org:3128"}},
+     VAP_OK, NULL},
+    {"proxy_socks5h_is_accepted", {{"proxy", "socks5h://127.0.0.1:1080"}}, VAP_OK, NULL},
+    {"proxy_without_scheme_is_refused", {{"proxy", "proxy.example.org:3128"}}, VAP_E_CONFIG,
+     "proxy must be none, env (https_proxy and no_proxy from the environment) or a proxy URL "
+     "such as proxy=http://proxy.example.org:3128"},
+    {"proxy_with_a_path_is_refused", {{"proxy", "http://proxy.example.org:3128/x"}}, VAP_E_CONFIG,
+     "proxy must be none"},
 };
 
 #define check(ok, name, ...)                                                               \
@@ -141,6 +149,13 @@ static void run_opt_case(const struct opt_case *c)
               err.message, c->want_msg);
     if (rc == VAP_OK) {
         check(cfg.issuer != NULL && cfg.api_base != NULL, c->name, "fields not set");
+        for (size_t k = 0; k < 3 && c->extra[k].key; k++)
+            if (strcmp(c->extra[k].key, "proxy") == 0) {
+                const char *v = c->extra[k].value;
+                const char *want = strcmp(v, "env") == 0 ? NULL : strcmp(v, "none") == 0 ? "" : v;
+                check(want == NULL ? cfg.proxy == NULL : (cfg.proxy && strcmp(cfg.proxy, want) == 0),
+                      c->name, "proxy stored as '%s'", cfg.proxy ? cfg.proxy : "(env)");
+            }
         config_free(&cfg);
     }
 }
@@ -177,6 +192,30 @@ static const struct scope_case scope_cases[] = {
     {"bare_resource_refused", "openid offline_access api:fhir Patient.read", -1, 0},
 };
 
+/* Every line the checker suggests is one it accepts (found by fuzzing). */
+static const char *const suggest_cases[] = {
+    "openid fhirUser patient/*.read Patient.read FH*.write Encounter.read", /* bare write */
+    "*.$",                                                                 /* bare wildcard */
+    "openid *.read *.write",
+    "openid fhirUser patient/*.read patient/*.write Patient.read Encounter.read "
+    "DiagnosticReport.read Medication.read",
+};
+
+static void run_suggest_case(const char *scope)
+{
+    struct scope_report rep, again;
+    int rc = scope_check(scope, strlen(scope), &rep);
+    check(rc == -1, "suggested_lines_are_accepted", "'%s' was not refused", scope);
+    if (rep.corrected[0])
+        check(scope_check(rep.corrected, strlen(rep.corrected), &again) == 0,
+              "suggested_lines_are_accepted", "'%s' -> '%s': %s", scope, rep.corrected,
+              again.reason);
+    if (rep.alternative[0])
+        check(scope_check(rep.alternative, strlen(rep.alternative), &again) == 0,
+              "suggested_lines_are_accepted", "'%s' -> alternative '%s': %s", scope,
+              rep.alternative, again.reason);
+}
+
 static void run_scope_case(const struct scope_case *c)
 {
     struct scope_report rep;
@@ -189,17 +228,202 @@ static void run_scope_case(const struct scope_case *c)
         check(rc == -1 && rep.refused && rep.reason[0], c->name, "%s (%s)", got, rep.reason);
 }
 
-int main(void)
+
+/* Messages that are the product: asserted whole. */
+struct exact_case {
+    const char *name;
+    vap_option opt;
+    const char *want;
+};
+
+static const struct exact_case exact_cases[] = {
+    {"typo_issuer_gets_did_you_mean", {"isuer", "https://x"},
+     "unknown option 'isuer': did you mean issuer?"},
+    {"typo_fhir_base_gets_did_you_mean", {"fhir_bse", "https://x"},
+     "unknown option 'fhir_bse': did you mean fhir_base?"},
+    {"guide_fhir_base_url_gets_did_you_mean", {"fhir_base_url", "https://x"},
+     "unknown option 'fhir_base_url': did you mean fhir_base?"},
+    {"guide_authorization_endpoint_says_discovered_from_issuer",
+     {"authorization_endpoint", "https://emr.example.org/oauth2/authorize"},
+     "option 'authorization_endpoint' is not taken: the endpoints are discovered from issuer= "
+     "(OpenEMR's OAuth base, https://HOST/oauth2/SITE): remove it"},
+    {"guide_token_endpoint_says_discovered_from_issuer",
+     {"token_endpoint", "https://emr.example.org/oauth2/token"},
+     "option 'token_endpoint' is not taken: the endpoints are discovered from issuer= "
+     "(OpenEMR's OAuth base, https://HOST/oauth2/SITE): remove it"},
+    {"guide_client_secret_says_vap_seal_put", {"client_secret", "s3cr3t"},
+     "option 'client_secret' is not taken: a secret never goes on the config line: remove it and "
+     "seal it with vap-seal put client_secret (it reads the secret from standard input)"},
+    {"guide_scopes_suggest_practice_wide_line_once",
+     {"scope", "openid fhirUser patient/*.read patient/*.write Patient.read Encounter.read "
+               "DiagnosticReport.read Medication.read"},
+     "scope: OpenEMR rejects patient/*.read and 5 more (no wildcards; every resource scope needs "
+     "user/ or patient/); paste the practice-wide scope= line printed above"},
+};
+
+/* The longest messages config_from_options can write, each whole (a message
+ * cut at vap_error's 256 bytes loses its fix). */
+static const vap_option longest_cases[] = {
+    {"an_option_name_longer_than_any_known_one_x", "1"},
+    {"issuer", "https://emr-with-a-rather-long-host-name.example.org/oauth2"},
+    {"fhir_base", "https://emr-with-a-rather-long-host-name.example.org/apis/fhir"},
+    {"client_auth", "client_secret_jwt_with_a_long_name"},
+    {"timeout_ms", "99999999999999999999999999999999"},
+    {"client_id", "0123456789abcdef0123456789abcdef 0123456789abcdef0123456789abcdef"},
+    {"scope", "openid fhirUser user/*.read user/*.write Patient.read Encounter.read "
+              "DiagnosticReport.read Medication.read Observation.read Condition.read"},
+};
+
+static char logbuf[8192];
+static size_t log_lines;
+
+static void capture_log(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    size_t used = strlen(logbuf);
+    snprintf(logbuf + used, sizeof logbuf - used, "%d: %s\n", level, msg);
+    log_lines++;
+}
+
+static int run_one(const vap_option *extra, vap_error *err)
+{
+    vap_option opts[5] = {BASE_OPTS};
+    size_t n = 4;
+    for (size_t i = 0; i < 4; i++)
+        if (strcmp(opts[i].key, extra->key) == 0)
+            opts[i] = opts[--n];
+    opts[n++] = *extra;
+    struct config cfg;
+    memset(err, 0, sizeof *err);
+    err->struct_size = sizeof *err;
+    logbuf[0] = '\0';
+    log_lines = 0;
+    int rc = config_from_options(opts, n, &cfg, err);
+    if (rc == VAP_OK)
+        config_free(&cfg);
+    return rc;
+}
+
+static void run_exact_cases(void)
+{
+    for (size_t i = 0; i < sizeof exact_cases / sizeof exact_cases[0]; i++) {
+        vap_error err;
+        int rc = run_one(&exact_cases[i].opt, &err);
+        check(rc == VAP_E_CONFIG && strcmp(err.message, exact_cases[i].want) == 0,
+              exact_cases[i].name, "rc %d, message '%s'", rc, err.message);
+    }
+    for (size_t i = 0; i < sizeof longest_cases / sizeof longest_cases[0]; i++) {
+        vap_error err;
+        int rc = run_one(&longest_cases[i], &err);
+        size_t len = strlen(err.message);
+        check(rc == VAP_E_CONFIG && len > 0 && len < sizeof err.message - 1,
+              "longest_messages_fit_in_vap_error", "%s: %zu bytes: '%s'", longest_cases[i].key,
+              len, err.message);
+    }
+}
+
+/* The guide's scopes: the error once (no log line repeating it), the
+ * practice-wide line first, the patient-bound line as the alternative; and
+ * each line pasted back is accepted (the practice-wide one with no warning). */
+static void run_guide_scope_paths(void)
+{
+    static vap_host_api host;
+    VAP_INIT(vap_host_api, host);
+    host.log = capture_log;
+    plog_init(&host);
+
+    vap_option guide = {"scope", "openid fhirUser patient/*.read patient/*.write Patient.read "
+                                 "Encounter.read DiagnosticReport.read Medication.read"};
+    vap_error err;
+    run_one(&guide, &err);
+    const char *user_line =
+        "openid fhirUser user/Patient.read user/Appointment.read user/Encounter.read "
+        "user/MedicationRequest.read user/AllergyIntolerance.read user/DiagnosticReport.read "
+        "user/Medication.read api:oemr user/patient.read user/encounter.read user/soap_note.write "
+        "api:fhir offline_access";
+    const char *patient_line =
+        "openid fhirUser patient/Patient.read patient/Encounter.read patient/DiagnosticReport.read "
+        "patient/MedicationRequest.read patient/Medication.read api:fhir offline_access "
+        "launch/patient";
+    char want[2048];
+    snprintf(want, sizeof want,
+             "1: scope to paste, practice-wide: scope=\"%s\"\n"
+             "1: or, for a grant bound to the one patient picked at consent: scope=\"%s\"\n",
+             user_line, patient_line);
+    check(strcmp(logbuf, want) == 0, "guide_scopes_log_practice_wide_line_first_then_patient",
+          "log was:\n%s", logbuf);
+    check(strstr(logbuf, "rejects") == NULL, "guide_scopes_error_is_printed_once",
+          "the log repeats the error: %s", logbuf);
+
+    vap_option pasted = {"scope", user_line};
+    struct scope_report rep;
+    check(run_one(&pasted, &err) == VAP_OK && log_lines == 0 &&
+              scope_check(user_line, strlen(user_line), &rep) == 0 && rep.warnings == 0,
+          "guide_scopes_practice_wide_line_pasted_is_accepted_without_warning", "%s / %#x",
+          err.message, rep.warnings);
+    pasted.value = patient_line;
+    check(run_one(&pasted, &err) == VAP_OK &&
+              scope_check(patient_line, strlen(patient_line), &rep) == 0 &&
+              rep.warnings == SCOPE_WARN_PATIENT_BOUND,
+          "guide_scopes_patient_line_pasted_is_accepted_bound_to_one_patient", "%s / %#x",
+          err.message, rep.warnings);
+    plog_init(NULL);
+}
+
+/* The samples an admin copies (README, examples/plugins.conf, the man page)
+ * carry the default scope list, the one every vap-host command works with
+ * (note needs user/patient.read and user/encounter.read). */
+static void run_samples_check(const char *srcdir)
+{
+    static const char *const files[] = {"README.md", "examples/plugins.conf",
+                                        "doc/vap-plugins.conf.5"};
+    check(scope_has(CONFIG_DEFAULT_SCOPE, strlen(CONFIG_DEFAULT_SCOPE), "user/patient.read") &&
+              scope_has(CONFIG_DEFAULT_SCOPE, strlen(CONFIG_DEFAULT_SCOPE), "user/encounter.read") &&
+              scope_has(CONFIG_DEFAULT_SCOPE, strlen(CONFIG_DEFAULT_SCOPE), "user/soap_note.write"),
+          "default_scope_has_what_note_needs", "%s", CONFIG_DEFAULT_SCOPE);
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        char path[1024], line[2048];
+        snprintf(path, sizeof path, "%s/%s", srcdir, files[f]);
+        FILE *fp = fopen(path, "r");
+        check(fp != NULL, "sample_files_are_readable", "%s", path);
+        if (fp == NULL)
+            continue;
+        int samples = 0;
+        while (fgets(line, sizeof line, fp)) {
+            const char *p = line + strspn(line, " \t");
+            if (strncmp(p, "scope=\"", 7) != 0)
+                continue;
+            samples++;
+            p += 7;
+            size_t n = strcspn(p, "\"");
+            check(n == strlen(CONFIG_DEFAULT_SCOPE) && memcmp(p, CONFIG_DEFAULT_SCOPE, n) == 0,
+                  "sample_config_lines_use_the_default_scope_list", "%s: scope=\"%.*s\"",
+                  files[f], (int)n, p);
+        }
+        check(samples > 0, "sample_config_lines_are_found", "%s has no scope=\" line", files[f]);
+        fclose(fp);
+    }
+}
+
+int main(int argc, char **argv)
 {
     for (size_t i = 0; i < sizeof opt_cases / sizeof opt_cases[0]; i++)
         run_opt_case(&opt_cases[i]);
     for (size_t i = 0; i < sizeof scope_cases / sizeof scope_cases[0]; i++)
         run_scope_case(&scope_cases[i]);
+    for (size_t i = 0; i < sizeof suggest_cases / sizeof suggest_cases[0]; i++)
+        run_suggest_case(suggest_cases[i]);
 
     /* scope_has matches whole words only. */
     check(scope_has("openid offline_access", 21, "offline_access") &&
               !scope_has("openid offline_accessX", 22, "offline_access"),
           "scope_has_matches_whole_words", "whole-word match failed");
+    run_exact_cases();
+    run_guide_scope_paths();
+    if (argc > 1)
+        run_samples_check(argv[1]);
+    else
+        check(0, "sample_config_lines_use_the_default_scope_list", "no source directory given");
     printf("%d passed, %d failed\n", passes, failures);
     return failures ? 1 : 0;
 }

@@ -104,7 +104,53 @@ no_such_instance)
     write_conf "openemr $plugin $good_opts"
     run -c "$tmp/plugins.conf" -i other status
     expect_rc 2
-    expect_last "vap-host: $tmp/plugins.conf has no instance named other; check -i NAME against the first word of its lines"
+    expect_last "vap-host: $tmp/plugins.conf has no instance named other; its instances are: openemr"
+    write_conf "one $plugin $good_opts
+two $plugin $good_opts"
+    run -c "$tmp/plugins.conf" -i three status
+    expect_rc 2
+    expect_last "vap-host: $tmp/plugins.conf has no instance named three; its instances are: one, two"
+    ;;
+version)
+    run --version
+    expect_rc 0
+    printf '%s\n' "$out" | grep -Eqx 'vap-host \(vap-openemr\) [0-9]+\.[0-9]+\.[0-9]+, plugin ABI 1\.[0-9]+' ||
+        fail "--version: '$out'"
+    run -V
+    expect_rc 0
+    printf '%s\n' "$out" | grep -q '^vap-host (vap-openemr) ' || fail "-V: '$out'"
+    ;;
+status_json)
+    write_conf "t $fullmod mode=valid"
+    run -c "$tmp/plugins.conf" status --json
+    expect_rc 0
+    [ -z "$err" ] || fail "stderr not empty: $err"
+    want='{"state":"valid","scope":"openid offline_access user/Patient.read","subject":"staff-1","fhir_user":"Practitioner/7","access_expires":"2100-01-01T00:00:00Z","obtained":"2099-12-31T23:00:00Z","generation":3,"refresh_token":true}'
+    [ "$out" = "$want" ] || fail "stdout: '$out'"
+    write_conf "t $fullmod mode=nogrant"
+    run -c "$tmp/plugins.conf" status --json
+    expect_rc 3
+    [ "$out" = '{"state":"none"}' ] || fail "no grant: stdout: '$out'"
+    run -c "$tmp/plugins.conf" status --jsn
+    expect_rc 2
+    expect_last "vap-host: status takes only --json; run: vap-host status --help"
+    ;;
+store_refused_is_config_exit)
+    # A store or keyring the plugin refuses is the admin's configuration:
+    # exit 2, as --help and vap-host(1) say.
+    mkdir -m 0755 "$tmp/store"
+    write_conf "openemr $plugin $good_opts client_id=abc"
+    run -c "$tmp/plugins.conf" status
+    expect_rc 2
+    expect_last "vap-host: store directory $tmp/store is open to group or others (mode 0755): run chmod 700 $tmp/store"
+    chmod 0700 "$tmp/store"
+    run -c "$tmp/plugins.conf" status
+    expect_rc 2
+    expect_last "vap-host: keyring $tmp/keyring does not exist: create it with vap-seal init --keyring $tmp/keyring"
+    man="$(dirname "$0")/../../doc/vap-host.1"
+    grep -q "a store or keyring that cannot be used" "$man" || fail "vap-host(1) does not document exit 2 for the store"
+    run --help
+    printf '%s\n' "$out" | grep -qF "keyring that cannot be used" || fail "--help does not document exit 2 for the store"
     ;;
 two_instances_need_i)
     write_conf "one $plugin $good_opts

@@ -293,27 +293,34 @@ static void refused_connection_is_unavailable(void **state)
 static void proxy_from_the_environment_is_used(void **state)
 {
     /* https_proxy names a port nobody listens on: the request must go there
-     * (and fail) instead of straight to the server */
+     * (and fail, naming it) instead of straight to the server.  The
+     * environment is read when the client is made. */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t sl = sizeof sa;
     assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
     close(fd);
-    char proxy[64];
+    char proxy[64], want[512];
     snprintf(proxy, sizeof proxy, "http://127.0.0.1:%u", ntohs(sa.sin_port));
-    struct http_client *c = client_with(srv.ca_file, NULL, 1);
     struct http_response rs;
     vap_error err;
     unsigned hits = server_count(&srv.hits_ok);
     setenv("https_proxy", proxy, 1);
     unsetenv("no_proxy");
     unsetenv("NO_PROXY");
-    int rc = get(c, "/ok", 5000, NULL, &rs, &err);
+    struct http_client *c = client_with(srv.ca_file, NULL, 1);
     unsetenv("https_proxy");
+    int rc = get(c, "/ok", 5000, NULL, &rs, &err);
     assert_int_equal(rc, VAP_E_UNAVAILABLE);
     assert_int_equal(server_count(&srv.hits_ok), hits);
-    /* and without it the same client goes direct */
+    snprintf(want, sizeof want, "cannot reach 127.0.0.1:%u through the proxy %s (from https_proxy) "
+             "(Couldn't connect to server): check that the proxy is up and lets this machine "
+             "through, or set proxy=none", srv.port, proxy);
+    assert_string_equal(err.message, want);
+    http_client_free(c);
+    /* and a client made without it goes direct */
+    c = client_with(srv.ca_file, NULL, 1);
     assert_int_equal(get(c, "/ok", 5000, NULL, &rs, &err), VAP_OK);
     http_response_free(&rs);
     http_client_free(c);

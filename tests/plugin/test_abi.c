@@ -71,10 +71,12 @@ static void test_guide_scope_is_config_error_with_corrected_line(void)
     int rc = new_instance(o, 1, &inst, &err);
     check(rc == VAP_E_CONFIG && err.code == VAP_E_CONFIG && inst == NULL,
           "guide_scope_is_config_error");
-    check(strstr(err.message, "use: scope=\"openid fhirUser patient/Patient.read") != NULL,
-          "guide_scope_message_has_corrected_line");
-    check(fakehost_log_contains(fh, "every resource scope needs a patient/ or user/ prefix"),
-          "guide_scope_explanation_is_logged");
+    check(strstr(err.message, "use: scope=\"openid fhirUser user/Patient.read") != NULL,
+          "guide_scope_message_has_practice_wide_line");
+    check(fakehost_log_contains(fh, "warn: or, for a grant bound to the one patient picked at "
+                                    "consent: scope=\"openid fhirUser patient/Patient.read"),
+          "guide_scope_patient_line_is_logged_as_the_alternative");
+    check(!fakehost_log_contains(fh, "rejects"), "guide_scope_error_is_not_repeated_in_the_log");
 }
 
 static void test_missing_offline_access_warns_in_host_log(void)
@@ -107,8 +109,9 @@ static void test_unknown_key_named_through_abi(void)
     vap_instance *inst = NULL;
     vap_error err;
     check(new_instance(o, 1, &inst, &err) == VAP_E_CONFIG &&
-              strstr(err.message, "unknown option 'client_secret'") != NULL,
-          "unknown_key_named_through_abi");
+              strstr(err.message, "option 'client_secret' is not taken: a secret never goes on "
+                                  "the config line") != NULL,
+          "client_secret_option_refused_through_abi");
 }
 
 /* A host built against an older, smaller vap_error: nothing past its end is

@@ -143,9 +143,142 @@ static void put_strips_exactly_one_trailing_newline(void **state)
     assert_int_equal(put(e, "client_secret", "abc"), 0);
     assert_int_equal(open_item(e, "client_secret", v, sizeof v, NULL), SEAL_OK);
     assert_string_equal(v, "abc");
-    assert_int_equal(put(e, "client_secret", "abc\n\n"), 0);
+    /* A second newline is part of the secret: refused unless --force. */
+    assert_int_equal(put(e, "client_secret", "abc\n\n"), 1);
+    assert_int_equal(vs(e, "abc\n\n", "put", "--keyring", e->keyring, "--store", e->store, "--issuer",
+                        TEST_ISSUER, "--client-id", TEST_CLIENT, "--force", "client_secret", NULL),
+                     0);
     assert_int_equal(open_item(e, "client_secret", v, sizeof v, NULL), SEAL_OK);
     assert_string_equal(v, "abc\n");
+}
+
+/* What a copy-paste adds is refused, saying what and where (never the
+ * secret); --force seals it as given. */
+static void put_refuses_spaces_cr_and_control_characters_saying_what_was_found(void **state)
+{
+    struct env *e = *state;
+    static const struct {
+        const char *input, *found;
+    } cases[] = {
+        {" s3cret\n", "starts with 1 space"},
+        {"s3cret  \n", "ends with 2 spaces"},
+        {"s3cret\r\n", "has a carriage return (\\r) at byte 7 of 7 (a file saved on Windows?)"},
+        {"s3c\tret\n", "has a tab (0x09) at byte 4 of 7"},
+        {"s3c\033ret\n", "has a control character (0x1b) at byte 4 of 7"},
+    };
+    char v[64], want[400];
+    init(e);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(put(e, "client_secret", cases[i].input), 1);
+        snprintf(want, sizeof want,
+                 "vap-seal: the secret %s; nothing was changed.  Copy it again; if it really is so, run put "
+                 "again with --force\n", cases[i].found);
+        assert_string_equal(e->err, want);
+        assert_null(strstr(e->err, "s3c"));
+        assert_int_equal(open_item(e, "client_secret", v, sizeof v, NULL), SEAL_E_NOENT);
+    }
+    assert_int_equal(vs(e, "s3cret \n", "put", "--keyring", e->keyring, "--store", e->store, "--issuer",
+                        TEST_ISSUER, "--client-id", TEST_CLIENT, "--force", "client_secret", NULL),
+                     0);
+    assert_int_equal(open_item(e, "client_secret", v, sizeof v, NULL), SEAL_OK);
+    assert_string_equal(v, "s3cret ");
+}
+
+static void put_refuses_an_item_name_nothing_reads(void **state)
+{
+    struct env *e = *state;
+    init(e);
+    assert_int_equal(put(e, "client-secret", "x\n"), 1);
+    assert_string_equal(e->err, "vap-seal: \"client-secret\": nothing reads an item by that name: the plugin "
+                                "reads client_secret (the OAuth client secret) and grant (written by vap-host "
+                                "authorize)\n");
+    assert_int_equal(put(e, "client_secret.previous", "x\n"), 1);
+    assert_string_equal(e->err, "vap-seal: client_secret.previous is kept by vap-seal itself: run vap-seal "
+                                "restore client_secret to bring it back\n");
+    struct stat sb;
+    assert_int_not_equal(stat(e->store, &sb) == 0 && sb.st_nlink > 2, 1);
+}
+
+/* The secret register sealed is the only copy: a put over it keeps it, and
+ * restore brings it back (and can itself be undone). */
+static void put_keeps_the_replaced_item_and_restore_brings_it_back(void **state)
+{
+    struct env *e = *state;
+    char v[64];
+    uint64_t gen = 0;
+    init(e);
+    assert_int_equal(put(e, "client_secret", "first\n"), 0);
+    assert_string_equal(e->out, "sealed client_secret (generation 1)\n");
+    assert_int_equal(put(e, "client_secret", "second\n"), 0);
+    assert_string_equal(e->out, "sealed client_secret (generation 2); the one it replaced is kept as "
+                                "client_secret.previous (vap-seal restore client_secret brings it back)\n");
+    assert_int_equal(open_item(e, "client_secret.previous", v, sizeof v, &gen), SEAL_OK);
+    assert_string_equal(v, "first");
+    assert_int_equal(gen, 1);
+
+    assert_int_equal(vs(e, NULL, "restore", "--keyring", e->keyring, "--store", e->store, "client_secret", NULL),
+                     0);
+    assert_string_equal(e->out, "restored client_secret from client_secret.previous (generation 3); the one it "
+                                "replaced is now client_secret.previous\n");
+    assert_int_equal(open_item(e, "client_secret", v, sizeof v, &gen), SEAL_OK);
+    assert_string_equal(v, "first");
+    assert_int_equal(gen, 3);
+    assert_int_equal(open_item(e, "client_secret.previous", v, sizeof v, NULL), SEAL_OK);
+    assert_string_equal(v, "second");
+
+    /* Listed, and re-sealed by rotate-key like every item. */
+    assert_int_equal(vs(e, NULL, "list", "--store", e->store, NULL), 0);
+    assert_non_null(strstr(e->out, "client_secret.previous"));
+    assert_int_equal(vs(e, NULL, "rotate-key", "--keyring", e->keyring, "--store", e->store, NULL), 0);
+    assert_int_equal(open_item(e, "client_secret.previous", v, sizeof v, NULL), SEAL_OK);
+    assert_string_equal(v, "second");
+}
+
+static void restore_without_a_previous_item_says_so(void **state)
+{
+    struct env *e = *state;
+    init(e);
+    assert_int_equal(put(e, "grant", "g\n"), 0);
+    assert_int_equal(vs(e, NULL, "restore", "--keyring", e->keyring, "--store", e->store, "grant", NULL), 1);
+    char want[9000];
+    snprintf(want, sizeof want, "vap-seal: there is no grant.previous in %s: nothing was kept to restore\n",
+             e->store);
+    assert_string_equal(e->err, want);
+}
+
+/* -c: a key missing from (or broken on) the config line is named. */
+static void put_with_a_config_names_the_key_it_could_not_read(void **state)
+{
+    struct env *e = *state;
+    char cfg[4300], text[12000], want[12000];
+    init(e);
+    snprintf(cfg, sizeof cfg, "%s/vap.conf", e->dir);
+    int n = snprintf(text, sizeof text, "openemr /m.so issuer=%s store=%s keyring=%s\n", TEST_ISSUER, e->store,
+                     e->keyring);
+    test_write_file(cfg, text, (size_t)n, 0600);
+    assert_int_equal(vs(e, "x\n", "put", "-c", cfg, "client_secret", NULL), 1);
+    snprintf(want, sizeof want,
+             "vap-seal: put needs the issuer and client_id the secret belongs to: config %s has no client_id= on "
+             "the instance's line; add client_id=ID there (vap-host register --write-config does), or give "
+             "--client-id ID\n", cfg);
+    assert_string_equal(e->err, want);
+
+    n = snprintf(text, sizeof text, "openemr /m.so issuer=%s client_id=%s store=%s\n", TEST_ISSUER, TEST_CLIENT,
+                 e->store);
+    test_write_file(cfg, text, (size_t)n, 0600);
+    assert_int_equal(vs(e, "x\n", "put", "-c", cfg, "client_secret", NULL), 2);
+    snprintf(want, sizeof want,
+             "vap-seal: put needs --keyring: config %s has no keyring= on the instance's line; add keyring=PATH "
+             "there, or give --keyring PATH\n", cfg);
+    assert_string_equal(e->err, want);
+
+    n = snprintf(text, sizeof text, "openemr /m.so issuer=%s \\\n  scope=\"openid fhirUser\n", TEST_ISSUER);
+    test_write_file(cfg, text, (size_t)n, 0600);
+    assert_int_equal(vs(e, "x\n", "put", "-c", cfg, "client_secret", NULL), 1);
+    snprintf(want, sizeof want,
+             "vap-seal: config %s: the value of scope= on line 1 is too long or its quote is not closed: end it "
+             "with \"\n", cfg);
+    assert_string_equal(e->err, want);
 }
 
 static void put_refuses_empty_input(void **state)
@@ -436,6 +569,11 @@ int main(int argc, char **argv)
         T(init_refuses_to_overwrite_an_existing_keyring),
         T(put_strips_exactly_one_trailing_newline),
         T(put_refuses_empty_input),
+        T(put_refuses_spaces_cr_and_control_characters_saying_what_was_found),
+        T(put_refuses_an_item_name_nothing_reads),
+        T(put_keeps_the_replaced_item_and_restore_brings_it_back),
+        T(restore_without_a_previous_item_says_so),
+        T(put_with_a_config_names_the_key_it_could_not_read),
         T(put_refuses_without_issuer_and_client_id),
         T(put_refuses_a_secret_on_the_command_line),
         T(put_bumps_the_generation_each_time),

@@ -176,7 +176,18 @@ static void put_replaces_durably(void **state)
     assert_int_equal(run(e, 1, "v1\n", "put", "--keyring", e->keyring, "--store", e->store, "--issuer", TEST_ISSUER,
                          "--client-id", TEST_CLIENT, "grant", NULL),
                      0);
-    expect_durable(e, 1);
+    expect_durable(e, 2); /* grant.previous, then grant */
+}
+
+static void restore_replaces_durably(void **state)
+{
+    struct env *e = *state;
+    init_and_put(e);
+    assert_int_equal(run(e, 0, "v1\n", "put", "--keyring", e->keyring, "--store", e->store, "--issuer", TEST_ISSUER,
+                         "--client-id", TEST_CLIENT, "grant", NULL),
+                     0);
+    assert_int_equal(run(e, 1, NULL, "restore", "--keyring", e->keyring, "--store", e->store, "grant", NULL), 0);
+    expect_durable(e, 2); /* grant, then grant.previous */
 }
 
 static void rotate_key_replaces_keyring_and_every_item_durably(void **state)
@@ -326,6 +337,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(order_checker_rejects_each_missing_step),
         T(init_writes_the_keyring_durably),
         T(put_replaces_durably),
+        T(restore_replaces_durably),
         T(rotate_key_replaces_keyring_and_every_item_durably),
         T(import_replaces_durably),
         T(store_on_a_network_filesystem_is_refused),

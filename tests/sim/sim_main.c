@@ -30,6 +30,9 @@ int main(int argc, char **argv)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("openemr-sim (vap-openemr) %s\n", VAP_VERSION);
+            return 0;
         } else if (strcmp(a, "--quirks") == 0 || strcmp(a, "--openemr-quirks") == 0) {
             cfg.openemr_quirks = 1;
             takes = 0;

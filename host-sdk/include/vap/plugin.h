@@ -191,8 +191,33 @@ typedef struct vap_call {
  *         control characters removed, never containing a secret.
  * now_ms: optional (NULL = wall clock).  Milliseconds since the Unix epoch;
  *         an injectable clock for tests.  Used for token expiry decisions.
- * metric: optional.  A named counter or duration ("refresh.ok", ...).
+ * metric: optional.  A named counter (value 1 per event) or duration (value
+ *         in milliseconds), one call per event, from the thread the event
+ *         happened on; the names are the VAP_METRIC_* below.  The plugin
+ *         calls it only where the event happened, never while holding a
+ *         lock the host could need, and never with patient data.
  */
+
+/* Metric names (append-only; a host may match on them).
+ * Token endpoint requests (code exchange, refresh, check's probe), one
+ * counter per request by outcome, and each request's duration: */
+#define VAP_METRIC_TOKEN_OK "token.requests.ok"                   /* 2xx              */
+#define VAP_METRIC_TOKEN_REAUTH "token.requests.reauth_required"  /* grant/code dead  */
+#define VAP_METRIC_TOKEN_CLIENT "token.requests.client_rejected"  /* invalid_client   */
+#define VAP_METRIC_TOKEN_UNAVAILABLE "token.requests.unavailable" /* 5xx, 429, no answer, timeout */
+#define VAP_METRIC_TOKEN_OTHER "token.requests.other_error"       /* config, protocol ... */
+#define VAP_METRIC_TOKEN_MS "token.latency_ms"
+/* A refresh that renewed the grant (sealed and in use): */
+#define VAP_METRIC_RENEWALS "refresh.renewals"
+/* Fetches (vap_plugin_api.fetch), one counter per call by the class of the
+ * last HTTP status (retries and a renewal included), and each call's
+ * duration: */
+#define VAP_METRIC_FETCH_2XX "fetch.status.2xx"
+#define VAP_METRIC_FETCH_3XX "fetch.status.3xx"
+#define VAP_METRIC_FETCH_4XX "fetch.status.4xx"
+#define VAP_METRIC_FETCH_5XX "fetch.status.5xx"
+#define VAP_METRIC_FETCH_NONE "fetch.status.none" /* no HTTP answer (network, TLS, ...) */
+#define VAP_METRIC_FETCH_MS "fetch.latency_ms"
 typedef struct vap_host_api {
     uint32_t struct_size;
     uint32_t abi_minor;

@@ -1,0 +1,102 @@
+/* test_flow_metrics.c - the host's metric callback and log_level, through
+ * the fake host against the simulator: each token request counted by
+ * outcome with its duration, each renewal, each fetch by status class with
+ * its duration; log_level=warn keeps info lines from the host, and the
+ * most verbose instance of the process decides. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testcheck.h"
+#include "flowkit.h"
+
+static int log_has_level(fakehost *fh, const char *prefix)
+{
+    char *text = fakehost_log_text(fh);
+    int found = 0;
+    for (const char *p = text; p != NULL && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, prefix, strlen(prefix)) == 0)
+            found = 1;
+    free(text);
+    return found;
+}
+
+static int fetch(struct flowkit *k, vap_instance *inst, const char *path)
+{
+    vap_fetch_request req;
+    vap_fetch_response *resp = NULL;
+    vap_error err;
+    flowkit_get_req(&req, path, NULL);
+    VAP_INIT(vap_error, err);
+    int rc = k->api->fetch(inst, NULL, &req, &resp, &err);
+    k->api->release(resp);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct flowkit k;
+    if (argc != 2 || flowkit_start(&k, argv[1], NULL) != 0)
+        return 1;
+    fakehost *fh = k.fh;
+    vap_instance *inst = NULL, *inst2 = NULL;
+    vap_error err;
+    vap_grant_info *gi = NULL;
+
+    check(flowkit_instance(&k, &inst, &err, "log_level", "loud", NULL) == VAP_E_CONFIG &&
+              strcmp(err.message, "log_level=loud is not known: use log_level=error, warn, "
+                                  "info or debug") == 0,
+          "unknown_log_level_is_refused_with_the_levels");
+    check(flowkit_instance(&k, &inst, &err, "log_level", "warn", "warm_connections", "0", NULL) ==
+              VAP_OK,
+          "instance_with_log_level_warn");
+    fakehost_log_clear(fh);
+    fakehost_metric_clear(fh);
+
+    int rc = flowkit_authorize(&k, inst, &gi, &err, NULL, 0);
+    check(rc == VAP_OK, "authorize");
+    k.api->release(gi);
+    check(fakehost_metric_count(fh, VAP_METRIC_TOKEN_OK) == 1 &&
+              fakehost_metric_sum(fh, VAP_METRIC_TOKEN_OK) == 1.0,
+          "code_exchange_counted_as_one_ok_token_request");
+    check(fakehost_metric_count(fh, VAP_METRIC_TOKEN_MS) == 1 &&
+              fakehost_metric_sum(fh, VAP_METRIC_TOKEN_MS) > 0.0,
+          "code_exchange_duration_recorded");
+
+    check(fetch(&k, inst, "Patient") == VAP_OK, "fetch_patient_search");
+    check(fetch(&k, inst, "Patient/no-such-patient") == VAP_E_HTTP, "fetch_missing_patient");
+    check(fakehost_metric_count(fh, VAP_METRIC_FETCH_2XX) == 1 &&
+              fakehost_metric_count(fh, VAP_METRIC_FETCH_4XX) == 1 &&
+              fakehost_metric_count(fh, VAP_METRIC_FETCH_5XX) == 0 &&
+              fakehost_metric_count(fh, VAP_METRIC_FETCH_NONE) == 0,
+          "fetches_counted_by_status_class");
+    check(fakehost_metric_count(fh, VAP_METRIC_FETCH_MS) == 2, "each_fetch_duration_recorded");
+    check(!log_has_level(fh, "info:") && !log_has_level(fh, "debug:"),
+          "log_level_warn_sends_no_info_lines");
+
+    /* A second instance at the default level (info): the more verbose wins. */
+    check(flowkit_instance(&k, &inst2, &err, "warm_connections", "0", NULL) == VAP_OK,
+          "second_instance_at_default_level");
+    check(flowkit_control(&k, "expire-access-tokens", "{}", NULL, 0) == 200, "sim_expire");
+    check(fetch(&k, inst, "Patient") == VAP_OK, "fetch_after_expiry_renews");
+    check(fakehost_metric_count(fh, VAP_METRIC_RENEWALS) == 1, "one_renewal_counted");
+    check(fakehost_metric_count(fh, VAP_METRIC_TOKEN_OK) == 2 &&
+              fakehost_metric_count(fh, VAP_METRIC_TOKEN_MS) == 2,
+          "refresh_counted_as_an_ok_token_request");
+    check(fakehost_metric_count(fh, VAP_METRIC_FETCH_2XX) == 2,
+          "fetch_with_a_renewal_counted_once");
+    check(log_has_level(fh, "info:"), "most_verbose_instance_level_applies");
+
+    check(flowkit_control(&k, "revoke-refresh-tokens", "{}", NULL, 0) == 200 &&
+              flowkit_control(&k, "expire-access-tokens", "{}", NULL, 0) == 200,
+          "sim_revoke_and_expire");
+    check(fetch(&k, inst, "Patient") == VAP_E_REAUTH_REQUIRED, "fetch_after_revocation");
+    check(fakehost_metric_count(fh, VAP_METRIC_TOKEN_REAUTH) == 1 &&
+              fakehost_metric_count(fh, VAP_METRIC_RENEWALS) == 1,
+          "revoked_refresh_counted_as_reauth_required_not_a_renewal");
+
+    k.api->instance_free(inst2);
+    k.api->instance_free(inst);
+    flowkit_stop(&k);
+    return check_summary();
+}
