@@ -20,9 +20,11 @@ int jose_sign_compact(gnutls_privkey_t key, int alg, const char *kid, const char
 {
     if (key == NULL || kid == NULL || payload == NULL || (alg != JOSE_RS384 && alg != JOSE_ES384))
         return -1;
-    int pk = gnutls_privkey_get_pk_algorithm(key, NULL);
-    if ((alg == JOSE_RS384) != (pk == GNUTLS_PK_RSA) || (alg == JOSE_ES384) != (pk == GNUTLS_PK_ECDSA))
-        return -1;
+    unsigned bits = 0;
+    int pk = gnutls_privkey_get_pk_algorithm(key, &bits);
+    if ((alg == JOSE_RS384) != (pk == GNUTLS_PK_RSA) || (alg == JOSE_ES384) != (pk == GNUTLS_PK_ECDSA) ||
+        (alg == JOSE_ES384 && bits != 384))
+        return -1; /* ES384 is P-384 only (RFC 7518 §3.4) */
     json_t *hdr = json_pack("{s:s,s:s,s:s}", "alg", jose_alg_name(alg), "typ", "JWT", "kid", kid);
     char *h = hdr ? json_dumps(hdr, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(hdr);
