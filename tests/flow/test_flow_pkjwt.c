@@ -164,7 +164,18 @@ static int fetch_after_expiry(vap_instance *inst, vap_error *err)
 
 /* An assertion signed in the test with the sealed key of ROLE, for a token
  * request the test sends itself. */
+static int sign_with_aud(const char *id, int role, const char *aud, char *out, size_t cap,
+                         char kid[CKEY_KID_MAX]);
+
 static int sign_with(const char *id, int role, char *out, size_t cap, char kid[CKEY_KID_MAX])
+{
+    char tok[256];
+    snprintf(tok, sizeof tok, "%s/token", k.issuer);
+    return sign_with_aud(id, role, tok, out, cap, kid);
+}
+
+static int sign_with_aud(const char *id, int role, const char *aud, char *out, size_t cap,
+                         char kid[CKEY_KID_MAX])
 {
     seal_store *st = NULL;
     seal_keyring *ring = NULL;
@@ -172,17 +183,16 @@ static int sign_with(const char *id, int role, char *out, size_t cap, char kid[C
     seal_err se;
     struct ckey_set set = {0};
     gnutls_privkey_t key = NULL;
-    char jwk[CKEY_JWK_MAX], tok[256];
+    char jwk[CKEY_JWK_MAX];
     seal_binding b = {k.issuer, id};
     int rc = -1;
-    snprintf(tok, sizeof tok, "%s/token", k.issuer);
     if (seal_store_open(k.store, &st, &se) == 0 && seal_keyring_load(k.keyring, (uid_t)-1, &ring, &se) == 0 &&
         seal_secret_new(&s, &se) == 0 && seal_store_read(st, ring, CKEY_ITEM, &b, s, &se) == 0 &&
         ckey_set_parse(seal_secret_data(s), seal_secret_size(s), &set) == 0) {
         const struct ckey_entry *e = ckey_set_find(&set, role);
         if (e && ckey_import(e->der, e->der_len, &key) == 0 &&
             ckey_public_jwk(key, e->alg, jwk, sizeof jwk, kid) == 0)
-            rc = jose_client_assertion(key, e->alg == CKEY_RS384 ? JOSE_RS384 : JOSE_ES384, kid, id, tok,
+            rc = jose_client_assertion(key, e->alg == CKEY_RS384 ? JOSE_RS384 : JOSE_ES384, kid, id, aud,
                                        (int64_t)time(NULL), out, cap);
     }
     if (key)
@@ -316,6 +326,9 @@ static void code_flow_and_refresh_with_no_secret(void)
     check(sign_with(id, CKEY_CURRENT, a, sizeof a, kid_new) == 0 && assertion_accepted(a, why, sizeof why),
           "during_overlap_the_new_kid_is_accepted");
     check(strstr(jwks, kid_old) && strstr(jwks, kid_new), "jwks_publishes_both_during_overlap");
+    check(sign_with_aud(id, CKEY_CURRENT, k.issuer, a, sizeof a, kid_new) == 0 &&
+              !assertion_accepted(a, why, sizeof why) && strstr(why, "aud"),
+          "assertion_for_another_audience_is_refused");
     /* the next rotation: the old key leaves the JWKS the admin registers */
     check(seal_cmd(id, out, sizeof out, "keygen", "--next", NULL) == 0 &&
               seal_cmd(id, out, sizeof out, "promote", NULL) == 0 &&
