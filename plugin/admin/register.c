@@ -103,7 +103,10 @@ int register_client(struct vap_instance *inst, const vap_call *call,
     char detail[96];
     vap_error perr;
     VAP_INIT(vap_error, perr);
-    if (probe_token(inst, ep.token, ep.auth_method, reg.client_id, secret, cfg->redirect_uri,
+    /* a client just registered has its secret and no key yet */
+    unsigned probe_auth =
+        ep.auth_method == DISC_AUTH_PRIVATE_KEY_JWT ? DISC_AUTH_BASIC : ep.auth_method;
+    if (probe_token(inst, ep.token, probe_auth, reg.client_id, secret, cfg->redirect_uri,
                     deadline, cancel, &verdict, detail, sizeof detail, &perr) != VAP_OK)
         verdict = PROBE_TOKEN_UNCLEAR;
     char steps[REGISTER_STEPS_MAX] = "";

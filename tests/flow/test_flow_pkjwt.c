@@ -224,6 +224,27 @@ static int assertion_accepted(const char *assertion, char *why, size_t cap)
     return ok;
 }
 
+/* check()'s "client" item: its result and code, and a word of its message. */
+static int client_item_is(vap_instance *inst, int result, int code, const char *word)
+{
+    vap_check_report *rep = NULL;
+    vap_error err;
+    int ok = 0;
+    VAP_INIT(vap_error, err);
+    if ((k.api->check)(inst, NULL, &rep, &err) == VAP_OK)
+        for (size_t i = 0; i < rep->n_items; i++) {
+            const vap_check_item *it = rep->items[i];
+            if (strcmp(it->name, "client") != 0)
+                continue;
+            ok = it->result == result && (result != VAP_CHECK_FAIL || it->code == code) &&
+                 strstr(it->message, word) != NULL;
+            if (!ok)
+                printf("  client item: %d/%d: %s\n", it->result, it->code, it->message);
+        }
+    k.api->release(rep);
+    return ok;
+}
+
 static void code_flow_and_refresh_with_no_secret(void)
 {
     char out[16384], id[128];
@@ -245,6 +266,7 @@ static void code_flow_and_refresh_with_no_secret(void)
     check(strstr(jwks, "\"d\"") == NULL && strstr(jwks, "PRIVATE") == NULL, "jwks_has_no_private_member");
     check(set_client_jwks(id, jwks) == 0, "admin_sets_the_jwks");
     check(new_instance(id, &inst, &err) == VAP_OK, "instance_with_private_key_jwt");
+    check(client_item_is(inst, VAP_CHECK_PASS, VAP_OK, "sealed key"), "check_passes_with_the_sealed_key");
     long codes = flowkit_counter(&k, "token_requests.authorization_code");
     int rc = authorize(inst, &err);
     check(rc == VAP_OK, "code_exchange_with_private_key_jwt_and_no_secret");
@@ -293,6 +315,8 @@ static void code_flow_and_refresh_with_no_secret(void)
     check(set_client_jwks(id, only_other) == 0, "register_only_the_other_key");
     rc = fetch_after_expiry(inst, &err);
     check(rc == VAP_E_CLIENT && strstr(err.message, "kid"), "wrong_kid_is_client_error_naming_kid");
+    check(client_item_is(inst, VAP_CHECK_FAIL, VAP_E_CLIENT, "vap-seal jwks"),
+          "check_fails_naming_the_jwks_when_the_key_is_not_registered");
     /* unknown key: the kid is ours, the key under it is not */
     json_t *saved_set = json_loads(saved, 0, NULL);
     json_t *cur = json_array_get(json_object_get(saved_set, "keys"), 0);
