@@ -295,6 +295,12 @@ static void code_flow_and_refresh_with_no_secret(void)
     check(*last && !assertion_accepted(last, why, sizeof why) && strstr(why, "jti"),
           "replayed_jti_is_refused");
 
+    /* the server's answer to a replay, as the plugin reports it */
+    flowkit_control(&k, "pkjwt-replay-next", "{}", NULL, 0);
+    rc = fetch_after_expiry(inst, &err);
+    check(rc == VAP_E_CLIENT && strstr(err.message, "jti") && strstr(err.message, "signed assertion"),
+          "replayed_jti_answer_is_client_error_naming_it");
+    check(fetch_after_expiry(inst, &err) == VAP_OK, "the_next_request_signs_a_new_jti_and_passes");
     /* expired: the server's clock runs 5 minutes ahead of the assertion */
     flowkit_control(&k, "skew", "{\"seconds\":300}", NULL, 0);
     rc = fetch_after_expiry(inst, &err);

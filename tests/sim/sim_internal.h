@@ -286,6 +286,7 @@ struct sim_server {
     sim_map clients, codes, access, refresh, sessions;
     sim_map jtis;           /* client assertion jti -> (long long) time it may be forgotten */
     json_t *hosted;         /* name -> document served at /_sim/hosted/NAME */
+    int pkjwt_replay_next;  /* answer the next assertion as a replayed jti */
     gnutls_privkey_t keys[16];
     int nkeys;
     long long skew;

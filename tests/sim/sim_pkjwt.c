@@ -126,7 +126,8 @@ int sim_pkjwt_authenticate(sim_req *q, sim_resp *r, int grant, char **client_id)
         refuse(r, "The client assertion has no jti");
         goto out;
     }
-    if (jti_seen(s, jti, json_integer_value(je) + DRIFT_S)) {
+    if (jti_seen(s, jti, json_integer_value(je) + DRIFT_S) ||
+        __atomic_exchange_n(&s->pkjwt_replay_next, 0, __ATOMIC_RELAXED)) {
         refuse(r, "The client assertion's jti has already been used");
         goto out;
     }
@@ -174,6 +175,12 @@ int sim_pkjwt_control(sim_req *q, sim_resp *r, const char *rest, json_t *in)
             sim_resp_json(r, 200, copy);
         else
             sim_api_error(r, 404, "nothing is hosted under that name");
+        return 1;
+    }
+    if (in != NULL && strcmp(rest, "pkjwt-replay-next") == 0) {
+        /* what the server answers when it has seen a jti before */
+        __atomic_store_n(&s->pkjwt_replay_next, 1, __ATOMIC_RELAXED);
+        sim_resp_json(r, 200, json_pack("{s:b}", "armed", 1));
         return 1;
     }
     if (in != NULL && strcmp(rest, "client-jwks") == 0) {
