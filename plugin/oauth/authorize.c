@@ -68,6 +68,8 @@ int authorize_begin(struct vap_instance *inst, const vap_call *call,
         client_signer_free(&k);
     } else {
         rc = secrets_client_secret(&inst->secrets, secret, sizeof secret, &secret_len, err);
+        if (rc != VAP_OK)
+            rc = token_no_secret(inst, rc, err);
     }
     if (rc != VAP_OK)
         goto out;

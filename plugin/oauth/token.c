@@ -61,7 +61,9 @@ int token_post_client(struct vap_instance *inst, const char *token_url, unsigned
         char secret[SECRETS_CLIENT_SECRET_MAX + 1];
         size_t secret_len = 0;
         rc = secrets_client_secret(&inst->secrets, secret, sizeof secret, &secret_len, err);
-        if (rc == VAP_OK)
+        if (rc != VAP_OK)
+            rc = token_no_secret(inst, rc, err);
+        else
             rc = token_post(inst->http, token_url, auth_method, inst->cfg.client_id, secret, form,
                             deadline_ms, cancel, rs, err);
         sodium_memzero(secret, sizeof secret);
@@ -91,6 +93,17 @@ int token_post_client(struct vap_instance *inst, const char *token_url, unsigned
                         deadline_ms, cancel, rs, err);
     if (rc == VAP_OK && (rs->status == 400 || rs->status == 401))
         rc = assertion_refused(rs, kid, err);
+    return rc;
+}
+
+int token_no_secret(struct vap_instance *inst, int rc, vap_error *err)
+{
+    if (rc == VAP_E_CONFIG && inst->cfg.client_auth == CLIENT_AUTH_AUTO &&
+        client_key_present(&inst->secrets, &inst->cfg))
+        return err_set(err, VAP_E_CONFIG,
+                       "no client secret is sealed, but a signing key is: add "
+                       "client_auth=private_key_jwt to the config (the server's OpenID "
+                       "configuration does not list private_key_jwt, so auto does not pick it)");
     return rc;
 }
 

@@ -23,6 +23,12 @@ int token_post(struct http_client *http, const char *token_url, unsigned auth_me
 
 struct vap_instance;
 
+/* For a caller whose secrets_client_secret failed with rc: when client_auth
+ * is auto and a signing key is sealed, the error says to set
+ * client_auth=private_key_jwt instead (servers such as OpenEMR do not list
+ * it in their OpenID configuration).  Returns rc. */
+int token_no_secret(struct vap_instance *inst, int rc, vap_error *err);
+
 /* token_post with the instance's own credential: the sealed client secret
  * (Basic or post), or for DISC_AUTH_PRIVATE_KEY_JWT a fresh assertion (RFC
  * 7523) signed with the sealed key, sent as client_assertion_type and

@@ -256,6 +256,7 @@ static void code_flow_and_refresh_with_no_secret(void)
     unlink(path);
     check(access(path, F_OK) != 0, "store_holds_no_client_secret");
     char jwks[8192];
+    int rc;
     /* keygen binds the key to the client_id OpenEMR issues: register with
      * an empty JWKS first, then give the real one (what an admin does in
      * API Clients) */
@@ -265,10 +266,21 @@ static void code_flow_and_refresh_with_no_secret(void)
           "jwks_prints_rs384_key");
     check(strstr(jwks, "\"d\"") == NULL && strstr(jwks, "PRIVATE") == NULL, "jwks_has_no_private_member");
     check(set_client_jwks(id, jwks) == 0, "admin_sets_the_jwks");
+    /* OpenEMR's OpenID configuration does not list private_key_jwt: auto says what to set */
+    vap_instance *autoi = NULL;
+    vap_authorize_begin_result *begin = NULL;
+    check(flowkit_instance(&k, &autoi, &err, "client_id", id, "scope", PK_SCOPE, NULL) == VAP_OK,
+          "instance_with_client_auth_auto");
+    VAP_INIT(vap_error, err);
+    rc = k.api->authorize_begin(autoi, NULL, NULL, &begin, &err);
+    check(rc == VAP_E_CONFIG && strstr(err.message, "client_auth=private_key_jwt"),
+          "auto_with_a_key_and_no_secret_says_to_set_private_key_jwt");
+    k.api->release(begin);
+    k.api->instance_free(autoi);
     check(new_instance(id, &inst, &err) == VAP_OK, "instance_with_private_key_jwt");
     check(client_item_is(inst, VAP_CHECK_PASS, VAP_OK, "sealed key"), "check_passes_with_the_sealed_key");
     long codes = flowkit_counter(&k, "token_requests.authorization_code");
-    int rc = authorize(inst, &err);
+    rc = authorize(inst, &err);
     check(rc == VAP_OK, "code_exchange_with_private_key_jwt_and_no_secret");
     if (rc != VAP_OK)
         printf("  authorize: %s\n", err.message);
