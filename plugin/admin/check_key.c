@@ -29,19 +29,22 @@ void check_client_key(struct vap_instance *inst, int64_t deadline, vap_cancel *c
     rc = probe_token(inst, st->ep.token, DISC_AUTH_PRIVATE_KEY_JWT, cfg->client_id, NULL,
                      cfg->redirect_uri, deadline, cancel, &verdict, detail, sizeof detail, &e);
     if (rc != VAP_OK)
-        check_add(l, "client", VAP_CHECK_FAIL, rc, "the token request signed with key %s failed: %s",
-                  kid, e.message);
+        check_add(l, "client", VAP_CHECK_FAIL, rc,
+                  "the token request signed with key %s failed: %s", kid, e.message);
     else if (verdict == PROBE_TOKEN_ACCEPTED)
         check_add(l, "client", VAP_CHECK_PASS, VAP_OK,
                   "OpenEMR accepts client_id=%.64s signing with the sealed key %s, and the client "
-                  "is enabled", cfg->client_id, kid);
+                  "is enabled",
+                  cfg->client_id, kid);
     else if (verdict == PROBE_TOKEN_REJECTED)
         check_add(l, "client", VAP_CHECK_FAIL, VAP_E_CLIENT,
                   "OpenEMR refused the assertion signed with key %s (%s): register the output of "
                   "vap-seal jwks for client_id=%.64s, enable the client in Administration > System "
-                  "> API Clients, and check this machine's clock", kid, detail, cfg->client_id);
+                  "> API Clients, and check this machine's clock",
+                  kid, detail, cfg->client_id);
     else
         check_add(l, "client", VAP_CHECK_WARN, VAP_OK,
                   "the token endpoint's answer (%s) does not tell whether the signed assertion "
-                  "is accepted", detail);
+                  "is accepted",
+                  detail);
 }

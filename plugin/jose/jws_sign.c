@@ -22,8 +22,8 @@ int jose_sign_compact(gnutls_privkey_t key, int alg, const char *kid, const char
         return -1;
     unsigned bits = 0;
     int pk = gnutls_privkey_get_pk_algorithm(key, &bits);
-    if ((alg == JOSE_RS384) != (pk == GNUTLS_PK_RSA) || (alg == JOSE_ES384) != (pk == GNUTLS_PK_ECDSA) ||
-        (alg == JOSE_ES384 && bits != 384))
+    if ((alg == JOSE_RS384) != (pk == GNUTLS_PK_RSA) ||
+        (alg == JOSE_ES384) != (pk == GNUTLS_PK_ECDSA) || (alg == JOSE_ES384 && bits != 384))
         return -1; /* ES384 is P-384 only (RFC 7518 §3.4) */
     json_t *hdr = json_pack("{s:s,s:s,s:s}", "alg", jose_alg_name(alg), "typ", "JWT", "kid", kid);
     char *h = hdr ? json_dumps(hdr, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
@@ -43,7 +43,8 @@ int jose_sign_compact(gnutls_privkey_t key, int alg, const char *kid, const char
         goto out;
     size_t signing_len = hb + 1 + pb;
     gnutls_datum_t data = {(unsigned char *)out, (unsigned)signing_len};
-    gnutls_sign_algorithm_t sa = alg == JOSE_RS384 ? GNUTLS_SIGN_RSA_SHA384 : GNUTLS_SIGN_ECDSA_SHA384;
+    gnutls_sign_algorithm_t sa =
+        alg == JOSE_RS384 ? GNUTLS_SIGN_RSA_SHA384 : GNUTLS_SIGN_ECDSA_SHA384;
     if (gnutls_privkey_sign_data2(key, sa, 0, &data, &sig) != 0)
         goto out;
     size_t n = sig_to_jose(alg, &sig, raw, sizeof raw);
@@ -69,8 +70,9 @@ int jose_client_assertion(gnutls_privkey_t key, int alg, const char *kid, const 
     randombytes_buf(r, sizeof r);
     if (b64url_encode(r, sizeof r, jti, sizeof jti) != 0)
         return -1;
-    json_t *c = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}", "iss", client_id, "sub", client_id, "aud", token_url,
-                          "jti", jti, "iat", (json_int_t)now, "exp", (json_int_t)(now + JOSE_ASSERTION_LIFE_S));
+    json_t *c = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I}", "iss", client_id, "sub", client_id, "aud",
+                          token_url, "jti", jti, "iat", (json_int_t)now, "exp",
+                          (json_int_t)(now + JOSE_ASSERTION_LIFE_S));
     char *p = c ? json_dumps(c, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(c);
     if (p == NULL)

@@ -9,9 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JOSE_ASSERTION_MAX 4096u  /* a compact assertion, with its NUL    */
-#define JOSE_ASSERTION_LIFE_S 60  /* exp = iat + this (OpenEMR allows ~1 min) */
-#define JOSE_JTI_BYTES 16u        /* 128 random bits                     */
+#define JOSE_ASSERTION_MAX 4096u /* a compact assertion, with its NUL    */
+#define JOSE_ASSERTION_LIFE_S 60 /* exp = iat + this (OpenEMR allows ~1 min) */
+#define JOSE_JTI_BYTES 16u       /* 128 random bits                     */
 
 /* Signs header.payload: header {"alg":ALG,"typ":"JWT","kid":KID}; PAYLOAD
  * is the claims' JSON.  ALG is JOSE_RS384 or JOSE_ES384 (jose.h) and must

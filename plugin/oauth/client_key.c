@@ -46,15 +46,17 @@ int client_key_load(struct secrets *s, const struct config *cfg, struct client_s
             r = seal_store_read(s->store, s->ring, CKEY_ITEM, &bind, s->plain, &se);
         }
     }
-    int pr = r == SEAL_OK ? ckey_set_parse(seal_secret_data(s->plain), seal_secret_size(s->plain), &set)
-                          : CKEY_E_FORMAT;
+    int pr = r == SEAL_OK
+                 ? ckey_set_parse(seal_secret_data(s->plain), seal_secret_size(s->plain), &set)
+                 : CKEY_E_FORMAT;
     seal_secret_clear(s->plain);
     pthread_mutex_unlock(&s->mu);
     if (r == SEAL_E_NOENT)
-        return err_set(err, VAP_E_CONFIG,
-                       "client_auth=private_key_jwt, but no signing key is sealed in %s: run vap-seal "
-                       "keygen -c CONFIG and register the output of vap-seal jwks with OpenEMR",
-                       cfg->store);
+        return err_set(
+            err, VAP_E_CONFIG,
+            "client_auth=private_key_jwt, but no signing key is sealed in %s: run vap-seal "
+            "keygen -c CONFIG and register the output of vap-seal jwks with OpenEMR",
+            cfg->store);
     if (r != SEAL_OK)
         return secrets_map_error(&se, err);
     const struct ckey_entry *cur = pr == CKEY_OK ? ckey_set_find(&set, CKEY_CURRENT) : NULL;
