@@ -112,12 +112,13 @@ static int assertion_refused(const struct http_response *rs, const char *kid, va
 {
     tokresp_error e;
     char desc[sizeof e.description];
-    if (tokresp_error_parse(rs->body, rs->body_len, &e) != 0 || strcmp(e.error, "invalid_client") != 0)
+    if (tokresp_error_parse(rs->body, rs->body_len, &e) != 0 ||
+        strcmp(e.error, "invalid_client") != 0)
         return VAP_OK; /* any other answer is the caller's to read */
     tokresp_clean_text(e.description[0] ? e.description : "no reason given", desc, sizeof desc);
     return err_set(err, VAP_E_CLIENT,
-                   "The server refused the client's signed assertion (invalid_client, HTTP %d: %s): "
-                   "check that the JWKS registered for this client (vap-seal jwks) holds key %s, "
+                   "The server refused the client's signed assertion (invalid_client, HTTP %d: "
+                   "%s): check that the JWKS registered for this client (vap-seal jwks) holds key %s, "
                    "that an admin enabled the client (Administration > System > API Clients) and "
                    "that this machine's clock is right",
                    rs->status, desc, kid);
