@@ -34,7 +34,8 @@ static void report(const char *what, long n, double t)
 }
 
 /* The plugin's per-request path, through the same library calls. */
-static int per_request(seal_store *st, const seal_keyring *ring, seal_secret *s, char *out, size_t cap)
+static int per_request(seal_store *st, const seal_keyring *ring, seal_secret *s, char *out,
+                       size_t cap)
 {
     seal_binding b = {ISSUER, CLIENT};
     seal_err err;
@@ -48,8 +49,8 @@ static int per_request(seal_store *st, const seal_keyring *ring, seal_secret *s,
     const struct ckey_entry *e = ckey_set_find(&set, CKEY_CURRENT);
     int rc = ckey_import(e->der, e->der_len, &key) == CKEY_OK &&
                      ckey_public_jwk(key, e->alg, jwk, sizeof jwk, kid) == CKEY_OK &&
-                     jose_client_assertion(key, e->alg == CKEY_RS384 ? JOSE_RS384 : JOSE_ES384, kid, CLIENT,
-                                           TOKEN, (int64_t)time(NULL), out, cap) == 0
+                     jose_client_assertion(key, e->alg == CKEY_RS384 ? JOSE_RS384 : JOSE_ES384, kid,
+                                           CLIENT, TOKEN, (int64_t)time(NULL), out, cap) == 0
                  ? 0
                  : -1;
     if (key)
@@ -66,14 +67,16 @@ static int bench(int alg, double secs, const char *dir)
     seal_store *st = NULL;
     seal_secret *s = NULL;
     seal_err err;
-    char ring_path[512], store_path[512], tok[JOSE_ASSERTION_MAX], kid[CKEY_KID_MAX], jwk[CKEY_JWK_MAX];
+    char ring_path[512], store_path[512], tok[JOSE_ASSERTION_MAX], kid[CKEY_KID_MAX],
+        jwk[CKEY_JWK_MAX];
     uint8_t *img = sodium_malloc(16384);
     size_t len = 0;
     snprintf(ring_path, sizeof ring_path, "%s/ring-%d", dir, alg);
     snprintf(store_path, sizeof store_path, "%s/store-%d", dir, alg);
     mkdir(store_path, 0700);
     if (img == NULL || ckey_set_generate(&set, alg, CKEY_CURRENT) != CKEY_OK ||
-        ckey_set_serialize(&set, img, 16384, &len) != CKEY_OK || seal_keyring_new(&ring, &err) != SEAL_OK ||
+        ckey_set_serialize(&set, img, 16384, &len) != CKEY_OK ||
+        seal_keyring_new(&ring, &err) != SEAL_OK ||
         seal_keyring_add_active(ring, 1, NULL, &err) != SEAL_OK ||
         seal_keyring_save(ring, ring_path, (uid_t)-1, (gid_t)-1, &err) != SEAL_OK ||
         seal_store_open(store_path, &st, &err) != SEAL_OK || seal_secret_new(&s, &err) != SEAL_OK) {
@@ -92,7 +95,8 @@ static int bench(int alg, double secs, const char *dir)
     long n = 0;
     double t0 = now_s(), t;
     do {
-        if (jose_client_assertion(key, jalg, kid, CLIENT, TOKEN, (int64_t)time(NULL), tok, sizeof tok) != 0)
+        if (jose_client_assertion(key, jalg, kid, CLIENT, TOKEN, (int64_t)time(NULL), tok,
+                                  sizeof tok) != 0)
             return -1;
         n++;
         t = now_s() - t0;

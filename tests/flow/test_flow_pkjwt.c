@@ -110,10 +110,11 @@ static long post(const char *path, const char *ctype, const char *body, char *ou
 static int register_client(const char *keys, char *id, size_t cap)
 {
     char body[16384], out[16384];
-    snprintf(body, sizeof body,
-             "{\"application_type\":\"private\",\"client_name\":\"pkjwt\",\"redirect_uris\":[\"%s\"],"
-             "\"token_endpoint_auth_method\":\"private_key_jwt\",\"scope\":\"%s\",%s}",
-             FLOW_REDIRECT, PK_SCOPE, keys);
+    snprintf(
+        body, sizeof body,
+        "{\"application_type\":\"private\",\"client_name\":\"pkjwt\",\"redirect_uris\":[\"%s\"],"
+        "\"token_endpoint_auth_method\":\"private_key_jwt\",\"scope\":\"%s\",%s}",
+        FLOW_REDIRECT, PK_SCOPE, keys);
     if (post("/oauth2/default/registration", "application/json", body, out) != 200)
         return -1;
     json_t *r = json_loads(out, 0, NULL);
@@ -136,8 +137,8 @@ static int set_client_jwks(const char *id, const char *jwks)
 
 static int new_instance(const char *id, vap_instance **inst, vap_error *err)
 {
-    return flowkit_instance(&k, inst, err, "client_id", id, "client_auth", "private_key_jwt", "scope", PK_SCOPE,
-                            NULL);
+    return flowkit_instance(&k, inst, err, "client_id", id, "client_auth", "private_key_jwt",
+                            "scope", PK_SCOPE, NULL);
 }
 
 static int authorize(vap_instance *inst, vap_error *err)
@@ -186,14 +187,15 @@ static int sign_with_aud(const char *id, int role, const char *aud, char *out, s
     char jwk[CKEY_JWK_MAX];
     seal_binding b = {k.issuer, id};
     int rc = -1;
-    if (seal_store_open(k.store, &st, &se) == 0 && seal_keyring_load(k.keyring, (uid_t)-1, &ring, &se) == 0 &&
-        seal_secret_new(&s, &se) == 0 && seal_store_read(st, ring, CKEY_ITEM, &b, s, &se) == 0 &&
+    if (seal_store_open(k.store, &st, &se) == 0 &&
+        seal_keyring_load(k.keyring, (uid_t)-1, &ring, &se) == 0 && seal_secret_new(&s, &se) == 0 &&
+        seal_store_read(st, ring, CKEY_ITEM, &b, s, &se) == 0 &&
         ckey_set_parse(seal_secret_data(s), seal_secret_size(s), &set) == 0) {
         const struct ckey_entry *e = ckey_set_find(&set, role);
         if (e && ckey_import(e->der, e->der_len, &key) == 0 &&
             ckey_public_jwk(key, e->alg, jwk, sizeof jwk, kid) == 0)
-            rc = jose_client_assertion(key, e->alg == CKEY_RS384 ? JOSE_RS384 : JOSE_ES384, kid, id, aud,
-                                       (int64_t)time(NULL), out, cap);
+            rc = jose_client_assertion(key, e->alg == CKEY_RS384 ? JOSE_RS384 : JOSE_ES384, kid, id,
+                                       aud, (int64_t)time(NULL), out, cap);
     }
     if (key)
         gnutls_privkey_deinit(key);
@@ -210,10 +212,11 @@ static int sign_with_aud(const char *id, int role, const char *aud, char *out, s
 static int assertion_accepted(const char *assertion, char *why, size_t cap)
 {
     char body[8192], out[16384];
-    snprintf(body, sizeof body,
-             "grant_type=refresh_token&refresh_token=def502-dummy&client_assertion_type="
-             "urn%%3Aietf%%3Aparams%%3Aoauth%%3Aclient-assertion-type%%3Ajwt-bearer&client_assertion=%s",
-             assertion);
+    snprintf(
+        body, sizeof body,
+        "grant_type=refresh_token&refresh_token=def502-dummy&client_assertion_type="
+        "urn%%3Aietf%%3Aparams%%3Aoauth%%3Aclient-assertion-type%%3Ajwt-bearer&client_assertion=%s",
+        assertion);
     post("/oauth2/default/token", "application/x-www-form-urlencoded", body, out);
     json_t *r = json_loads(out, 0, NULL);
     const char *e = json_string_value(json_object_get(r, "error"));
@@ -260,11 +263,13 @@ static void code_flow_and_refresh_with_no_secret(void)
     /* keygen binds the key to the client_id OpenEMR issues: register with
      * an empty JWKS first, then give the real one (what an admin does in
      * API Clients) */
-    check(register_client("\"jwks\":{\"keys\":[]}", id, sizeof id) == 0, "register_private_key_jwt_client");
+    check(register_client("\"jwks\":{\"keys\":[]}", id, sizeof id) == 0,
+          "register_private_key_jwt_client");
     check(seal_cmd(id, out, sizeof out, "keygen", NULL) == 0, "keygen_seals_the_key");
     check(seal_cmd(id, jwks, sizeof jwks, "jwks", NULL) == 0 && strstr(jwks, "\"RS384\"") != NULL,
           "jwks_prints_rs384_key");
-    check(strstr(jwks, "\"d\"") == NULL && strstr(jwks, "PRIVATE") == NULL, "jwks_has_no_private_member");
+    check(strstr(jwks, "\"d\"") == NULL && strstr(jwks, "PRIVATE") == NULL,
+          "jwks_has_no_private_member");
     check(set_client_jwks(id, jwks) == 0, "admin_sets_the_jwks");
     /* OpenEMR's OpenID configuration does not list private_key_jwt: auto says what to set */
     vap_instance *autoi = NULL;
@@ -278,13 +283,15 @@ static void code_flow_and_refresh_with_no_secret(void)
     k.api->release(begin);
     k.api->instance_free(autoi);
     check(new_instance(id, &inst, &err) == VAP_OK, "instance_with_private_key_jwt");
-    check(client_item_is(inst, VAP_CHECK_PASS, VAP_OK, "sealed key"), "check_passes_with_the_sealed_key");
+    check(client_item_is(inst, VAP_CHECK_PASS, VAP_OK, "sealed key"),
+          "check_passes_with_the_sealed_key");
     long codes = flowkit_counter(&k, "token_requests.authorization_code");
     rc = authorize(inst, &err);
     check(rc == VAP_OK, "code_exchange_with_private_key_jwt_and_no_secret");
     if (rc != VAP_OK)
         printf("  authorize: %s\n", err.message);
-    check(flowkit_counter(&k, "token_requests.authorization_code") == codes + 1, "one_code_exchange");
+    check(flowkit_counter(&k, "token_requests.authorization_code") == codes + 1,
+          "one_code_exchange");
     long refreshes = flowkit_counter(&k, "token_requests.refresh_token");
     rc = fetch_after_expiry(inst, &err);
     check(rc == VAP_OK && flowkit_counter(&k, "token_requests.refresh_token") == refreshes + 1,
@@ -310,13 +317,15 @@ static void code_flow_and_refresh_with_no_secret(void)
     /* the server's answer to a replay, as the plugin reports it */
     flowkit_control(&k, "pkjwt-replay-next", "{}", NULL, 0);
     rc = fetch_after_expiry(inst, &err);
-    check(rc == VAP_E_CLIENT && strstr(err.message, "jti") && strstr(err.message, "signed assertion"),
+    check(rc == VAP_E_CLIENT && strstr(err.message, "jti") &&
+              strstr(err.message, "signed assertion"),
           "replayed_jti_answer_is_client_error_naming_it");
     check(fetch_after_expiry(inst, &err) == VAP_OK, "the_next_request_signs_a_new_jti_and_passes");
     /* expired: the server's clock runs 5 minutes ahead of the assertion */
     flowkit_control(&k, "skew", "{\"seconds\":300}", NULL, 0);
     rc = fetch_after_expiry(inst, &err);
-    check(rc == VAP_E_CLIENT && strstr(err.message, "expired") && strstr(err.message, "signed assertion"),
+    check(rc == VAP_E_CLIENT && strstr(err.message, "expired") &&
+              strstr(err.message, "signed assertion"),
           "expired_assertion_is_client_error_naming_it");
     flowkit_control(&k, "skew", "{\"seconds\":0}", NULL, 0);
 
@@ -326,7 +335,8 @@ static void code_flow_and_refresh_with_no_secret(void)
     check(seal_cmd(id, out, sizeof out, "keygen", "--next", NULL) == 0 &&
               seal_cmd(id, jwks, sizeof jwks, "jwks", NULL) == 0,
           "keygen_next");
-    json_t *set = json_loads(jwks, 0, NULL), *other = json_array_get(json_object_get(set, "keys"), 1);
+    json_t *set = json_loads(jwks, 0, NULL),
+           *other = json_array_get(json_object_get(set, "keys"), 1);
     char only_other[4096];
     char *o = json_dumps(other, JSON_COMPACT);
     snprintf(only_other, sizeof only_other, "{\"keys\":[%s]}", o ? o : "");
@@ -347,7 +357,8 @@ static void code_flow_and_refresh_with_no_secret(void)
     /* the next key is RS384 too, so the forged entry is a well-formed RSA key */
     check(set_client_jwks(id, forged_set) == 0, "register_another_key_under_our_kid");
     rc = fetch_after_expiry(inst, &err);
-    check(rc == VAP_E_CLIENT && strstr(err.message, "signature"), "unknown_key_is_client_error_naming_signature");
+    check(rc == VAP_E_CLIENT && strstr(err.message, "signature"),
+          "unknown_key_is_client_error_naming_signature");
     free(fj);
     free(o);
     json_decref(forged);
@@ -363,9 +374,11 @@ static void code_flow_and_refresh_with_no_secret(void)
     check(seal_cmd(id, jwks, sizeof jwks, "jwks", NULL) == 0, "jwks_after_promote");
     rc = fetch_after_expiry(inst, &err);
     check(rc == VAP_OK, "after_promote_the_new_key_signs");
-    check(sign_with(id, CKEY_PREVIOUS, a, sizeof a, kid_old) == 0 && assertion_accepted(a, why, sizeof why),
+    check(sign_with(id, CKEY_PREVIOUS, a, sizeof a, kid_old) == 0 &&
+              assertion_accepted(a, why, sizeof why),
           "during_overlap_the_old_kid_is_accepted");
-    check(sign_with(id, CKEY_CURRENT, a, sizeof a, kid_new) == 0 && assertion_accepted(a, why, sizeof why),
+    check(sign_with(id, CKEY_CURRENT, a, sizeof a, kid_new) == 0 &&
+              assertion_accepted(a, why, sizeof why),
           "during_overlap_the_new_kid_is_accepted");
     check(strstr(jwks, kid_old) && strstr(jwks, kid_new), "jwks_publishes_both_during_overlap");
     check(sign_with_aud(id, CKEY_CURRENT, k.issuer, a, sizeof a, kid_new) == 0 &&
@@ -377,7 +390,8 @@ static void code_flow_and_refresh_with_no_secret(void)
               seal_cmd(id, jwks, sizeof jwks, "jwks", NULL) == 0 && set_client_jwks(id, jwks) == 0,
           "second_rotation");
     check(strstr(jwks, kid_old) == NULL && strstr(jwks, kid_new) != NULL, "old_kid_left_the_jwks");
-    check(sign_with(id, CKEY_PREVIOUS, a, sizeof a, kid_new) == 0 && assertion_accepted(a, why, sizeof why),
+    check(sign_with(id, CKEY_PREVIOUS, a, sizeof a, kid_new) == 0 &&
+              assertion_accepted(a, why, sizeof why),
           "after_overlap_the_previous_new_kid_is_accepted");
     rc = fetch_after_expiry(inst, &err);
     check(rc == VAP_OK, "after_second_promote_the_newest_key_signs");
@@ -393,10 +407,12 @@ static void jwks_uri_registration(void)
     snprintf(path, sizeof path, "%s/%s", k.store, CKEY_ITEM);
     unlink(path);
     /* the URL exists before the key: the client_id comes from registering */
-    check(flowkit_control(&k, "host", "{\"name\":\"pk\",\"body\":{\"keys\":[]}}", out, sizeof out) == 200,
+    check(flowkit_control(&k, "host", "{\"name\":\"pk\",\"body\":{\"keys\":[]}}", out,
+                          sizeof out) == 200,
           "host_an_empty_jwks");
     json_t *r = json_loads(out, 0, NULL);
-    snprintf(keys, sizeof keys, "\"jwks_uri\":\"%s\"", json_string_value(json_object_get(r, "url")));
+    snprintf(keys, sizeof keys, "\"jwks_uri\":\"%s\"",
+             json_string_value(json_object_get(r, "url")));
     json_decref(r);
     check(register_client(keys, id, sizeof id) == 0, "register_with_jwks_uri");
     check(seal_cmd(id, out, sizeof out, "keygen", "--alg", "ES384", NULL) == 0 &&

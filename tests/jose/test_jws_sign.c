@@ -7,7 +7,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after the headers it needs */
 
 #include <gnutls/crypto.h>
 #include <jansson.h>
@@ -120,9 +121,11 @@ static void check_assertion(gnutls_privkey_t key, int alg)
 {
     char tok[JOSE_ASSERTION_MAX];
     struct parsed p;
-    assert_int_equal(jose_client_assertion(key, alg, "kid-1", CLIENT, TOKEN_URL, NOW, tok, sizeof tok), 0);
+    assert_int_equal(
+        jose_client_assertion(key, alg, "kid-1", CLIENT, TOKEN_URL, NOW, tok, sizeof tok), 0);
     split(tok, &p);
-    assert_string_equal(json_string_value(json_object_get(p.hdr, "alg")), alg == JOSE_RS384 ? "RS384" : "ES384");
+    assert_string_equal(json_string_value(json_object_get(p.hdr, "alg")),
+                        alg == JOSE_RS384 ? "RS384" : "ES384");
     assert_string_equal(json_string_value(json_object_get(p.hdr, "kid")), "kid-1");
     assert_string_equal(json_string_value(json_object_get(p.hdr, "typ")), "JWT");
     assert_string_equal(json_string_value(json_object_get(p.claims, "iss")), CLIENT);
@@ -157,8 +160,10 @@ static void every_assertion_has_a_new_jti(void **state)
 {
     char a[JOSE_ASSERTION_MAX], b[JOSE_ASSERTION_MAX];
     struct parsed pa, pb;
-    assert_int_equal(jose_client_assertion(p384, JOSE_ES384, "k", CLIENT, TOKEN_URL, NOW, a, sizeof a), 0);
-    assert_int_equal(jose_client_assertion(p384, JOSE_ES384, "k", CLIENT, TOKEN_URL, NOW, b, sizeof b), 0);
+    assert_int_equal(
+        jose_client_assertion(p384, JOSE_ES384, "k", CLIENT, TOKEN_URL, NOW, a, sizeof a), 0);
+    assert_int_equal(
+        jose_client_assertion(p384, JOSE_ES384, "k", CLIENT, TOKEN_URL, NOW, b, sizeof b), 0);
     split(a, &pa);
     split(b, &pb);
     assert_string_not_equal(json_string_value(json_object_get(pa.claims, "jti")),
@@ -171,7 +176,9 @@ static void claims_are_json_escaped(void **state)
 {
     char tok[JOSE_ASSERTION_MAX];
     struct parsed p;
-    assert_int_equal(jose_client_assertion(rsa, JOSE_RS384, "k\"1", "a\"b\\c", TOKEN_URL, NOW, tok, sizeof tok), 0);
+    assert_int_equal(
+        jose_client_assertion(rsa, JOSE_RS384, "k\"1", "a\"b\\c", TOKEN_URL, NOW, tok, sizeof tok),
+        0);
     split(tok, &p);
     assert_string_equal(json_string_value(json_object_get(p.claims, "iss")), "a\"b\\c");
     assert_string_equal(json_string_value(json_object_get(p.hdr, "kid")), "k\"1");
@@ -181,19 +188,25 @@ static void claims_are_json_escaped(void **state)
 static void key_and_alg_must_agree(void **state)
 {
     char tok[JOSE_ASSERTION_MAX];
-    assert_int_equal(jose_client_assertion(rsa, JOSE_ES384, "k", CLIENT, TOKEN_URL, NOW, tok, sizeof tok), -1);
-    assert_int_equal(jose_client_assertion(p384, JOSE_RS384, "k", CLIENT, TOKEN_URL, NOW, tok, sizeof tok), -1);
-    assert_int_equal(jose_client_assertion(rsa, JOSE_RS256, "k", CLIENT, TOKEN_URL, NOW, tok, sizeof tok), -1);
+    assert_int_equal(
+        jose_client_assertion(rsa, JOSE_ES384, "k", CLIENT, TOKEN_URL, NOW, tok, sizeof tok), -1);
+    assert_int_equal(
+        jose_client_assertion(p384, JOSE_RS384, "k", CLIENT, TOKEN_URL, NOW, tok, sizeof tok), -1);
+    assert_int_equal(
+        jose_client_assertion(rsa, JOSE_RS256, "k", CLIENT, TOKEN_URL, NOW, tok, sizeof tok), -1);
     /* a P-256 key cannot make an ES384 signature of the right size */
-    assert_int_equal(jose_client_assertion(p256, JOSE_ES384, "k", CLIENT, TOKEN_URL, NOW, tok, sizeof tok), -1);
-    assert_int_equal(jose_client_assertion(rsa, JOSE_RS384, "k", "", TOKEN_URL, NOW, tok, sizeof tok), -1);
+    assert_int_equal(
+        jose_client_assertion(p256, JOSE_ES384, "k", CLIENT, TOKEN_URL, NOW, tok, sizeof tok), -1);
+    assert_int_equal(
+        jose_client_assertion(rsa, JOSE_RS384, "k", "", TOKEN_URL, NOW, tok, sizeof tok), -1);
 }
 
 static void small_buffer_is_refused_and_wiped(void **state)
 {
     char tok[200];
     memset(tok, 'x', sizeof tok);
-    assert_int_equal(jose_client_assertion(rsa, JOSE_RS384, "k", CLIENT, TOKEN_URL, NOW, tok, sizeof tok), -1);
+    assert_int_equal(
+        jose_client_assertion(rsa, JOSE_RS384, "k", CLIENT, TOKEN_URL, NOW, tok, sizeof tok), -1);
     for (size_t i = 0; i < sizeof tok; i++)
         assert_true(tok[i] == 'x' || tok[i] == 0);
 }

@@ -87,9 +87,8 @@ int sim_pkjwt_authenticate(sim_req *q, sim_resp *r, int grant, char **client_id)
     }
     const json_t *key = NULL, *k;
     size_t i;
-    json_array_foreach(json_object_get(jwks, "keys"), i, k)
-        if (sim_streq(json_string_value(json_object_get(k, "kid")), kid))
-            key = k;
+    json_array_foreach(json_object_get(jwks, "keys"), i,
+                       k) if (sim_streq(json_string_value(json_object_get(k, "kid")), kid)) key = k;
     if (!key) {
         snprintf(why, sizeof why, "No key with kid %.64s is registered for this client", kid);
         refuse(r, why);
@@ -103,8 +102,7 @@ int sim_pkjwt_authenticate(sim_req *q, sim_resp *r, int grant, char **client_id)
     snprintf(aud, sizeof aud, "%s/token", s->issuer);
     const json_t *ja = json_object_get(claims, "aud");
     int aud_ok = sim_streq(json_string_value(ja), aud);
-    json_array_foreach(ja, i, k)
-        aud_ok |= sim_streq(json_string_value(k), aud);
+    json_array_foreach(ja, i, k) aud_ok |= sim_streq(json_string_value(k), aud);
     if (!aud_ok) {
         refuse(r, "The client assertion's aud is not the token endpoint");
         goto out;
@@ -199,8 +197,9 @@ int sim_pkjwt_control(sim_req *q, sim_resp *r, const char *rest, json_t *in)
         }
         pthread_mutex_unlock(&s->lock);
         if (c)
-            sim_resp_json(r, 200, json_pack("{s:s,s:I}", "client_id", id, "keys",
-                                            (json_int_t)json_array_size(json_object_get(jwks, "keys"))));
+            sim_resp_json(r, 200,
+                          json_pack("{s:s,s:I}", "client_id", id, "keys",
+                                    (json_int_t)json_array_size(json_object_get(jwks, "keys"))));
         else
             sim_api_error(r, 404, "no such client");
         return 1;
@@ -271,7 +270,8 @@ static json_t *client_jwks(sim_srv *s, const char *client_id, char *why, size_t 
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_cleanup(h);
     }
-    json_t *set = cc == CURLE_OK && status == 200 && !b.oom ? json_loadb(b.p, b.len, 0, NULL) : NULL;
+    json_t *set =
+        cc == CURLE_OK && status == 200 && !b.oom ? json_loadb(b.p, b.len, 0, NULL) : NULL;
     if (!json_is_object(set) || !json_is_array(json_object_get(set, "keys"))) {
         json_decref(set);
         set = NULL;
@@ -298,20 +298,24 @@ static int verify_sig(const json_t *jwk, const char *alg, const char *input, siz
 {
     gnutls_pubkey_t pub = NULL;
     gnutls_datum_t a = {NULL, 0}, b = {NULL, 0}, der = {NULL, 0};
-    gnutls_datum_t data = {(unsigned char *)input, (unsigned)ilen}, sg = {(unsigned char *)sig, (unsigned)slen};
+    gnutls_datum_t data = {(unsigned char *)input, (unsigned)ilen},
+                   sg = {(unsigned char *)sig, (unsigned)slen};
     int rc = -1, es = strcmp(alg, "ES384") == 0;
     const char *kty = json_string_value(json_object_get(jwk, "kty"));
     if (gnutls_pubkey_init(&pub) != 0)
         return -1;
-    if (!es && sim_streq(kty, "RSA") && b64_member(jwk, "n", &a) == 0 && b64_member(jwk, "e", &b) == 0 &&
-        gnutls_pubkey_import_rsa_raw(pub, &a, &b) == 0)
+    if (!es && sim_streq(kty, "RSA") && b64_member(jwk, "n", &a) == 0 &&
+        b64_member(jwk, "e", &b) == 0 && gnutls_pubkey_import_rsa_raw(pub, &a, &b) == 0)
         rc = gnutls_pubkey_verify_data2(pub, GNUTLS_SIGN_RSA_SHA384, 0, &data, &sg) >= 0 ? 0 : -1;
-    else if (es && sim_streq(kty, "EC") && sim_streq(json_string_value(json_object_get(jwk, "crv")), "P-384") &&
-             slen == 96 && b64_member(jwk, "x", &a) == 0 && b64_member(jwk, "y", &b) == 0 &&
+    else if (es && sim_streq(kty, "EC") &&
+             sim_streq(json_string_value(json_object_get(jwk, "crv")), "P-384") && slen == 96 &&
+             b64_member(jwk, "x", &a) == 0 && b64_member(jwk, "y", &b) == 0 &&
              gnutls_pubkey_import_ecc_raw(pub, GNUTLS_ECC_CURVE_SECP384R1, &a, &b) == 0) {
         gnutls_datum_t r = {(unsigned char *)sig, 48}, s = {(unsigned char *)sig + 48, 48};
         if (gnutls_encode_rs_value(&der, &r, &s) == 0)
-            rc = gnutls_pubkey_verify_data2(pub, GNUTLS_SIGN_ECDSA_SHA384, 0, &data, &der) >= 0 ? 0 : -1;
+            rc = gnutls_pubkey_verify_data2(pub, GNUTLS_SIGN_ECDSA_SHA384, 0, &data, &der) >= 0
+                     ? 0
+                     : -1;
     }
     free(a.data);
     free(b.data);
