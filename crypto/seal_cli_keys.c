@@ -75,6 +75,8 @@ int cli_keygen(cli_opts *o)
                role == CKEY_NEXT ? "next" : "current", kid);
         printf(role == CKEY_NEXT ? "publish it: give OpenEMR the output of vap-seal jwks, then run vap-seal promote\n"
                                  : "register the public key: give OpenEMR the output of vap-seal jwks\n");
+        if (alg == CKEY_ES384)
+            printf("note: OpenEMR verifies RS384 assertions only; use ES384 with servers that accept it\n");
     }
 out:
     keys_close(&c);
