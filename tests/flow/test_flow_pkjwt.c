@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -429,6 +430,46 @@ static void jwks_uri_registration(void)
     k.api->instance_free(inst);
 }
 
+/* vap-host register with client_auth=private_key_jwt: the key is made and
+ * registered in one step, and only the key is sealed. */
+static void register_with_a_key(void)
+{
+    char store[256], path[300];
+    vap_instance *reg = NULL, *inst = NULL;
+    vap_register_result *res = NULL;
+    vap_error err;
+    snprintf(store, sizeof store, "%s/store-register", k.dir);
+    mkdir(store, 0700);
+    check(flowkit_instance(&k, &reg, &err, "client_id", NULL, "client_auth", "private_key_jwt",
+                           "scope", PK_SCOPE, "store", store, NULL) == VAP_OK,
+          "unregistered_instance");
+    VAP_INIT(vap_error, err);
+    int rc = k.api->register_client(reg, NULL, NULL, &res, &err);
+    check(rc == VAP_OK && res && res->client_id, "register_with_private_key_jwt");
+    if (rc != VAP_OK)
+        printf("  register: %s\n", err.message);
+    snprintf(path, sizeof path, "%s/%s", store, CKEY_ITEM);
+    check(access(path, F_OK) == 0, "register_seals_the_key");
+    snprintf(path, sizeof path, "%s/client_secret", store);
+    check(access(path, F_OK) != 0, "register_seals_no_secret");
+    char id[128] = "", en[256];
+    if (res && res->client_id)
+        snprintf(id, sizeof id, "%s", res->client_id);
+    k.api->release(res);
+    k.api->instance_free(reg);
+    snprintf(en, sizeof en, "{\"client_id\":\"%s\",\"enabled\":true}", id);
+    flowkit_control(&k, "clients/enable", en, NULL, 0);
+    check(flowkit_instance(&k, &inst, &err, "client_id", id, "client_auth", "private_key_jwt",
+                           "scope", PK_SCOPE, "store", store, NULL) == VAP_OK,
+          "registered_instance");
+    rc = authorize(inst, &err);
+    check(rc == VAP_OK, "registered_key_authorizes_with_no_secret");
+    if (rc != VAP_OK)
+        printf("  authorize: %s\n", err.message);
+    check(fetch_after_expiry(inst, &err) == VAP_OK, "registered_key_refreshes");
+    k.api->instance_free(inst);
+}
+
 int main(int argc, char **argv)
 {
     sim_config cfg;
@@ -443,6 +484,7 @@ int main(int argc, char **argv)
         return 1;
     code_flow_and_refresh_with_no_secret();
     jwks_uri_registration();
+    register_with_a_key();
     flowkit_stop(&k);
     unlink(secrets_log);
     return check_summary();
