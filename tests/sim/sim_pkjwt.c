@@ -227,6 +227,11 @@ static void refuse(sim_resp *r, const char *desc)
     r->no_store = 1;
 }
 
+static void curl_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* a no-op when the process did it already */
+}
+
 static size_t collect(char *p, size_t sz, size_t n, void *ud)
 {
     sim_buf *b = ud;
@@ -256,6 +261,8 @@ static json_t *client_jwks(sim_srv *s, const char *client_id, char *why, size_t 
     sim_buf b;
     sim_buf_init(&b, JWKS_FETCH_MAX);
     long status = 0;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, curl_once);
     CURL *h = curl_easy_init();
     CURLcode cc = CURLE_FAILED_INIT;
     if (h) {
