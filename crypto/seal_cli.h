@@ -24,6 +24,8 @@ typedef struct cli_opts {
     const char *name; /* put: the item */
     int json;
     int force;
+    const char *alg; /* keygen: RS384 or ES384 */
+    int next;        /* keygen --next */
     unsigned long long kdf_ops;
     size_t kdf_mem;
     /* Filled from -c CONFIG: owned here, freed by cli_opts_free. */
@@ -38,6 +40,10 @@ int cli_verify(cli_opts *o);
 int cli_rotate_key(cli_opts *o);
 int cli_export(cli_opts *o);
 int cli_import(cli_opts *o);
+/* seal_cli_keys.c: the client's private_key_jwt signing keys */
+int cli_keygen(cli_opts *o);
+int cli_jwks(cli_opts *o);
+int cli_promote(cli_opts *o);
 
 /* "put needs --keyring ..." unless VALUE is set; CLI_EXIT_USAGE or OK.
  * With -c, the message names the config key that was missing. */

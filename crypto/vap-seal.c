@@ -14,7 +14,7 @@
 
 enum { OPT_KEYRING = 'k', OPT_STORE = 's', OPT_CONFIG = 'c', OPT_INSTANCE = 'i', OPT_HELP = 'h',
        OPT_ISSUER = 256, OPT_CLIENT_ID, OPT_OWNER, OPT_JSON, OPT_OUTPUT, OPT_INPUT, OPT_FORCE, OPT_KDF_OPS,
-       OPT_KDF_MEM };
+       OPT_KDF_MEM, OPT_ALG, OPT_NEXT };
 
 struct cli_command {
     const char *name;
@@ -64,6 +64,25 @@ static const struct cli_command commands[] = {
      0},
     {"import", cli_import, "import --keyring K --store S --input FILE [--force] [--owner USER]",
      "Restore a backup: writes the keyring K (refused if it exists, unless --force) and the items.", 0},
+    {"keygen", cli_keygen,
+     "keygen --keyring K --store S (--issuer URL --client-id ID | -c CONFIG [-i NAME]) [--alg RS384|ES384] "
+     "[--next] [--json]",
+     "Create the client's signing key for private_key_jwt with GnuTLS (RSA 3072 for RS384, the default and\n"
+     "what OpenEMR accepts; P-384 for ES384) and seal its private half as item client_key, bound to the\n"
+     "issuer and client_id.  The private key is never shown.  With --next, add a second key that vap-seal\n"
+     "jwks publishes beside the current one, for a rotation with overlap; vap-seal promote then makes it\n"
+     "the signing key.",
+     0},
+    {"jwks", cli_jwks, "jwks --keyring K --store S [-c CONFIG [-i NAME]]",
+     "Print the public JWKS of the sealed signing keys (current, next and the key the last promote\n"
+     "replaced), each with kid (its RFC 7638 thumbprint), alg and use \"sig\": what OpenEMR registers as\n"
+     "the client's jwks, or what a jwks_uri serves.",
+     0},
+    {"promote", cli_promote,
+     "promote --keyring K --store S (--issuer URL --client-id ID | -c CONFIG [-i NAME]) [--json]",
+     "Make the next key the signing key.  The key it replaces stays in the JWKS until the next promote,\n"
+     "so token requests signed just before still verify.",
+     0},
 };
 
 static void usage_all(FILE *f);
@@ -103,6 +122,8 @@ int main(int argc, char **argv)
         {"force", no_argument, NULL, OPT_FORCE},
         {"kdf-ops", required_argument, NULL, OPT_KDF_OPS},
         {"kdf-mem", required_argument, NULL, OPT_KDF_MEM},
+        {"alg", required_argument, NULL, OPT_ALG},
+        {"next", no_argument, NULL, OPT_NEXT},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -123,6 +144,8 @@ int main(int argc, char **argv)
         case OPT_OUTPUT: o.output = optarg; break;
         case OPT_INPUT: o.input = optarg; break;
         case OPT_FORCE: o.force = 1; break;
+        case OPT_ALG: o.alg = optarg; break;
+        case OPT_NEXT: o.next = 1; break;
         case OPT_KDF_OPS:
             o.kdf_ops = strtoull(optarg, &end, 10);
             if (*end != '\0' || o.kdf_ops < 1 || o.kdf_ops > SEAL_BACKUP_OPSLIMIT_MAX)

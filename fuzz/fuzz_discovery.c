@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             !url_same_origin(&got, &want) || d.algs == 0)
             __builtin_trap();
         unsigned method;
-        disc_client_auth(&d, "auto", &method, &err);
+        disc_client_auth(&d, "auto", 0, &method, &err);
         disc_oidc_free(&d);
     }
     disc_smart s;

@@ -56,7 +56,16 @@ int cmd_register(struct vaphost *vh, int argc, char **argv)
     const char *client_name = name ? name : "Voice AI Platform";
     printf("Registered \"%s\" with OpenEMR as a confidential client.\n", client_name);
     printf("client_id: %s\n", res->client_id);
-    printf("The client secret is sealed in the store (item client_secret); it is never shown.\n");
+    int keyed = 0;
+    for (size_t i = 0; vh->conf_inst != NULL && i < vh->conf_inst->n_opts; i++)
+        keyed |= strcmp(vh->conf_inst->opts[i].key, "client_auth") == 0 &&
+                 strcmp(vh->conf_inst->opts[i].value, "private_key_jwt") == 0;
+    if (keyed)
+        printf("Its signing key is sealed in the store (item client_key) and its public JWKS was "
+               "registered; no client secret is kept.\n");
+    else
+        printf("The client secret is sealed in the store (item client_secret); it is never "
+               "shown.\n");
     int code = VAPHOST_EXIT_OK;
     if (write_config) {
         char backup[4096], why[512];
@@ -68,7 +77,7 @@ int cmd_register(struct vaphost *vh, int argc, char **argv)
             printf("Add this to the line of instance %s in %s:\n    client_id=%s\n",
                    vh->instance_name, vh->config_path, res->client_id);
             fflush(stdout);
-            fprintf(stderr, "vap-host: the client is registered and its secret sealed, but the "
+            fprintf(stderr, "vap-host: the client is registered and its credential sealed, but the "
                             "config was not changed (%s): add client_id=%s by hand\n",
                     why, res->client_id);
             code = VAPHOST_EXIT_FAILURE;

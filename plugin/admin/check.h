@@ -60,6 +60,9 @@ void check_redirect(struct vap_instance *inst, const struct check_state *st,
 void check_store(struct vap_instance *inst, struct check_state *st, struct check_list *l);
 void check_client(struct vap_instance *inst, int64_t deadline, vap_cancel *cancel,
                   const struct check_state *st, struct check_list *l);
+/* check_client for client_auth=private_key_jwt (check_key.c). */
+void check_client_key(struct vap_instance *inst, int64_t deadline, vap_cancel *cancel,
+                      const struct check_state *st, struct check_list *l);
 void check_fhir(struct vap_instance *inst, int64_t deadline, vap_cancel *cancel,
                 struct check_list *l);
 void check_grant(struct vap_instance *inst, const struct check_state *st, struct check_list *l);

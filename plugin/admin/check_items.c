@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "admin/probe.h"
 #include "core/scope.h"
+#include "oauth/discovery.h"
 #include "oauth/secrets.h"
 #include "oauth/status.h"
 #include "oauth/tokenresp.h"
@@ -220,6 +221,10 @@ void check_client(struct vap_instance *inst, int64_t deadline, vap_cancel *cance
     }
     if (!st->store_ok) {
         check_add(l, "client", VAP_CHECK_SKIP, VAP_OK, "not checked: the store cannot be opened");
+        return;
+    }
+    if (st->disc_ok && st->ep.auth_method == DISC_AUTH_PRIVATE_KEY_JWT) {
+        check_client_key(inst, deadline, cancel, st, l);
         return;
     }
     int rc = secrets_client_secret(&inst->secrets, secret, sizeof secret, &secret_len, &e);

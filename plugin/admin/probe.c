@@ -37,8 +37,20 @@ int probe_client(struct vap_instance *inst, const char *token_url, unsigned auth
         rc = err_set(err, VAP_E_NOMEM, "out of memory building the token request");
         goto out;
     }
-    if ((rc = token_post(inst->http, token_url, auth_method, client_id, secret, &form,
-                         deadline_ms, cancel, &rs, err)) != VAP_OK)
+    if (auth_method == DISC_AUTH_PRIVATE_KEY_JWT) {
+        /* signed with the instance's sealed key for its own client_id */
+        rc = token_post_client(inst, token_url, auth_method, &form, deadline_ms, cancel, &rs, err);
+        if (rc == VAP_E_CLIENT && rs.status != 0) {
+            *verdict = PROBE_CLIENT_REJECTED;
+            snprintf(detail, detail_cap, "HTTP %d invalid_client", rs.status);
+            rc = VAP_OK;
+            goto out;
+        }
+    } else {
+        rc = token_post(inst->http, token_url, auth_method, client_id, secret, &form, deadline_ms,
+                        cancel, &rs, err);
+    }
+    if (rc != VAP_OK)
         goto out;
     tokresp_error e;
     int parsed = tokresp_error_parse(rs.body, rs.body_len, &e) == VAP_OK;

@@ -6,7 +6,12 @@
  * secure memory and from there into the sealed file.  Whether the client
  * is enabled comes from OpenEMR's rule (user/ and system/ scopes: disabled)
  * and otherwise from a harmless renewal with a made-up refresh token
- * (probe.h), which a disabled client fails (manual approval). */
+ * (probe.h), which a disabled client fails (manual approval).
+ *
+ * With client_auth=private_key_jwt no secret is kept: a signing key is made
+ * first, its public JWKS goes into the registration, and its private half is
+ * sealed as client_key under the client_id OpenEMR returns.  The secret
+ * OpenEMR issues anyway is used once, for that probe, and wiped. */
 #include "admin/register.h"
 
 #include <jansson.h>
@@ -23,13 +28,17 @@
 #include "core/log.h"
 #include "core/object.h"
 #include "admin/probe.h"
+#include "clientkey.h"
 #include "oauth/secrets.h"
 #include "core/scope.h"
 #include "oauth/tokenresp.h"
 
 #define REGISTER_STEPS_MAX 768
 
-static int build_body(const struct config *cfg, const char *name, char **body);
+static int build_body(const struct config *cfg, const char *name, const char *jwk, char **body);
+static int make_key(struct ckey_set *set, char *jwk, size_t cap, char kid[CKEY_KID_MAX]);
+static int seal_key(struct vap_instance *inst, const struct ckey_set *set, const char *client_id,
+                    seal_err *se);
 static int post_registration(struct vap_instance *inst, const char *url, const char *body,
                              int64_t deadline_ms, vap_cancel *cancel, struct http_response *rs,
                              vap_error *err);
@@ -48,6 +57,9 @@ int register_client(struct vap_instance *inst, const vap_call *call,
     struct adm_reg reg;
     char *body = NULL, *secret = NULL;
     size_t secret_len = 0;
+    struct ckey_set keys = {0};
+    char jwk[CKEY_JWK_MAX], kid[CKEY_KID_MAX] = "";
+    int pkjwt = cfg->client_auth == CLIENT_AUTH_PRIVATE_KEY_JWT;
     int rc;
 
     http_response_init(&rs);
@@ -71,8 +83,12 @@ int register_client(struct vap_instance *inst, const vap_call *call,
                        "the server does not advertise a registration endpoint: register the "
                        "client by hand (Administration > System > API Clients), then seal its "
                        "secret with vap-seal put client_secret and add client_id= to the config");
-    if ((rc = build_body(cfg, name, &body)) != VAP_OK)
+    if (pkjwt && make_key(&keys, jwk, sizeof jwk, kid) != 0)
+        return err_set(err, VAP_E_IO, "GnuTLS could not make the signing key");
+    if ((rc = build_body(cfg, name, pkjwt ? jwk : NULL, &body)) != VAP_OK) {
+        ckey_set_clear(&keys);
         return err_set(err, rc, "out of memory building the registration request");
+    }
     if ((rc = post_registration(inst, ep.registration, body, deadline, cancel, &rs, err)) !=
         VAP_OK)
         goto out;
@@ -90,22 +106,32 @@ int register_client(struct vap_instance *inst, const vap_call *call,
     seal_binding bind = {cfg->issuer, reg.client_id};
     seal_err se = {0};
     int kept = 0; /* a secret registered before is kept as client_secret.previous */
-    if (seal_store_put_keep(inst->secrets.store, cfg->keyring, SECRETS_CLIENT_SECRET_ITEM, &bind,
-                            (const uint8_t *)secret, secret_len, NULL, &kept, &se) != 0) {
+    if (pkjwt ? seal_key(inst, &keys, reg.client_id, &se) != 0
+              : seal_store_put_keep(inst->secrets.store, cfg->keyring, SECRETS_CLIENT_SECRET_ITEM,
+                                    &bind, (const uint8_t *)secret, secret_len, NULL, &kept,
+                                    &se) != 0) {
         rc = err_set(err, VAP_E_SEAL,
                      "OpenEMR registered client %.64s but its secret could not be sealed (%.120s): "
                      "fix the store, delete that client in Administration > System > API "
                      "Clients, and register again", reg.client_id, se.message);
         goto out;
     }
-    plog(VAP_LOG_INFO, "registered client %s; its secret is sealed in %s%s", reg.client_id,
-         cfg->store, kept ? " (the secret it replaced is kept as client_secret.previous)" : "");
+    if (pkjwt)
+        plog(VAP_LOG_INFO, "registered client %s with signing key %s sealed in %s; no secret kept",
+             reg.client_id, kid, cfg->store);
+    else
+        plog(VAP_LOG_INFO, "registered client %s; its secret is sealed in %s%s", reg.client_id,
+             cfg->store,
+             kept ? " (the secret it replaced is kept as client_secret.previous)" : "");
 
     int verdict = PROBE_CLIENT_UNCLEAR;
     char detail[96];
     vap_error perr;
     VAP_INIT(vap_error, perr);
-    if (probe_client(inst, ep.token, ep.auth_method, reg.client_id, secret, deadline, cancel,
+    /* the instance has no client_id to sign for yet: the issued secret asks */
+    unsigned probe_auth =
+        ep.auth_method == DISC_AUTH_PRIVATE_KEY_JWT ? DISC_AUTH_BASIC : ep.auth_method;
+    if (probe_client(inst, ep.token, probe_auth, reg.client_id, secret, deadline, cancel,
                      &verdict, detail, sizeof detail, &perr) != VAP_OK)
         verdict = PROBE_CLIENT_UNCLEAR;
     /* OpenEMR creates a confidential client with user/ or system/ scopes
@@ -142,6 +168,7 @@ int register_client(struct vap_instance *inst, const vap_call *call,
     *out = res;
     rc = VAP_OK;
 out:
+    ckey_set_clear(&keys);
     if (secret != NULL)
         sodium_free(secret); /* sodium_free wipes */
     http_response_free(&rs);
@@ -165,18 +192,55 @@ void register_enable_steps(const char *client_name, const char *client_id, int b
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static int build_body(const struct config *cfg, const char *name, char **body)
+static int build_body(const struct config *cfg, const char *name, const char *jwk, char **body)
 {
     /* application_type "private" is the only value that makes OpenEMR issue
      * a secret; "web" (RFC 7591) gives a public client. */
+    const char *method = jwk                                     ? "private_key_jwt"
+                         : cfg->client_auth == CLIENT_AUTH_BASIC ? "client_secret_basic"
+                                                                 : "client_secret_post";
     json_t *o = json_pack("{s:s,s:s,s:[s],s:s,s:s}", "application_type", "private",
                           "client_name", name, "redirect_uris", cfg->redirect_uri, "scope",
-                          cfg->scope, "token_endpoint_auth_method",
-                          cfg->client_auth == CLIENT_AUTH_BASIC ? "client_secret_basic"
-                                                                : "client_secret_post");
-    *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+                          cfg->scope, "token_endpoint_auth_method", method);
+    json_t *key = jwk ? json_loads(jwk, 0, NULL) : NULL;
+    if (o != NULL && key != NULL)
+        json_object_set_new(o, "jwks", json_pack("{s:[o]}", "keys", key));
+    else
+        json_decref(key);
+    *body = o && (!jwk || json_object_get(o, "jwks")) ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return *body ? VAP_OK : VAP_E_NOMEM;
+}
+
+/* An RS384 key (what OpenEMR verifies), its public JWK and kid. */
+static int make_key(struct ckey_set *set, char *jwk, size_t cap, char kid[CKEY_KID_MAX])
+{
+    gnutls_privkey_t k = NULL;
+    int ok = ckey_set_generate(set, CKEY_RS384, CKEY_CURRENT) == CKEY_OK &&
+             ckey_import(set->k[0].der, set->k[0].der_len, &k) == CKEY_OK &&
+             ckey_public_jwk(k, CKEY_RS384, jwk, cap, kid) == CKEY_OK;
+    if (k != NULL)
+        gnutls_privkey_deinit(k);
+    if (!ok)
+        ckey_set_clear(set);
+    return ok ? 0 : -1;
+}
+
+static int seal_key(struct vap_instance *inst, const struct ckey_set *set, const char *client_id,
+                    seal_err *se)
+{
+    seal_binding bind = {inst->cfg.issuer, client_id};
+    size_t len = 0, cap = 6 + CKEY_MAX_KEYS * (4 + CKEY_DER_MAX);
+    uint8_t *img = sodium_malloc(cap);
+    int rc = -1;
+    if (img == NULL || ckey_set_serialize(set, img, cap, &len) != CKEY_OK)
+        snprintf(se->message, sizeof se->message, "out of memory");
+    else
+        rc = seal_store_put(inst->secrets.store, inst->cfg.keyring, CKEY_ITEM, &bind, img, len,
+                            NULL, se);
+    if (img != NULL)
+        sodium_free(img);
+    return rc;
 }
 
 static int post_registration(struct vap_instance *inst, const char *url, const char *body,

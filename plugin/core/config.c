@@ -125,9 +125,12 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
             cfg->client_auth = CLIENT_AUTH_BASIC;
         else if (strcmp(a, "post") == 0)
             cfg->client_auth = CLIENT_AUTH_POST;
+        else if (strcmp(a, "private_key_jwt") == 0)
+            cfg->client_auth = CLIENT_AUTH_PRIVATE_KEY_JWT;
         else
             return err_set(err, VAP_E_CONFIG,
-                           "client_auth=%.32s is not known: use client_auth=auto, basic or post", a);
+                           "client_auth=%.32s is not known: use client_auth=auto, basic, post or "
+                           "private_key_jwt", a);
     }
     cfg->timeout_ms = CONFIG_DEFAULT_TIMEOUT_MS;
     cfg->refresh_margin_s = CONFIG_DEFAULT_REFRESH_MARGIN_S;

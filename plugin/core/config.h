@@ -5,7 +5,12 @@
 #include <stddef.h>
 #include <vap/plugin.h>
 
-enum client_auth { CLIENT_AUTH_AUTO = 0, CLIENT_AUTH_BASIC, CLIENT_AUTH_POST };
+enum client_auth {
+    CLIENT_AUTH_AUTO = 0,
+    CLIENT_AUTH_BASIC,
+    CLIENT_AUTH_POST,
+    CLIENT_AUTH_PRIVATE_KEY_JWT
+};
 
 #define CONFIG_DEFAULT_REDIRECT_URI "http://localhost:8000/oauth/callback"
 #define CONFIG_DEFAULT_SCOPE                                                       \

@@ -15,6 +15,7 @@
 
 #include "oauth/authprobe.h"
 #include "oauth/authtx.h"
+#include "oauth/client_key.h"
 #include "oauth/authurl.h"
 #include "core/errors.h"
 #include "oauth/grant.h"
@@ -93,10 +94,18 @@ int authorize_begin(struct vap_instance *inst, const vap_call *call,
                        "Clients");
     /* Fail now, not after a staff member has logged in and consented. */
     if ((rc = secrets_ensure_open(&inst->secrets, cfg, err)) != VAP_OK ||
-        (rc = secrets_client_secret(&inst->secrets, secret, sizeof secret, &secret_len, err)) !=
-            VAP_OK)
+        (rc = authz_endpoints(inst, deadline, authz_cancel(call), 0, &ep, err)) != VAP_OK)
         goto out;
-    if ((rc = authz_endpoints(inst, deadline, authz_cancel(call), 0, &ep, err)) != VAP_OK)
+    if (ep.auth_method == DISC_AUTH_PRIVATE_KEY_JWT) {
+        struct client_signer k;
+        rc = client_key_load(&inst->secrets, cfg, &k, err);
+        client_signer_free(&k);
+    } else {
+        rc = secrets_client_secret(&inst->secrets, secret, sizeof secret, &secret_len, err);
+        if (rc != VAP_OK)
+            rc = token_no_secret(inst, rc, err);
+    }
+    if (rc != VAP_OK)
         goto out;
 
     const char *scope = cfg->scope;
@@ -293,16 +302,11 @@ static int exchange_code(struct vap_instance *inst, const struct authz_endpoints
                          const authtx *tx, const char *code, int64_t deadline_ms,
                          vap_cancel *cancel, tokresp *tr, vap_error *err)
 {
-    char secret[SECRETS_CLIENT_SECRET_MAX + 1];
-    size_t secret_len = 0;
     struct http_form form;
     struct http_response rs;
     int rc;
     http_form_init(&form);
     http_response_init(&rs);
-    if ((rc = secrets_client_secret(&inst->secrets, secret, sizeof secret, &secret_len, err)) !=
-        VAP_OK)
-        goto out;
     if (http_form_add(&form, "grant_type", "authorization_code") != 0 ||
         http_form_add(&form, "code", code) != 0 ||
         http_form_add(&form, "redirect_uri", tx->redirect_uri) != 0 ||
@@ -311,8 +315,8 @@ static int exchange_code(struct vap_instance *inst, const struct authz_endpoints
         goto out;
     }
     /* Never retried: a code is redeemed at most once by this client. */
-    if ((rc = token_post(inst->http, ep->token, ep->auth_method, inst->cfg.client_id, secret,
-                         &form, deadline_ms, cancel, &rs, err)) != VAP_OK)
+    if ((rc = token_post_client(inst, ep->token, ep->auth_method, &form, deadline_ms, cancel, &rs,
+                                err)) != VAP_OK)
         goto out;
     if (rs.status >= 200 && rs.status <= 299) {
         rc = tokresp_parse(rs.body, rs.body_len, tr, err);
@@ -323,7 +327,6 @@ static int exchange_code(struct vap_instance *inst, const struct authz_endpoints
         rc = tokresp_classify(rs.status, rs.body, rs.body_len, &ctx, err);
     }
 out:
-    sodium_memzero(secret, sizeof secret);
     http_form_free(&form);
     http_response_free(&rs);
     return rc;

@@ -25,7 +25,7 @@ struct authz_endpoints {
     char jwks[AUTHZ_URL_MAX];
     char registration[AUTHZ_URL_MAX]; /* "" when not advertised */
     unsigned algs;
-    unsigned auth_method; /* DISC_AUTH_BASIC or DISC_AUTH_POST, from client_auth */
+    unsigned auth_method; /* a DISC_AUTH_* bit, from client_auth */
     int iss_parameter_supported;
 };
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "oauth/authtx.h"
+#include "oauth/client_key.h"
 #include "core/errors.h"
 #include "http/http.h"
 #include "instance.h"
@@ -75,6 +76,8 @@ int authz_endpoints(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *
             return rc;
     }
     memset(ep, 0, sizeof *ep);
+    int key_sealed = inst->cfg.client_auth == CLIENT_AUTH_AUTO &&
+                     client_key_present(&inst->secrets, &inst->cfg);
     pthread_mutex_lock(&a->mu);
     const disc_oidc *d = &a->disc;
     snprintf(ep->authorization, sizeof ep->authorization, "%s", d->authorization_endpoint);
@@ -84,8 +87,9 @@ int authz_endpoints(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *
              d->registration_endpoint ? d->registration_endpoint : "");
     ep->algs = d->algs;
     ep->iss_parameter_supported = d->iss_parameter_supported;
-    static const char *const auth_names[] = {"auto", "basic", "post"};
-    int rc = disc_client_auth(d, auth_names[inst->cfg.client_auth], &ep->auth_method, err);
+    static const char *const auth_names[] = {"auto", "basic", "post", "private_key_jwt"};
+    int rc = disc_client_auth(d, auth_names[inst->cfg.client_auth], key_sealed, &ep->auth_method,
+                              err);
     pthread_mutex_unlock(&a->mu);
     return rc;
 }

@@ -176,7 +176,7 @@ void disc_oidc_free(disc_oidc *d)
     memset(d, 0, sizeof *d);
 }
 
-int disc_client_auth(const disc_oidc *d, const char *option, unsigned *method,
+int disc_client_auth(const disc_oidc *d, const char *option, int key_sealed, unsigned *method,
                      vap_error *err)
 {
     if (d == NULL || method == NULL)
@@ -189,10 +189,16 @@ int disc_client_auth(const disc_oidc *d, const char *option, unsigned *method,
         *method = DISC_AUTH_POST;
         return VAP_OK;
     }
+    if (option != NULL && strcmp(option, "private_key_jwt") == 0) {
+        *method = DISC_AUTH_PRIVATE_KEY_JWT;
+        return VAP_OK;
+    }
     if (option != NULL && strcmp(option, "auto") != 0)
         return err_set(err, VAP_E_CONFIG,
-                       "client_auth must be auto, basic or post");
-    if (d->auth_methods & DISC_AUTH_BASIC)
+                       "client_auth must be auto, basic, post or private_key_jwt");
+    if (key_sealed && (d->auth_methods & DISC_AUTH_PRIVATE_KEY_JWT))
+        *method = DISC_AUTH_PRIVATE_KEY_JWT;
+    else if (d->auth_methods & DISC_AUTH_BASIC)
         *method = DISC_AUTH_BASIC;
     else if (d->auth_methods & DISC_AUTH_POST)
         *method = DISC_AUTH_POST;

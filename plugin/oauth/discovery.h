@@ -64,11 +64,14 @@ int disc_oidc_parse(const char *buf, size_t len, const char *expected_issuer,
 void disc_oidc_free(disc_oidc *d);
 
 /* Pick the token endpoint authentication for the client_auth option:
- * "basic" and "post" are taken as given (OpenEMR accepts Basic though its
- * document lists only post); "auto" or NULL takes basic if the document
- * lists client_secret_basic, else post if it lists client_secret_post, else
- * VAP_E_UNSUPPORTED.  Sets *method to DISC_AUTH_BASIC or DISC_AUTH_POST. */
-int disc_client_auth(const disc_oidc *d, const char *option, unsigned *method,
+ * "basic", "post" and "private_key_jwt" are taken as given (OpenEMR accepts
+ * Basic though its document lists only post, and private_key_jwt though
+ * only its SMART configuration lists it); "auto" or NULL takes
+ * private_key_jwt if KEY_SEALED (a signing key is in the store) and the
+ * document lists it, else basic if it lists client_secret_basic, else post
+ * if it lists client_secret_post, else VAP_E_UNSUPPORTED.  Sets *method to
+ * one DISC_AUTH_* bit. */
+int disc_client_auth(const disc_oidc *d, const char *option, int key_sealed, unsigned *method,
                      vap_error *err);
 
 /* The SMART configuration of the FHIR server.  Its `issuer` is the FHIR

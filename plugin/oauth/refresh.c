@@ -475,13 +475,8 @@ static int request_tokens(struct vap_instance *inst, const struct authz_endpoint
                           const struct grant *old, int64_t deadline_ms, vap_cancel *cancel,
                           tokresp *tr, vap_error *err)
 {
-    char secret[SECRETS_CLIENT_SECRET_MAX + 1];
     char scope[GRANT_SCOPE_MAX + 32];
-    size_t secret_len = 0;
     int rc;
-    if ((rc = secrets_client_secret(&inst->secrets, secret, sizeof secret, &secret_len, err)) !=
-        VAP_OK)
-        goto out;
     if (refresh_scope(old->scope, scope, sizeof scope) != 0) {
         rc = err_set(err, VAP_E_PROTOCOL, "the granted scope is too long to send back");
         goto out;
@@ -498,8 +493,8 @@ static int request_tokens(struct vap_instance *inst, const struct authz_endpoint
             rc = err_set(err, VAP_E_NOMEM, "out of memory building the refresh request");
             goto out;
         }
-        rc = token_post(inst->http, ep->token, ep->auth_method, inst->cfg.client_id, secret,
-                        &form, deadline_ms, cancel, &rs, err);
+        rc = token_post_client(inst, ep->token, ep->auth_method, &form, deadline_ms, cancel, &rs,
+                               err);
         http_form_free(&form);
         int status = rc == VAP_OK ? rs.status : 0;
         int ra = rc == VAP_OK ? http_retry_after_s(rs.hdrs.retry_after,
@@ -538,7 +533,6 @@ static int request_tokens(struct vap_instance *inst, const struct authz_endpoint
         plog(VAP_LOG_INFO, "refresh attempt %d failed transiently; retrying", attempt + 1);
     }
 out:
-    sodium_memzero(secret, sizeof secret);
     return rc;
 }
 

@@ -318,6 +318,8 @@ static int load_client_secret_locked(struct secrets *s, const struct config *cfg
     s->client_secret_len = 0;
     if (cfg->client_id == NULL)
         return VAP_OK; /* not registered yet: nothing can be bound to it */
+    if (cfg->client_auth == CLIENT_AUTH_PRIVATE_KEY_JWT)
+        return VAP_OK; /* the sealed key authenticates; a left-over secret is not read */
     seal_binding bind = {cfg->issuer, cfg->client_id};
     seal_err se = {0};
     int src = seal_store_read(s->store, s->ring, SECRETS_CLIENT_SECRET_ITEM, &bind, s->plain, &se);

@@ -78,7 +78,7 @@ static const struct opt_case opt_cases[] = {
     {"relative_store_is_refused", {{"store", "var/lib/vap"}}, VAP_E_CONFIG,
      "store must be an absolute path"},
     {"client_auth_unknown_is_refused", {{"client_auth", "jwt"}}, VAP_E_CONFIG,
-     "client_auth=auto, basic or post"},
+     "client_auth=auto, basic, post or private_key_jwt"},
     {"client_auth_basic_is_accepted", {{"client_auth", "basic"}}, VAP_OK, NULL},
     {"timeout_not_a_number_is_refused", {{"timeout_ms", "10s"}}, VAP_E_CONFIG,
      "timeout_ms must be a whole number"},

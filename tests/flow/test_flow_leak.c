@@ -9,10 +9,12 @@
  *   where:  every fakehost log line, every vap_error message and oauth_error,
  *           the stdout+stderr of every vap-host command, every file in the
  *           store (sealed: no secret may appear in clear);
- *   what:   the client secret, and every authorization code, code_verifier,
- *           access token, refresh token and id_token of the run, which the
- *           simulator appends to its secrets log (sim_config.secrets_log) as
- *           it mints or receives them;
+ *   what:   the client secret, the private halves of the client's signing
+ *           keys (private_key_jwt: DER, PEM lines, base64, base64url, hex),
+ *           and every authorization code, code_verifier, access token,
+ *           refresh token, id_token and client assertion of the run, which
+ *           the simulator appends to its secrets log (sim_config.secrets_log)
+ *           as it mints or receives them;
  *   how:    raw, URL-encoded, base64 and base64url at each of the three byte
  *           alignments (so an encoding inside a larger blob is found too),
  *           the HTTP Basic credentials, and for JWTs each of the payload and
@@ -30,8 +32,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
+#include <jansson.h>
+
+#include "clientkey.h"
 #include "testcheck.h"
 #include "flowkit.h"
+#include "vapseal.h"
+
+#define PK_CLIENT "leak-pkjwt-client"
 
 static struct flowkit K;
 static vap_instance *I;
@@ -208,7 +217,105 @@ static size_t scan(const char *label)
     return hits;
 }
 
+/* The signing keys' private halves: base64 and base64url at every
+ * alignment (a PEM body or a JWK "d" would contain them), each line of the
+ * PEM as GnuTLS writes it, and hex; the raw DER is searched with memmem. */
+static struct ckey_set pk_keys;
+static char pk_store[160];
+
+static void needles_private_keys(void)
+{
+    for (size_t i = 0; i < pk_keys.n; i++) {
+        const struct ckey_entry *e = &pk_keys.k[i];
+        gnutls_datum_t der = {e->der, (unsigned)e->der_len}, pem = {NULL, 0};
+        needles_b64("private_key", e->der, e->der_len);
+        if (gnutls_pem_base64_encode2("PRIVATE KEY", &der, &pem) == 0) {
+            char *body = strndup((char *)pem.data, pem.size), *save = NULL;
+            for (char *l = strtok_r(body, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+                if (l[0] != '-')
+                    needle_add("private_key_pem_line", l, strlen(l));
+            free(body);
+            gnutls_free(pem.data);
+        }
+        char hex[2 * 64 + 1];
+        sodium_bin2hex(hex, sizeof hex, e->der + e->der_len / 2, 64);
+        needle_add("private_key_hex", hex, strlen(hex));
+    }
+}
+
+static size_t scan_raw_keys(void)
+{
+    size_t hits = 0;
+    for (size_t i = 0; i < pk_keys.n; i++)
+        for (size_t off = 0; off + 24 <= pk_keys.k[i].der_len; off += 24)
+            hits += memmem(hay, hay_len, pk_keys.k[i].der + off, 24) != NULL;
+    return hits;
+}
+
 /* ---- the flows ---------------------------------------------------------------------- */
+
+/* No shared secret: a sealed RS384 key (and an ES384 next key, as after a
+ * keygen --next), the code flow, renewals and a refused assertion. */
+static void pkjwt_flows(void)
+{
+    seal_store *st = NULL;
+    seal_err se;
+    seal_binding b = {K.issuer, PK_CLIENT};
+    uint8_t *img = sodium_malloc(16384);
+    size_t len = 0;
+    gnutls_privkey_t key = NULL;
+    char jwk[CKEY_JWK_MAX], kid[CKEY_KID_MAX], body[4096];
+    snprintf(pk_store, sizeof pk_store, "%s/store-pkjwt", K.dir);
+    mkdir(pk_store, 0700);
+    int ok = img && ckey_set_generate(&pk_keys, CKEY_RS384, CKEY_CURRENT) == 0 &&
+             ckey_set_generate(&pk_keys, CKEY_ES384, CKEY_NEXT) == 0 &&
+             ckey_set_serialize(&pk_keys, img, 16384, &len) == 0 && seal_store_open(pk_store, &st, &se) == 0 &&
+             seal_store_put(st, K.keyring, CKEY_ITEM, &b, img, len, NULL, &se) == 0 &&
+             ckey_import(pk_keys.k[0].der, pk_keys.k[0].der_len, &key) == 0 &&
+             ckey_public_jwk(key, CKEY_RS384, jwk, sizeof jwk, kid) == 0;
+    check(ok, "pkjwt_key_sealed");
+    if (key)
+        gnutls_privkey_deinit(key);
+    seal_store_close(st);
+    sodium_free(img);
+    snprintf(body, sizeof body,
+             "{\"client_id\":\"" PK_CLIENT "\",\"redirect_uris\":[\"" FLOW_REDIRECT "\"],\"scope\":\""
+             FLOW_SCOPE "\",\"jwks\":{\"keys\":[%s]}}", jwk);
+    check(flowkit_control(&K, "clients", body, NULL, 0) == 200, "pkjwt_client_registered");
+    vap_instance *pi = NULL;
+    vap_error err;
+    vap_grant_info *gi = NULL;
+    vap_fetch_request req;
+    vap_fetch_response *resp = NULL;
+    check(flowkit_instance(&K, &pi, &err, "client_id", PK_CLIENT, "client_auth", "private_key_jwt",
+                          "store", pk_store, NULL) ==
+              VAP_OK, "pkjwt_instance");
+    char loc[20000];
+    VAP_INIT(vap_error, err);
+    int arc = flowkit_authorize(&K, pi, &gi, &err, loc, sizeof loc);
+    check(arc == VAP_OK, "pkjwt_authorized");
+    if (arc != VAP_OK)
+        printf("  authorize: %s\n", err.message);
+    hay_err(&err);
+    K.api->release(gi);
+    gi = NULL;
+    flowkit_get_req(&req, "Patient", "_count=1");
+    for (int i = 0; i < 2; i++) {
+        flowkit_control(&K, "expire-access-tokens", "{}", NULL, 0);
+        VAP_INIT(vap_error, err);
+        check(K.api->fetch(pi, NULL, &req, &resp, &err) == VAP_OK, "pkjwt_renewed");
+        hay_err(&err);
+        K.api->release(resp);
+        resp = NULL;
+    }
+    flowkit_control(&K, "skew", "{\"seconds\":600}", NULL, 0);
+    VAP_INIT(vap_error, err);
+    check(K.api->refresh(pi, NULL, &gi, &err) == VAP_E_CLIENT, "pkjwt_refused_assertion");
+    hay_err(&err);
+    K.api->release(gi);
+    flowkit_control(&K, "skew", "{\"seconds\":0}", NULL, 0);
+    K.api->instance_free(pi);
+}
 
 static void flows(void)
 {
@@ -297,21 +404,27 @@ static void vap_host_commands(const char *vap_host)
     check(strstr(hay, "generation") != NULL, "vap_host_output_captured");
 }
 
-static void store_files(void)
+static int store_dir_files(const char *dir)
 {
-    DIR *d = opendir(K.store);
+    DIR *d = opendir(dir);
     char path[512];
     int n = 0;
     for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
         if (e->d_name[0] == '.' && (e->d_name[1] == '\0' || strcmp(e->d_name, "..") == 0))
             continue;
-        snprintf(path, sizeof path, "%s/%s", K.store, e->d_name);
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         hay_file(path);
         n++;
     }
     if (d)
         closedir(d);
-    check(n >= 2, "store_files_read");
+    return n;
+}
+
+static void store_files(void)
+{
+    check(store_dir_files(K.store) >= 2, "store_files_read");
+    check(store_dir_files(pk_store) >= 2, "pkjwt_store_files_read");
 }
 
 int main(int argc, char **argv)
@@ -333,6 +446,7 @@ int main(int argc, char **argv)
     vap_error err;
     check(flowkit_instance(&K, &I, &err, NULL) == VAP_OK, "instance_created");
     flows();
+    pkjwt_flows();
     char *log = fakehost_log_text(K.fh);
     check(log != NULL && strlen(log) > 200, "plugin_log_captured");
     if (log)
@@ -349,10 +463,12 @@ int main(int argc, char **argv)
                     strlen(FLOW_CLIENT_ID ":" FLOW_SECRET));
     }
     needles_from_sim_log(log_path);
+    needles_private_keys();
     printf("COUNT leak_scan needles=%zu haystack_bytes=%zu\n", n_needles, hay_len);
     size_t hits = scan("the run's outputs");
     printf("COUNT leak_hits=%zu\n", hits);
     check(hits == 0, "no_secret_in_logs_errors_cli_output_or_store_files");
+    check(pk_keys.n == 2 && scan_raw_keys() == 0, "no_raw_private_key_bytes_anywhere");
 
     /* Positive control: the scanner finds a planted secret in each encoding. */
     const char *planted = FLOW_SECRET;
@@ -368,6 +484,19 @@ int main(int argc, char **argv)
     hay[hay_len] = '\0';
     hay_add(b64u, strlen(b64u));
     check(scan("control") > 0, "scanner_finds_a_planted_shifted_base64url_secret");
+
+    /* ...and a planted PEM line of the private key. */
+    hay_len = keep;
+    hay[hay_len] = '\0';
+    if (pk_keys.n) {
+        gnutls_datum_t der = {pk_keys.k[0].der, (unsigned)pk_keys.k[0].der_len}, pem = {NULL, 0};
+        if (gnutls_pem_base64_encode2("PRIVATE KEY", &der, &pem) == 0) {
+            hay_add((char *)pem.data, pem.size);
+            gnutls_free(pem.data);
+        }
+    }
+    check(scan("control") > 0, "scanner_finds_a_planted_pem_private_key");
+    ckey_set_clear(&pk_keys);
 
     flowkit_stop(&K);
     unlink(log_path);

@@ -4,6 +4,9 @@
 //
 // node provider.mjs PORT CERT KEY CLIENT_ID CLIENT_SECRET REDIRECT_URI
 // Prints the issuer (https://127.0.0.1:PORT) on stdout once it listens.
+// With CLIENT_JWKS=FILE the client has no secret: it is registered with that
+// public JWKS and private_key_jwt, the signing algorithms SMART names
+// (RS384, ES384) enabled for client assertions.
 // devInteractions gives the built-in login/consent forms (any login and
 // password are accepted).  Nothing here is tuned to our plugin beyond what a
 // practice would configure for a confidential client with PKCE and refresh.
@@ -14,15 +17,25 @@ import Provider from 'oidc-provider';
 const [port, certPath, keyPath, clientId, clientSecret, redirectUri] = process.argv.slice(2);
 const issuer = `https://127.0.0.1:${port}`;
 
+const client = {
+  client_id: clientId,
+  client_secret: clientSecret,
+  redirect_uris: [redirectUri],
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  token_endpoint_auth_method: process.env.AUTH_METHOD || 'client_secret_basic',
+};
+const extra = {};
+if (process.env.CLIENT_JWKS) {
+  delete client.client_secret;
+  client.token_endpoint_auth_method = 'private_key_jwt';
+  client.jwks = JSON.parse(fs.readFileSync(process.env.CLIENT_JWKS, 'utf8'));
+  extra.enabledJWA = { clientAuthSigningAlgValues: ['RS256', 'RS384', 'PS256', 'ES256', 'ES384'] };
+}
+
 const provider = new Provider(issuer, {
-  clients: [{
-    client_id: clientId,
-    client_secret: clientSecret,
-    redirect_uris: [redirectUri],
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    token_endpoint_auth_method: process.env.AUTH_METHOD || 'client_secret_basic',
-  }],
+  ...extra,
+  clients: [client],
   pkce: { required: () => true },
   features: { devInteractions: { enabled: true } },
   claims: { openid: ['sub'], fhirUser: ['fhirUser'] },

@@ -9,6 +9,10 @@
 # AUTH_METHOD=client_secret_post runs the same with the client registered for
 # form-body credentials instead of HTTP Basic (add CLIENT_AUTH=post to make
 # the plugin send them so); INTEROP_SECRET sets the client secret.
+# AUTH_METHOD=private_key_jwt seals no secret at all: vap-seal keygen (KEY_ALG,
+# default RS384) makes the key, the provider registers the client with the
+# output of vap-seal jwks, and client_auth=auto must pick private_key_jwt from
+# the provider's discovery document.
 set -u
 build=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd) || exit 2
 here=$(cd "$(dirname "$0")" && pwd)
@@ -62,18 +66,34 @@ secret=${INTEROP_SECRET:-interop-secret-5b1e0c}
 
 say "oidc-provider on https://127.0.0.1:$op_port"
 mkfifo "$tmp/op.out" || exit 1
-NODE_EXTRA_CA_CERTS= node "$cache/provider.mjs" "$op_port" "$tmp/srv.pem" "$tmp/srv.key" \
+pkjwt=
+[ "${AUTH_METHOD:-}" = private_key_jwt ] && pkjwt=1
+if [ -n "$pkjwt" ]; then
+    # The client_id is chosen here, so the key can be made before the provider starts.
+    say "vap-seal keygen --alg ${KEY_ALG:-RS384}; the provider registers vap-seal jwks"
+    mkdir -m 0700 "$tmp/store" || exit 1
+    "$vap_seal" init --keyring "$tmp/keyring" >/dev/null || fail "vap-seal init"
+    op_issuer="https://127.0.0.1:$op_port"
+    "$vap_seal" keygen --keyring "$tmp/keyring" --store "$tmp/store" --issuer "$op_issuer" \
+        --client-id "$client_id" --alg "${KEY_ALG:-RS384}" >&2 || fail "vap-seal keygen"
+    "$vap_seal" jwks --keyring "$tmp/keyring" --store "$tmp/store" >"$tmp/jwks.json" || fail "vap-seal jwks"
+fi
+CLIENT_JWKS=${pkjwt:+$tmp/jwks.json} NODE_EXTRA_CA_CERTS= node "$cache/provider.mjs" "$op_port" "$tmp/srv.pem" "$tmp/srv.key" \
     "$client_id" "$secret" "$redirect" >"$tmp/op.out" 2>"$tmp/op.err" &
 op_pid=$!
 exec 5<"$tmp/op.out"
 read -r issuer <&5 || fail "the provider did not start"
 cat <&5 >"$tmp/op.log" & # keep draining: its later notices must not hit EPIPE
 
-say "seal the client secret, write the config"
-mkdir -m 0700 "$tmp/store" || exit 1
-"$vap_seal" init --keyring "$tmp/keyring" >/dev/null || fail "vap-seal init"
-printf '%s' "$secret" | "$vap_seal" put --keyring "$tmp/keyring" --store "$tmp/store" \
-    --issuer "$issuer" --client-id "$client_id" client_secret >/dev/null || fail "vap-seal put"
+if [ -z "$pkjwt" ]; then
+    say "seal the client secret, write the config"
+    mkdir -m 0700 "$tmp/store" || exit 1
+    "$vap_seal" init --keyring "$tmp/keyring" >/dev/null || fail "vap-seal init"
+    printf '%s' "$secret" | "$vap_seal" put --keyring "$tmp/keyring" --store "$tmp/store" \
+        --issuer "$issuer" --client-id "$client_id" client_secret >/dev/null || fail "vap-seal put"
+else
+    [ ! -e "$tmp/store/client_secret" ] || fail "a client secret is sealed"
+fi
 printf 'op %s issuer=%s fhir_base=%s/fhir client_id=%s redirect_uri=%s scope="openid fhirUser offline_access" store=%s keyring=%s ca_file=%s%s\n' \
     "$tmp/vap_openemr.so" "$issuer" "$issuer" "$client_id" "$redirect" "$tmp/store" \
     "$tmp/keyring" "$tmp/ca.pem" "${CLIENT_AUTH:+ client_auth=$CLIENT_AUTH}" >"$tmp/plugins.conf"

@@ -58,7 +58,7 @@ static void openemr_document_is_accepted(void **state)
     assert_int_equal(d.auth_methods, DISC_AUTH_POST);
     assert_int_equal(d.iss_parameter_supported, 0);
     unsigned m = 0;
-    assert_int_equal(disc_client_auth(&d, "auto", &m, &e), 0);
+    assert_int_equal(disc_client_auth(&d, "auto", 0, &m, &e), 0);
     assert_int_equal(m, DISC_AUTH_POST);
     disc_oidc_free(&d);
     free(doc);
@@ -77,7 +77,7 @@ static void oidc_provider_document_is_accepted(void **state)
     assert_int_equal(d.iss_parameter_supported, 1);
     assert_null(d.registration_endpoint);
     unsigned m = 0;
-    assert_int_equal(disc_client_auth(&d, NULL, &m, &e), 0);
+    assert_int_equal(disc_client_auth(&d, NULL, 0, &m, &e), 0);
     assert_int_equal(m, DISC_AUTH_BASIC);
     disc_oidc_free(&d);
     free(doc);
@@ -194,23 +194,31 @@ static void client_auth_option_is_honoured(void **state)
     static const struct {
         unsigned listed;
         const char *option;
+        int key_sealed;
         int want_rc;
         unsigned want;
     } cases[] = {
-        {DISC_AUTH_POST, "auto", 0, DISC_AUTH_POST},
-        {DISC_AUTH_POST, "basic", 0, DISC_AUTH_BASIC},
-        {DISC_AUTH_BASIC | DISC_AUTH_POST, "auto", 0, DISC_AUTH_BASIC},
-        {DISC_AUTH_BASIC | DISC_AUTH_POST, "post", 0, DISC_AUTH_POST},
-        {DISC_AUTH_BASIC, NULL, 0, DISC_AUTH_BASIC},
-        {DISC_AUTH_PRIVATE_KEY_JWT, "auto", VAP_E_UNSUPPORTED, 0},
-        {DISC_AUTH_POST, "jwt", VAP_E_CONFIG, 0},
+        {DISC_AUTH_POST, "auto", 0, 0, DISC_AUTH_POST},
+        {DISC_AUTH_POST, "basic", 0, 0, DISC_AUTH_BASIC},
+        {DISC_AUTH_BASIC | DISC_AUTH_POST, "auto", 0, 0, DISC_AUTH_BASIC},
+        {DISC_AUTH_BASIC | DISC_AUTH_POST, "post", 0, 0, DISC_AUTH_POST},
+        {DISC_AUTH_BASIC, NULL, 0, 0, DISC_AUTH_BASIC},
+        /* private_key_jwt: auto takes it only with a key sealed and the method listed */
+        {DISC_AUTH_PRIVATE_KEY_JWT, "auto", 0, VAP_E_UNSUPPORTED, 0},
+        {DISC_AUTH_PRIVATE_KEY_JWT, "auto", 1, 0, DISC_AUTH_PRIVATE_KEY_JWT},
+        {DISC_AUTH_BASIC | DISC_AUTH_PRIVATE_KEY_JWT, "auto", 1, 0, DISC_AUTH_PRIVATE_KEY_JWT},
+        {DISC_AUTH_BASIC | DISC_AUTH_PRIVATE_KEY_JWT, "auto", 0, 0, DISC_AUTH_BASIC},
+        {DISC_AUTH_POST, "auto", 1, 0, DISC_AUTH_POST},
+        {DISC_AUTH_PRIVATE_KEY_JWT, "basic", 1, 0, DISC_AUTH_BASIC},
+        {DISC_AUTH_POST, "private_key_jwt", 0, 0, DISC_AUTH_PRIVATE_KEY_JWT},
+        {DISC_AUTH_POST, "jwt", 0, VAP_E_CONFIG, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         disc_oidc d = {0};
         d.auth_methods = cases[i].listed;
         unsigned m = 0;
         vap_error e = new_err();
-        assert_int_equal(disc_client_auth(&d, cases[i].option, &m, &e), cases[i].want_rc);
+        assert_int_equal(disc_client_auth(&d, cases[i].option, cases[i].key_sealed, &m, &e), cases[i].want_rc);
         if (cases[i].want_rc == 0)
             assert_int_equal(m, cases[i].want);
     }

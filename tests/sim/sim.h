@@ -45,6 +45,8 @@ typedef struct sim_config {
      * it receives, is appended to this file as one line "KIND VALUE", so a
      * test can search its client's outputs for them.  NULL = off. */
     const char *secrets_log;
+    /* 1 = accept ES384 client assertions too (OpenEMR takes RS384 only) */
+    int pkjwt_es384;
 } sim_config;
 
 typedef struct sim_server sim_server;

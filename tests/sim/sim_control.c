@@ -65,6 +65,8 @@ void sim_h_control(sim_req *q, sim_resp *r, const char *rest)
         sim_api_error(r, 403, "the control endpoint answers only loopback clients");
         return;
     }
+    if (sim_pkjwt_control(q, r, rest, NULL))
+        return;
     if (strcmp(q->method, "GET") == 0 && strcmp(rest, "counters") == 0) {
         counters(q, r, 0);
         return;
@@ -76,6 +78,10 @@ void sim_h_control(sim_req *q, sim_resp *r, const char *rest)
     in = q->body_len ? json_loadb(q->body, q->body_len, 0, NULL) : json_object();
     if (!json_is_object(in)) {
         bad(r, "the control body must be a JSON object");
+        json_decref(in);
+        return;
+    }
+    if (sim_pkjwt_control(q, r, rest, in)) {
         json_decref(in);
         return;
     }
@@ -271,6 +277,12 @@ static void clients(sim_req *q, sim_resp *r, json_t *in)
     c->scope = strdup(scope);
     c->name = strdup("control-registered client");
     c->enabled = en ? json_is_true(en) : 1;
+    char why[128];
+    if (sim_pkjwt_register(c, in, why, sizeof why) != 0) {
+        sim_client_free(c);
+        bad(r, why);
+        return;
+    }
     pthread_mutex_lock(&s->lock);
     int rc = sim_client_add_locked(s, c);
     pthread_mutex_unlock(&s->lock);

@@ -85,6 +85,8 @@ typedef struct sim_client {
     char *scope;            /* registered scopes */
     char *name;
     int enabled;
+    json_t *jwks;           /* registered public keys (private_key_jwt), or NULL */
+    char *jwks_uri;         /* or where to fetch them, or NULL */
 } sim_client;
 
 typedef struct sim_grant {
@@ -294,6 +296,9 @@ struct sim_server {
 
     pthread_mutex_t lock;   /* guards everything below */
     sim_map clients, codes, access, refresh, sessions;
+    sim_map jtis;           /* client assertion jti -> (long long) time it may be forgotten */
+    json_t *hosted;         /* name -> document served at /_sim/hosted/NAME */
+    int pkjwt_replay_next;  /* answer the next assertion as a replayed jti */
     gnutls_privkey_t keys[16];
     int nkeys;
     long long skew;
@@ -350,6 +355,16 @@ void sim_h_logout(sim_req *q, sim_resp *r);
 void sim_h_fhir(sim_req *q, sim_resp *r, const char *rest);
 void sim_h_api(sim_req *q, sim_resp *r, const char *rest);
 void sim_h_control(sim_req *q, sim_resp *r, const char *rest);
+
+/* private_key_jwt (sim_pkjwt.c).  present: the request carries an assertion.
+ * authenticate: 0 and *client_id (caller frees), or -1 with r filled (401
+ * invalid_client naming the reason).  register: copies jwks / jwks_uri from
+ * a registration body into c; -1 with why.  control: /_sim/host and
+ * /_sim/hosted/NAME; 1 when it handled the request (in may be NULL). */
+int sim_pkjwt_present(const sim_req *q);
+int sim_pkjwt_authenticate(sim_req *q, sim_resp *r, int grant, char **client_id);
+int sim_pkjwt_register(sim_client *c, const json_t *in, char *why, size_t wl);
+int sim_pkjwt_control(sim_req *q, sim_resp *r, const char *rest, json_t *in);
 
 /* Issues a code for a finished authorization and redirects (sim_oauth_authz.c). */
 void sim_finish_authorize(sim_req *q, sim_resp *r, const sim_session *sess);

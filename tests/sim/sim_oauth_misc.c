@@ -202,6 +202,11 @@ void sim_h_registration(sim_req *q, sim_resp *r)
         sim_client_free(c);
         goto oom;
     }
+    if (sim_pkjwt_register(c, in, bad, sizeof(bad)) != 0) {
+        sim_client_free(c);
+        reg_error(r, "invalid_client_metadata", bad);
+        goto out;
+    }
     char uri[256];
     char *rat = sim_random_b64url(48);
     snprintf(uri, sizeof(uri), "%s/client/%s", s->issuer, c->id);

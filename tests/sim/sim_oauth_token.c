@@ -63,7 +63,14 @@ void sim_h_token(sim_req *q, sim_resp *r)
             return;
         }
     }
-    if (read_client_auth(q, &ca) != 0 || !ca.id) {
+    int asserted = sim_pkjwt_present(q);
+    if (asserted) {
+        char *id = NULL;
+        if (sim_pkjwt_authenticate(q, r, g, &id) != 0)
+            return;
+        memset(&ca, 0, sizeof(ca));
+        ca.id = id;
+    } else if (read_client_auth(q, &ca) != 0 || !ca.id) {
         sim_oauth_error(r, 400, "invalid_request", SIM_DESC_INVALID_REQUEST,
                         "Check the `client_id` parameter");
         clear_auth(&ca);
@@ -82,7 +89,7 @@ void sim_h_token(sim_req *q, sim_resp *r)
     int lax = __atomic_load_n(&s->cfg.openemr_quirks, __ATOMIC_RELAXED);
     int secret_checked = snap.secret && !(lax && g == SIM_G_REFRESH);
     if (!c || !snap.enabled ||
-        (secret_checked && !(lax && g == SIM_G_CODE && !ca.secret) &&
+        (!asserted && secret_checked && !(lax && g == SIM_G_CODE && !ca.secret) &&
          !secret_eq(ca.secret, snap.secret))) {
         invalid_client(r, &ca);
     } else if (g == SIM_G_CODE) {

@@ -91,7 +91,8 @@ int sim_start(const sim_config *cfg, sim_server **out, char *err, size_t errlen)
     if (sim_map_init(&s->clients, 64, sim_client_free) || sim_map_init(&s->codes, 1024, sim_grant_free) ||
         sim_map_init(&s->access, 4096, sim_grant_free) ||
         sim_map_init(&s->refresh, 4096, sim_grant_free) ||
-        sim_map_init(&s->sessions, 256, sim_session_free)) {
+        sim_map_init(&s->sessions, 256, sim_session_free) || sim_map_init(&s->jtis, 256, free) ||
+        !(s->hosted = json_object())) {
         snprintf(err, errlen, "out of memory starting the simulator");
         goto fail;
     }
@@ -177,6 +178,8 @@ void sim_stop(sim_server *s)
     sim_map_free(&s->access);
     sim_map_free(&s->refresh);
     sim_map_free(&s->sessions);
+    sim_map_free(&s->jtis);
+    json_decref(s->hosted);
     for (int i = 0; i < s->nkeys; i++)
         gnutls_privkey_deinit(s->keys[i]);
     sim_tls_free(&s->tls);

@@ -59,6 +59,8 @@ void sim_client_free(void *p)
     json_decref(c->post_logout_uris);
     free(c->scope);
     free(c->name);
+    json_decref(c->jwks);
+    free(c->jwks_uri);
     free(c);
 }
 
