@@ -158,6 +158,8 @@ static int api_instance_new(const vap_option *opts, size_t n_opts, vap_instance 
                            "(vap-host register, or copy it from Administration > System > "
                            "API Clients)");
     inst->pid = getpid();
+    renewer_attach();
+    inst->attached = 1;
     warmer_start(inst);
     *out = inst;
     return VAP_OK;
@@ -169,11 +171,17 @@ static void api_instance_free(vap_instance *inst)
         return;
     if (inst->http != NULL)
         warmer_stop(inst);
-    http_client_free(inst->http);
+    /* A renewal in flight is waited for and sealed before the HTTP client
+     * it uses goes (bounded by renew_timeout_ms). */
     if (inst->refresher.cur != NULL) {
+        refresh_shutdown(inst);
         refresh_flush_pending(inst);
-        refresher_destroy(&inst->refresher);
     }
+    http_client_free(inst->http);
+    if (inst->refresher.cur != NULL)
+        refresher_destroy(&inst->refresher);
+    if (inst->attached)
+        renewer_detach();
     if (inst->authz.tx != NULL)
         authz_destroy(&inst->authz);
     grant_free(inst->scratch);

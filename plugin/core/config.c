@@ -24,13 +24,14 @@ enum opt_id {
     OPT_ISSUER, OPT_FHIR_BASE, OPT_CLIENT_ID, OPT_REDIRECT_URI, OPT_SCOPE,
     OPT_STORE, OPT_KEYRING, OPT_CA_FILE, OPT_CLIENT_AUTH, OPT_TIMEOUT_MS,
     OPT_PIN_SHA256, OPT_REFRESH_MARGIN_S, OPT_LEEWAY_S, OPT_MAX_RESPONSE,
-    OPT_CONNECTIONS, OPT_WARM_CONNECTIONS, OPT_COUNT
+    OPT_CONNECTIONS, OPT_WARM_CONNECTIONS, OPT_RENEW_TIMEOUT_MS, OPT_COUNT
 };
 
 static const char *const opt_names[OPT_COUNT] = {
     "issuer", "fhir_base", "client_id", "redirect_uri", "scope", "store",
     "keyring", "ca_file", "client_auth", "timeout_ms", "pin_sha256",
-    "refresh_margin_s", "leeway_s", "max_response_bytes", "connections", "warm_connections"};
+    "refresh_margin_s", "leeway_s", "max_response_bytes", "connections", "warm_connections",
+    "renew_timeout_ms"};
 
 static int check_issuer(const char *v, vap_error *err);
 static int check_fhir_base(const char *v, vap_error *err);
@@ -64,7 +65,7 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
                            "unknown option '%.64s': the openemr plugin takes issuer, fhir_base, "
                            "client_id, redirect_uri, scope, store, keyring, ca_file, client_auth, "
                            "timeout_ms, pin_sha256, refresh_margin_s, leeway_s, max_response_bytes, "
-                           "connections, warm_connections", k);
+                           "connections, warm_connections, renew_timeout_ms", k);
         if (val[id] != NULL)
             return err_set(err, VAP_E_CONFIG,
                            "option '%s' is given twice: keep one %s=... on the config line", k, k);
@@ -147,6 +148,13 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
         (val[OPT_WARM_CONNECTIONS] &&
          (rc = parse_long("warm_connections", val[OPT_WARM_CONNECTIONS], 0, 64,
                           &cfg->warm_connections, err))))
+        return rc;
+    /* A token request, once sent, runs to its end on this budget, whatever
+     * the caller's deadline: OpenEMR rotates the refresh token as it answers. */
+    cfg->renew_timeout_ms = CONFIG_DEFAULT_RENEW_TIMEOUT_MS;
+    if (val[OPT_RENEW_TIMEOUT_MS] &&
+        (rc = parse_long("renew_timeout_ms", val[OPT_RENEW_TIMEOUT_MS], 5000, 600000,
+                         &cfg->renew_timeout_ms, err)))
         return rc;
     if (cfg->warm_connections > cfg->connections)
         return err_set(err, VAP_E_CONFIG,

@@ -15,6 +15,7 @@
 #include "oauth/refresh.h"
 
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -43,14 +44,27 @@ static int load_locked(struct vap_instance *inst, vap_error *err);
 static int renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *cancel, int force,
                  uint64_t seen_generation, vap_error *err);
 
+static void renew_job_run(struct renewer_job *job);
+
 int refresher_init(struct refresher *r, vap_error *err)
 {
+    pthread_condattr_t ca;
     memset(r, 0, sizeof *r);
     r->pending.lock.fd = -1;
     r->cur = grant_new();
-    if (r->cur == NULL || pthread_mutex_init(&r->mu, NULL) != 0 ||
-        pthread_cond_init(&r->cv, NULL) != 0) {
+    r->presend = cancel_new();
+    r->job.run = renew_job_run;
+    randombytes_buf(r->fp_key, sizeof r->fp_key);
+    /* Waiters time out on the monotonic clock (the host's may be frozen). */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int ok = r->cur != NULL && r->presend != NULL && pthread_mutex_init(&r->mu, NULL) == 0 &&
+             pthread_cond_init(&r->cv, &ca) == 0;
+    pthread_condattr_destroy(&ca);
+    if (!ok) {
         grant_free(r->cur);
+        cancel_free(r->presend);
+        r->cur = NULL;
         return err_set(err, VAP_E_NOMEM, "out of memory for the grant");
     }
     return VAP_OK;
@@ -79,6 +93,8 @@ void refresher_destroy(struct refresher *r)
         grant_free(r->pending.grant);
     }
     grant_free(r->cur);
+    cancel_free(r->presend);
+    sodium_memzero(r->fp_key, sizeof r->fp_key);
     pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
     memset(r, 0, sizeof *r);
@@ -127,12 +143,41 @@ int refresh_scope(const char *granted, char *out, size_t cap)
     return 0;
 }
 
+static void token_fp(const struct refresher *r, const struct grant *g, unsigned char out[32])
+{
+    crypto_generichash(out, 32, (const unsigned char *)g->refresh_token,
+                       strlen(g->refresh_token), r->fp_key, sizeof r->fp_key);
+}
+
+int refresh_tokens_differ_locked(const struct refresher *r, const struct grant *g)
+{
+    unsigned char fp[32];
+    if (!r->loaded)
+        return 1;
+    token_fp(r, g, fp);
+    int differ = sodium_memcmp(fp, r->fp, sizeof fp) != 0 ||
+                 strcmp(g->access_token, r->cur->access_token) != 0;
+    sodium_memzero(fp, sizeof fp);
+    return differ;
+}
+
+void refresh_set_cur_locked(struct refresher *r, const struct grant *g)
+{
+    /* Rule 11: a new generation with the same tokens is a re-seal (a key
+     * rotation), not a renewal; only new tokens move tokens_gen on. */
+    if (refresh_tokens_differ_locked(r, g)) {
+        token_fp(r, g, r->fp);
+        r->tokens_gen = g->generation;
+    }
+    grant_copy(r->cur, g);
+    r->loaded = 1;
+}
+
 void refresh_install(struct vap_instance *inst, const struct grant *g)
 {
     struct refresher *r = &inst->refresher;
     pthread_mutex_lock(&r->mu);
-    grant_copy(r->cur, g);
-    r->loaded = 1;
+    refresh_set_cur_locked(r, g);
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -144,8 +189,73 @@ void refresh_invalidate(struct vap_instance *inst)
     if (!r->refreshing && !r->pending.active) {
         r->loaded = 0;
         grant_clear(r->cur);
+        sodium_memzero(r->fp, sizeof r->fp);
+        r->tokens_gen = 0;
     }
     pthread_mutex_unlock(&r->mu);
+}
+
+/* With r->mu held: wait until renewal round `round` has ended, the
+ * caller's deadline (monotonic) has passed, or its cancel token fired. */
+static int wait_round(struct refresher *r, uint64_t round, int64_t until_mono, vap_cancel *cancel)
+{
+    while (r->refreshing && r->round == round) {
+        if (cancel_fired(cancel))
+            return VAP_E_CANCELLED;
+        int64_t now = renewer_mono_ms();
+        if (now >= until_mono)
+            return VAP_E_TIMEOUT;
+        /* Short slices: a cancel token fired meanwhile is seen soon. */
+        int64_t slice = cancel != NULL && until_mono - now > 10 ? now + 10 : until_mono;
+        struct timespec ts = {slice / 1000, (long)(slice % 1000) * 1000000L};
+        pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+    }
+    return VAP_OK;
+}
+
+/* The renewal, on the renewer thread (or, if it cannot start, the caller's):
+ * the instance's own deadline, and a cancel token only instance_free fires
+ * and only the steps before the token request heed. */
+static void renew_job_run(struct renewer_job *job)
+{
+    struct vap_instance *inst =
+        (struct vap_instance *)((char *)job - offsetof(struct vap_instance, refresher.job));
+    struct refresher *r = &inst->refresher;
+    vap_error mine;
+    VAP_INIT(vap_error, mine);
+    pthread_mutex_lock(&r->mu);
+    int force = r->job_force;
+    uint64_t seen = r->job_seen;
+    pthread_mutex_unlock(&r->mu);
+    int64_t deadline = plugin_now_ms() + inst->cfg.renew_timeout_ms;
+    int rrc = renew(inst, deadline, r->presend, force, seen, &mine);
+    pthread_mutex_lock(&r->mu);
+    r->refreshing = 0;
+    r->round++;
+    r->last_rc = rrc;
+    r->last_err = mine;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+void refresh_shutdown(struct vap_instance *inst)
+{
+    struct refresher *r = &inst->refresher;
+    if (r->cur == NULL)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->closing = 1;
+    pthread_mutex_unlock(&r->mu);
+    cancel_fire(r->presend);
+    if (renewer_settle(&r->job)) {
+        /* Dropped before it started: nothing was sent. */
+        pthread_mutex_lock(&r->mu);
+        r->refreshing = 0;
+        r->round++;
+        r->last_rc = err_set(&r->last_err, VAP_E_CANCELLED, "the instance is being freed");
+        pthread_cond_broadcast(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+    }
 }
 
 int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *cancel,
@@ -157,6 +267,7 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
     /* The host's clock is read with no lock held (plugin.h: no callback
      * under a plugin lock); it is re-read after every wait. */
     int64_t now = plugin_now_ms();
+    int64_t wait_until = renewer_mono_ms() + (deadline_ms > now ? deadline_ms - now : 0);
     int first = 1;
     pthread_mutex_lock(&r->mu);
     for (;;) {
@@ -186,8 +297,10 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
             break;
         }
         int64_t margin = refresh_margin_ms(inst->cfg.refresh_margin_s, g->lifetime_s);
+        /* After a 401 (force), a token handed out at seen_generation is
+         * renewed unless newer tokens arrived since (a re-seal is not). */
         int fresh_enough = r->loaded && now + margin < g->access_expires_at_ms &&
-                           !(force && g->generation <= seen_generation);
+                           !(force && r->tokens_gen <= seen_generation);
         if (fresh_enough) {
             size_t n = strlen(g->access_token);
             if (n + 1 > cap) {
@@ -199,21 +312,6 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
             *obtained_at_ms = g->obtained_at_ms;
             rc = VAP_OK;
             break;
-        }
-        if (r->refreshing) {
-            /* Someone renews now: wait for that round and share its result. */
-            uint64_t round = r->round;
-            while (r->refreshing && r->round == round)
-                pthread_cond_wait(&r->cv, &r->mu);
-            /* That renewer's own deadline or cancel is not ours: try again
-             * (with our deadline) rather than share its timeout. */
-            if (r->last_rc != VAP_OK && r->last_rc != VAP_E_TIMEOUT &&
-                r->last_rc != VAP_E_CANCELLED) {
-                rc = r->last_rc;
-                err_copy(err, &r->last_err);
-                break;
-            }
-            continue;
         }
         if (r->loaded && g->refresh_token[0] == '\0') {
             rc = err_set(err, VAP_E_REAUTH_REQUIRED,
@@ -232,20 +330,38 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
                          "the disk, the next call saves it", inst->cfg.store);
             break;
         }
-        r->refreshing = 1;
-        pthread_mutex_unlock(&r->mu);
-        vap_error mine;
-        VAP_INIT(vap_error, mine);
-        int rrc = renew(inst, deadline_ms, cancel, force, seen_generation, &mine);
-        pthread_mutex_lock(&r->mu);
-        r->refreshing = 0;
-        r->round++;
-        r->last_rc = rrc;
-        r->last_err = mine;
-        pthread_cond_broadcast(&r->cv);
-        if (rrc != VAP_OK) {
-            rc = rrc;
-            err_copy(err, &mine);
+        if (!r->refreshing) {
+            if (r->closing) {
+                rc = err_set(err, VAP_E_CANCELLED, "the instance is being freed");
+                break;
+            }
+            /* Start the renewal on the renewer thread, on the instance's
+             * own clock (rule 10); a renewal in flight is shared. */
+            r->refreshing = 1;
+            r->job_force = force;
+            r->job_seen = seen_generation;
+            if (renewer_submit(&r->job, 0) != 0) {
+                /* No thread: renew here, still on the instance's clock. */
+                pthread_mutex_unlock(&r->mu);
+                renew_job_run(&r->job);
+                pthread_mutex_lock(&r->mu);
+            }
+        }
+        uint64_t round = r->round;
+        int wrc = wait_round(r, round, wait_until, cancel);
+        if (wrc != VAP_OK) {
+            rc = err_set(err, wrc,
+                         wrc == VAP_E_CANCELLED
+                             ? "cancelled while the grant is being renewed; the renewal goes on "
+                               "and the next call uses its result"
+                             : "the grant is being renewed and the token endpoint has not "
+                               "answered within this call's deadline; the renewal goes on and "
+                               "the next call uses its result");
+            break;
+        }
+        if (r->last_rc != VAP_OK) {
+            rc = r->last_rc;
+            err_copy(err, &r->last_err);
             break;
         }
         force = 0; /* renewed: the next pass hands out the new token */
@@ -300,6 +416,8 @@ static int load_locked(struct vap_instance *inst, vap_error *err)
                        "authorize)");
     if (rc != VAP_OK)
         return rc;
+    token_fp(r, r->cur, r->fp);
+    r->tokens_gen = r->cur->generation;
     r->loaded = 1;
     return VAP_OK;
 }
@@ -327,12 +445,6 @@ int refresh_lock_until(struct vap_instance *inst, int64_t deadline_ms, vap_cance
     }
 }
 
-static int request_tokens(struct vap_instance *inst, const struct authz_endpoints *ep,
-                          const struct grant *old, int64_t deadline_ms, vap_cancel *cancel,
-                          tokresp *tr, vap_error *err);
-static int validate_refreshed(struct vap_instance *inst, const struct authz_endpoints *ep,
-                              const struct grant *old, const tokresp *tr, int64_t deadline_ms,
-                              vap_cancel *cancel, vap_error *err);
 /* One renewal, outside r->mu; r->cur is updated here, under r->mu. */
 static int renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *cancel, int force,
                  uint64_t seen_generation, vap_error *err)
@@ -398,12 +510,16 @@ static int renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *can
         seal_txn_free(txn);
         txn = NULL;
     }
+    /* Rule 11: another process renewed only if the stored tokens are not
+     * ours; a higher generation with our tokens is a re-seal (rotate-key),
+     * and our expired token is renewed as usual. */
     pthread_mutex_lock(&r->mu);
-    uint64_t mem_gen = r->loaded ? r->cur->generation : 0;
+    int moved_on = refresh_tokens_differ_locked(r, disk);
     pthread_mutex_unlock(&r->mu);
+    (void)force;
+    (void)seen_generation;
     int64_t now = plugin_now_ms();
     int64_t margin = refresh_margin_ms(cfg->refresh_margin_s, disk->lifetime_s);
-    int moved_on = disk->generation != mem_gen || (force && disk->generation > seen_generation);
     if (disk->reauth_required || (moved_on && now + margin < disk->access_expires_at_ms)) {
         if (moved_on && !disk->reauth_required)
             plog(VAP_LOG_INFO, "the grant was renewed by another process (generation %llu): "
@@ -430,7 +546,9 @@ static int renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *can
     }
     plog(VAP_LOG_INFO, "refresh started (grant generation %llu)",
          (unsigned long long)disk->generation);
-    rc = request_tokens(inst, &ep, disk, deadline_ms, cancel, &tr, err);
+    /* From here the request runs to its end: no cancel token, only the
+     * renewal's own deadline (rule 10). */
+    rc = refresh_request_tokens(inst, &ep, disk, deadline_ms, NULL, &tr, err);
     if (rc == VAP_E_REAUTH_REQUIRED) {
         /* Rule 6: mark under the lock; the generation is ours (re-read above). */
         grant_copy(next, disk);
@@ -449,7 +567,7 @@ static int renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *can
         plog(VAP_LOG_WARN, "refresh failed: %s", err ? err->message : err_name(rc));
         goto out; /* rule 8: the sealed file stays as it was */
     }
-    if ((rc = validate_refreshed(inst, &ep, disk, &tr, deadline_ms, cancel, err)) != VAP_OK) {
+    if ((rc = refresh_check_refreshed(inst, &ep, disk, &tr, deadline_ms, NULL, err)) != VAP_OK) {
         if (rc == VAP_E_TIMEOUT || rc == VAP_E_UNAVAILABLE || rc == VAP_E_CANCELLED ||
             rc == VAP_E_IO || rc == VAP_E_NOMEM || rc == VAP_E_TLS) {
             /* The id_token could not be checked now (its keys could not be
@@ -503,90 +621,3 @@ out:
     return rc;
 }
 
-static int request_tokens(struct vap_instance *inst, const struct authz_endpoints *ep,
-                          const struct grant *old, int64_t deadline_ms, vap_cancel *cancel,
-                          tokresp *tr, vap_error *err)
-{
-    char secret[SECRETS_CLIENT_SECRET_MAX + 1];
-    char scope[GRANT_SCOPE_MAX + 32];
-    size_t secret_len = 0;
-    int rc;
-    if ((rc = secrets_client_secret(&inst->secrets, secret, sizeof secret, &secret_len, err)) !=
-        VAP_OK)
-        goto out;
-    if (refresh_scope(old->scope, scope, sizeof scope) != 0) {
-        rc = err_set(err, VAP_E_PROTOCOL, "the granted scope is too long to send back");
-        goto out;
-    }
-    for (int attempt = 0;; attempt++) {
-        struct http_form form;
-        struct http_response rs;
-        http_response_init(&rs);
-        http_form_init(&form);
-        if (http_form_add(&form, "grant_type", "refresh_token") != 0 ||
-            http_form_add(&form, "refresh_token", old->refresh_token) != 0 ||
-            http_form_add(&form, "scope", scope) != 0) {
-            http_form_free(&form);
-            rc = err_set(err, VAP_E_NOMEM, "out of memory building the refresh request");
-            goto out;
-        }
-        rc = token_post(inst->http, ep->token, ep->auth_method, inst->cfg.client_id, secret,
-                        &form, deadline_ms, cancel, &rs, err);
-        http_form_free(&form);
-        int status = rc == VAP_OK ? rs.status : 0;
-        int ra = rc == VAP_OK ? http_retry_after_s(rs.hdrs.retry_after,
-                                                   strlen(rs.hdrs.retry_after),
-                                                   plugin_now_ms() / 1000)
-                              : 0;
-        if (rc == VAP_OK && status >= 200 && status <= 299) {
-            rc = tokresp_parse(rs.body, rs.body_len, tr, err);
-            http_response_free(&rs);
-            goto out;
-        }
-        if (!retry_is_transient(rc, status)) {
-            if (rc == VAP_OK) {
-                tokresp_ctx ctx = {TOKRESP_GRANT_REFRESH, NULL, ra > 0 ? ra : 0};
-                rc = tokresp_classify(status, rs.body, rs.body_len, &ctx, err);
-            }
-            http_response_free(&rs);
-            goto out;
-        }
-        http_response_free(&rs);
-        int wrc = retry_wait(attempt + 1, ra > 0 ? ra : 0, deadline_ms, cancel);
-        if (wrc != VAP_OK) {
-            if (status != 0) {
-                err_set_http(err, status, ra > 0 ? ra : 0, NULL);
-                rc = err_set(err, VAP_E_UNAVAILABLE,
-                             "the token endpoint answered HTTP %d repeatedly: the server is "
-                             "unavailable; the grant is unchanged, try again later", status);
-            } else if (wrc == VAP_E_CANCELLED) {
-                rc = err_set(err, VAP_E_CANCELLED, "refresh cancelled");
-            }
-            goto out;
-        }
-        plog(VAP_LOG_INFO, "refresh attempt %d failed transiently; retrying", attempt + 1);
-    }
-out:
-    sodium_memzero(secret, sizeof secret);
-    return rc;
-}
-
-static int validate_refreshed(struct vap_instance *inst, const struct authz_endpoints *ep,
-                              const struct grant *old, const tokresp *tr, int64_t deadline_ms,
-                              vap_cancel *cancel, vap_error *err)
-{
-    if (tr->id_token == NULL)
-        return VAP_OK;
-    struct jose_claims claims;
-    memset(&claims, 0, sizeof claims);
-    int rc = authz_verify_id_token(inst, ep, tr->id_token, deadline_ms, cancel, &claims, err);
-    if (rc != VAP_OK)
-        return rc;
-    /* Rule 5: same iss, sub and aud as the original; no nonce required. */
-    struct idtoken_expect e = {inst->cfg.issuer, inst->cfg.client_id, NULL,
-                               old->sub[0] ? old->sub : NULL, plugin_now_ms() / 1000,
-                               inst->cfg.leeway_s};
-    rc = idtoken_check(&claims, &e, err);
-    jose_claims_free(&claims);
-    return rc;
-}

@@ -13,6 +13,8 @@
 #include "instance.h"
 #include "core/log.h"
 
+#define REFRESH_SEAL_RETRY_MS 500
+
 int refresh_mark_reauth(struct vap_instance *inst, uint64_t seen_generation, int64_t deadline_ms,
                         vap_cancel *cancel, vap_error *err)
 {
@@ -71,6 +73,11 @@ int refresh_seal_retry(struct vap_instance *inst, seal_lock *lk, seal_txn **txn,
 {
     (void)lk; /* held by the caller throughout: that is the point */
     int rc;
+    /* Briefly: a seal that keeps failing is parked and retried on every
+     * call, where the callers already use the renewed token (rule 4). */
+    int64_t until = plugin_now_ms() + REFRESH_SEAL_RETRY_MS;
+    if (until > deadline_ms)
+        until = deadline_ms;
     for (int attempt = 0;; attempt++) {
         rc = secrets_grant_commit(&inst->secrets, &inst->cfg, *txn, g, generation, err);
         if (rc == VAP_OK) {
@@ -80,7 +87,7 @@ int refresh_seal_retry(struct vap_instance *inst, seal_lock *lk, seal_txn **txn,
         plog(VAP_LOG_WARN, "saving the renewed grant failed (%s); retrying",
              err ? err->message : "");
         int64_t wait = 50L << (attempt < 5 ? attempt : 5);
-        if (plugin_now_ms() + wait >= deadline_ms)
+        if (plugin_now_ms() + wait >= until)
             return rc;
         struct timespec ts = {wait / 1000, (long)(wait % 1000) * 1000000L};
         nanosleep(&ts, NULL);
@@ -97,8 +104,7 @@ void refresh_park(struct vap_instance *inst, seal_lock *lk, seal_txn **txn, stru
     struct refresher *r = &inst->refresher;
     (*g)->generation = generation; /* in memory, even while unsealed */
     pthread_mutex_lock(&r->mu);
-    grant_copy(r->cur, *g);
-    r->loaded = 1;
+    refresh_set_cur_locked(r, *g);
     r->pending.active = 1;
     r->pending.generation = generation;
     r->pending.lock = *lk;

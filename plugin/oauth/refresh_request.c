@@ -1,0 +1,109 @@
+/* refresh_request.c - the refresh's token request and the check of its
+ * answer (DESIGN.md, Keeping the grant alive, rules 3, 5, 8 and 9): the
+ * explicit scope sent back, transient failures retried inside the
+ * renewal's own deadline, and the refreshed id_token held to the grant's
+ * identity. */
+#include "oauth/refresh.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/errors.h"
+#include "core/log.h"
+#include "core/retry.h"
+#include "http/http.h"
+#include "instance.h"
+#include "jose/idtoken.h"
+#include "jose/jose_claims.h"
+#include "oauth/authorize.h"
+#include "oauth/token.h"
+#include "oauth/tokenresp.h"
+
+int refresh_request_tokens(struct vap_instance *inst, const struct authz_endpoints *ep,
+                          const struct grant *old, int64_t deadline_ms, vap_cancel *cancel,
+                          tokresp *tr, vap_error *err)
+{
+    char secret[SECRETS_CLIENT_SECRET_MAX + 1];
+    char scope[GRANT_SCOPE_MAX + 32];
+    size_t secret_len = 0;
+    int rc;
+    if ((rc = secrets_client_secret(&inst->secrets, secret, sizeof secret, &secret_len, err)) !=
+        VAP_OK)
+        goto out;
+    if (refresh_scope(old->scope, scope, sizeof scope) != 0) {
+        rc = err_set(err, VAP_E_PROTOCOL, "the granted scope is too long to send back");
+        goto out;
+    }
+    for (int attempt = 0;; attempt++) {
+        struct http_form form;
+        struct http_response rs;
+        http_response_init(&rs);
+        http_form_init(&form);
+        if (http_form_add(&form, "grant_type", "refresh_token") != 0 ||
+            http_form_add(&form, "refresh_token", old->refresh_token) != 0 ||
+            http_form_add(&form, "scope", scope) != 0) {
+            http_form_free(&form);
+            rc = err_set(err, VAP_E_NOMEM, "out of memory building the refresh request");
+            goto out;
+        }
+        rc = token_post(inst->http, ep->token, ep->auth_method, inst->cfg.client_id, secret,
+                        &form, deadline_ms, cancel, &rs, err);
+        http_form_free(&form);
+        int status = rc == VAP_OK ? rs.status : 0;
+        int ra = rc == VAP_OK ? http_retry_after_s(rs.hdrs.retry_after,
+                                                   strlen(rs.hdrs.retry_after),
+                                                   plugin_now_ms() / 1000)
+                              : 0;
+        if (rc == VAP_OK && status >= 200 && status <= 299) {
+            rc = tokresp_parse(rs.body, rs.body_len, tr, err);
+            http_response_free(&rs);
+            goto out;
+        }
+        if (!retry_is_transient(rc, status)) {
+            if (rc == VAP_OK) {
+                tokresp_ctx ctx = {TOKRESP_GRANT_REFRESH, NULL, ra > 0 ? ra : 0};
+                rc = tokresp_classify(status, rs.body, rs.body_len, &ctx, err);
+            }
+            http_response_free(&rs);
+            goto out;
+        }
+        http_response_free(&rs);
+        int wrc = retry_wait(attempt + 1, ra > 0 ? ra : 0, deadline_ms, cancel);
+        if (wrc != VAP_OK) {
+            if (status != 0) {
+                err_set_http(err, status, ra > 0 ? ra : 0, NULL);
+                rc = err_set(err, VAP_E_UNAVAILABLE,
+                             "the token endpoint answered HTTP %d repeatedly: the server is "
+                             "unavailable; the grant is unchanged, try again later", status);
+            } else if (wrc == VAP_E_CANCELLED) {
+                rc = err_set(err, VAP_E_CANCELLED, "refresh cancelled");
+            }
+            goto out;
+        }
+        plog(VAP_LOG_INFO, "refresh attempt %d failed transiently; retrying", attempt + 1);
+    }
+out:
+    sodium_memzero(secret, sizeof secret);
+    return rc;
+}
+
+int refresh_check_refreshed(struct vap_instance *inst, const struct authz_endpoints *ep,
+                              const struct grant *old, const tokresp *tr, int64_t deadline_ms,
+                              vap_cancel *cancel, vap_error *err)
+{
+    if (tr->id_token == NULL)
+        return VAP_OK;
+    struct jose_claims claims;
+    memset(&claims, 0, sizeof claims);
+    int rc = authz_verify_id_token(inst, ep, tr->id_token, deadline_ms, cancel, &claims, err);
+    if (rc != VAP_OK)
+        return rc;
+    /* Rule 5: same iss, sub and aud as the original; no nonce required. */
+    struct idtoken_expect e = {inst->cfg.issuer, inst->cfg.client_id, NULL,
+                               old->sub[0] ? old->sub : NULL, plugin_now_ms() / 1000,
+                               inst->cfg.leeway_s};
+    rc = idtoken_check(&claims, &e, err);
+    jose_claims_free(&claims);
+    return rc;
+}

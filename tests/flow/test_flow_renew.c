@@ -1,0 +1,247 @@
+/* test_flow_renew.c - a renewal outlives the callers that wait for it
+ * (DESIGN.md, Keeping the grant alive, rule 10), through the ABI against the
+ * simulator.
+ *
+ * Each expiry: the token endpoint answers 1.5 s late (the simulator sleeps
+ * before it handles the request, so its refresh counter moves only once
+ * the server has rotated) and 8 threads fetch with a 300 ms deadline, or
+ * with a cancel token fired 100 ms in.  Every caller must give up with
+ * VAP_E_TIMEOUT / VAP_E_CANCELLED *before the server has handled the
+ * request* (its counter still unmoved when the call returned: no
+ * wall-clock bound), the renewal must still complete and be sealed, and
+ * then: exactly one token request per expiry, no revoked refresh token
+ * reused, no VAP_E_REAUTH_REQUIRED, the generation one up per expiry.
+ * Were the token request run under the caller's deadline or cancel token,
+ * the server would rotate after the client gave up and the next renewal
+ * would reuse a revoked token.
+ *
+ * Usage: test-flow-renew MODULE deadline|cancel EXPIRIES */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "testcheck.h"
+#include "flowkit.h"
+
+#define THREADS 8
+#define LATENCY_MS 1500
+#define DEADLINE_MS 300
+#define CANCEL_AFTER_MS 100
+
+static struct flowkit K;
+static vap_instance *I;
+static int use_cancel;
+static int64_t host_now; /* the fake host's frozen clock for this expiry */
+
+static int64_t real_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* The simulator's refresh counter, read in-process (no HTTP request that
+ * could queue behind the delayed token request; safe from any thread). */
+static long refreshes(void)
+{
+    char *out = NULL;
+    long n = -1;
+    if (sim_control(K.sim, "counters", NULL, &out) == 200 && out != NULL) {
+        json_t *root = json_loads(out, 0, NULL);
+        json_t *v = json_object_get(json_object_get(root, "token_requests"), "refresh_token");
+        n = json_is_integer(v) ? (long)json_integer_value(v) : -1;
+        json_decref(root);
+    }
+    free(out);
+    return n;
+}
+
+static int grant_info(vap_grant_info *out)
+{
+    vap_grant_info *gi = NULL;
+    vap_error err;
+    VAP_INIT(vap_error, err);
+    int rc = K.api->status(I, NULL, &gi, &err);
+    if (rc == VAP_OK && gi != NULL)
+        *out = *gi;
+    K.api->release(gi);
+    return rc == VAP_OK && gi != NULL ? 0 : -1;
+}
+
+/* Both clocks moved so the grant's access token has just expired: the
+ * plugin's (the fake host's, frozen) and the simulator's (its skew), so
+ * the id_tokens it mints are as fresh as the plugin expects. */
+static void clocks_to_expiry(void)
+{
+    vap_grant_info gi;
+    char body[64];
+    if (grant_info(&gi) != 0)
+        return;
+    host_now = gi.access_expires_at_ms + 1000;
+    snprintf(body, sizeof body, "{\"seconds\":%lld}", (long long)((host_now - real_ms()) / 1000));
+    flowkit_control(&K, "skew", body, NULL, 0);
+    fakehost_set_now_ms(K.fh, host_now);
+}
+
+struct worker {
+    pthread_t t;
+    vap_cancel *cancel;
+    long r_before;      /* the simulator's refresh count before this expiry */
+    int gave_up;        /* calls that returned TIMEOUT / CANCELLED            */
+    int gave_up_early;  /* ... while the server had not handled the request   */
+    int gave_up_late;
+    int message_ok;     /* every give-up said the renewal goes on             */
+    int reauth, other;  /* VAP_E_REAUTH_REQUIRED; any other failure           */
+    int64_t worst_over; /* ms past the deadline, the worst call (reported)    */
+    int ok;
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    w->message_ok = 1;
+    for (int attempt = 0; attempt < 200 && !w->ok; attempt++) {
+        vap_fetch_request req;
+        vap_fetch_response *resp = NULL;
+        vap_call call;
+        vap_error err;
+        VAP_INIT(vap_call, call);
+        VAP_INIT(vap_error, err);
+        /* The first call of each thread is the one to give up: with a
+         * cancel token (fired by main) or a short deadline. */
+        int first = attempt == 0;
+        call.deadline_ms = host_now + (first && !use_cancel ? DEADLINE_MS : 20000);
+        call.cancel = first && use_cancel ? w->cancel : NULL;
+        flowkit_get_req(&req, "Patient", "_count=1");
+        int64_t t0 = mono_ms();
+        int rc = K.api->fetch(I, &call, &req, &resp, &err);
+        int64_t took = mono_ms() - t0;
+        long r_now = refreshes();
+        int ok = rc == VAP_OK && resp != NULL && resp->status == 200;
+        K.api->release(resp);
+        if (ok) {
+            w->ok = 1;
+        } else if (rc == VAP_E_TIMEOUT || rc == VAP_E_CANCELLED) {
+            w->gave_up++;
+            if (r_now == w->r_before)
+                w->gave_up_early++;
+            else
+                w->gave_up_late++;
+            if (strstr(err.message, "renewal goes on") == NULL)
+                w->message_ok = 0;
+            if (!use_cancel && took - DEADLINE_MS > w->worst_over)
+                w->worst_over = took - DEADLINE_MS;
+        } else if (rc == VAP_E_REAUTH_REQUIRED) {
+            w->reauth++;
+            break;
+        } else {
+            printf("  fetch: rc=%d %s\n", rc, err.message);
+            w->other++;
+            break;
+        }
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 4 || (strcmp(argv[2], "deadline") != 0 && strcmp(argv[2], "cancel") != 0)) {
+        fprintf(stderr, "usage: test-flow-renew MODULE deadline|cancel EXPIRIES\n");
+        return 2;
+    }
+    use_cancel = strcmp(argv[2], "cancel") == 0;
+    int expiries = atoi(argv[3]);
+    if (flowkit_start(&K, argv[1], NULL) != 0)
+        return 1;
+    vap_error err;
+    vap_grant_info *gi = NULL;
+    check(flowkit_instance(&K, &I, &err, NULL) == VAP_OK, "instance_created");
+    check(flowkit_authorize(&K, I, &gi, &err, NULL, 0) == VAP_OK, "authorized");
+    K.api->release(gi);
+
+    int all_early = 1, all_msgs = 1, one_request_each = 1, gen_step = 1, all_ok = 1;
+    int reauth = 0, other = 0, gave_up = 0, late = 0;
+    int64_t worst = 0;
+    long u0 = flowkit_counter(&K, "revoked_refresh_reuse");
+    for (int e = 0; e < expiries; e++) {
+        vap_grant_info before, after;
+        clocks_to_expiry();
+        check(grant_info(&before) == 0, "status_before_expiry");
+        long r0 = refreshes();
+        char body[160];
+        snprintf(body, sizeof body,
+                 "{\"route\":\"/oauth2/default/token\",\"kind\":\"latency\",\"count\":1,"
+                 "\"ms\":%d}", LATENCY_MS);
+        flowkit_control(&K, "faults", body, NULL, 0);
+        struct worker w[THREADS];
+        memset(w, 0, sizeof w);
+        for (int i = 0; i < THREADS; i++) {
+            w[i].r_before = r0;
+            w[i].cancel = use_cancel ? K.api->cancel_new() : NULL;
+            pthread_create(&w[i].t, NULL, worker_main, &w[i]);
+        }
+        if (use_cancel) {
+            sleep_ms(CANCEL_AFTER_MS);
+            for (int i = 0; i < THREADS; i++)
+                K.api->cancel_fire(w[i].cancel);
+        }
+        for (int i = 0; i < THREADS; i++) {
+            pthread_join(w[i].t, NULL);
+            if (w[i].cancel)
+                K.api->cancel_free(w[i].cancel);
+            /* Every thread's first call gave up before the server handled
+             * the token request. */
+            all_early &= w[i].gave_up_early >= 1;
+            all_msgs &= w[i].message_ok;
+            all_ok &= w[i].ok;
+            late += w[i].gave_up_late;
+            gave_up += w[i].gave_up;
+            reauth += w[i].reauth;
+            other += w[i].other;
+            if (w[i].worst_over > worst)
+                worst = w[i].worst_over;
+        }
+        check(grant_info(&after) == 0, "status_after_expiry");
+        long r1 = refreshes();
+        if (r1 != r0 + 1) {
+            one_request_each = 0;
+            printf("  expiry %d: %ld token requests\n", e, r1 - r0);
+        }
+        if (after.generation != before.generation + 1) {
+            gen_step = 0;
+            printf("  expiry %d: generation %llu -> %llu\n", e,
+                   (unsigned long long)before.generation, (unsigned long long)after.generation);
+        }
+    }
+    printf("COUNT expiries=%d threads=%d gave_up=%d gave_up_after_server_answered=%d "
+           "worst_ms_past_deadline=%lld\n",
+           expiries, THREADS, gave_up, late, (long long)worst);
+    check(all_early, use_cancel ? "cancelled_callers_return_before_the_token_request_finished"
+                                : "callers_time_out_before_the_token_request_finished");
+    check(all_msgs, "caller_is_told_the_renewal_goes_on");
+    check(all_ok, "every_thread_then_fetches_with_the_renewed_token");
+    check(one_request_each, "exactly_one_token_request_per_expiry");
+    check(gen_step, "generation_advances_once_per_expiry");
+    check(reauth == 0, "no_reauth_required");
+    check(other == 0, "no_other_failure");
+    check(flowkit_counter(&K, "revoked_refresh_reuse") == u0, "no_revoked_refresh_token_reused");
+    K.api->instance_free(I);
+    flowkit_stop(&K);
+    return check_summary();
+}
