@@ -173,6 +173,8 @@ static void api_instance_free(vap_instance *inst)
         warmer_stop(inst);
     /* A renewal in flight is waited for and sealed before the HTTP client
      * it uses goes (bounded by renew_timeout_ms). */
+    if (inst->authz.tx != NULL)
+        authz_settle(inst);
     if (inst->refresher.cur != NULL) {
         refresh_shutdown(inst);
         refresh_flush_pending(inst);

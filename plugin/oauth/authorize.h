@@ -37,10 +37,15 @@ struct authz {
     struct jwks *jwks; /* NULL until fetched */
     int64_t jwks_refetch_ms[AUTHZ_JWKS_REFETCH_PER_MIN];
     struct authtx_table *tx;
+    int exchanges;          /* code exchanges in flight (renewer thread) */
+    pthread_cond_t idle_cv; /* signalled as each one ends                */
 };
 
 int authz_init(struct authz *a, vap_error *err);
 void authz_destroy(struct authz *a);
+/* instance_free: wait for code exchanges in flight to end and be sealed
+ * (each bounded by renew_timeout_ms). */
+void authz_settle(struct vap_instance *inst);
 
 /* Discovery (cached): fills ep.  force refetches. */
 int authz_endpoints(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *cancel,

@@ -31,7 +31,8 @@ static unsigned alg_bit(int alg);
 int authz_init(struct authz *a, vap_error *err)
 {
     memset(a, 0, sizeof *a);
-    if (pthread_mutex_init(&a->mu, NULL) != 0 || authtx_table_new(0, 0, &a->tx) != 0)
+    if (pthread_mutex_init(&a->mu, NULL) != 0 || pthread_cond_init(&a->idle_cv, NULL) != 0 ||
+        authtx_table_new(0, 0, &a->tx) != 0)
         return err_set(err, VAP_E_NOMEM, "out of memory for the authorization state");
     return VAP_OK;
 }
@@ -45,6 +46,7 @@ void authz_destroy(struct authz *a)
         free(a->jwks);
     }
     authtx_table_free(a->tx);
+    pthread_cond_destroy(&a->idle_cv);
     pthread_mutex_destroy(&a->mu);
     memset(a, 0, sizeof *a);
 }

@@ -105,6 +105,11 @@ void refresh_park(struct vap_instance *inst, seal_lock *lk, seal_txn **txn, stru
 /* With r->mu held: one more try at a parked seal; VAP_OK once saved. */
 int refresh_retry_pending(struct vap_instance *inst, vap_error *err);
 
+/* One renewal under the grant's flock (refresh_renew.c), on the
+ * renewal's own deadline; cancel is heeded only before the request. */
+int refresh_renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *cancel, int force,
+                  uint64_t seen_generation, vap_error *err);
+
 /* The renewal's token request (rule 3, transient failures retried within
  * deadline_ms) and the check of a refreshed answer (rules 5 and 9). */
 struct authz_endpoints;

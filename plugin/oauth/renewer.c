@@ -91,11 +91,13 @@ static void *renewer_main(void *arg)
         *pick = job->next;
         job->next = NULL;
         job->queued = 0;
-        job->running = 1;
+        int own = job->self_freeing;
+        job->running = !own;
         pthread_mutex_unlock(&R.mu);
         job->run(job);
         pthread_mutex_lock(&R.mu);
-        job->running = 0;
+        if (!own)
+            job->running = 0;
         pthread_cond_broadcast(&R.done_cv);
     }
     pthread_mutex_unlock(&R.mu);

@@ -22,6 +22,7 @@ struct renewer_job {
     int64_t due_mono_ms; /* run no sooner (CLOCK_MONOTONIC ms); 0: now */
     int queued;
     int running;
+    int self_freeing; /* run() may free the job: never touched after it */
 };
 
 /* An instance is created / freed: the last one out stops the thread. */

@@ -15,7 +15,11 @@
  * the server would rotate after the client gave up and the next renewal
  * would reuse a revoked token.
  *
- * Usage: test-flow-renew MODULE deadline|cancel EXPIRIES */
+ * The code exchange likewise ("exchange"): a 300 ms deadline against a token
+ * endpoint 1.5 s late times out, the code is still redeemed and the grant
+ * sealed, and the next fetch uses it with no further token request.
+ *
+ * Usage: test-flow-renew MODULE deadline|cancel|exchange EXPIRIES */
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -159,10 +163,62 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+static long code_exchanges(void)
+{
+    return flowkit_counter(&K, "token_requests.authorization_code");
+}
+
+static void test_exchange(void)
+{
+    static char loc[20000];
+    vap_authorize_begin_result *b = NULL;
+    vap_grant_info *gi = NULL, before, now;
+    vap_error err;
+    long status = 0;
+    VAP_INIT(vap_error, err);
+    check(grant_info(&before) == 0, "status_before_authorizing_again");
+    check(K.api->authorize_begin(I, NULL, NULL, &b, &err) == VAP_OK &&
+              flowkit_get_location(&K, b->url, &status, loc, sizeof loc) == 0 && status == 302,
+          "authorization_url_answers_with_a_code");
+    K.api->release(b);
+    long c0 = code_exchanges(), r0 = refreshes();
+    flowkit_control(&K, "faults",
+                    "{\"route\":\"/oauth2/default/token\",\"kind\":\"latency\",\"count\":1,"
+                    "\"ms\":1500}", NULL, 0);
+    vap_call call;
+    VAP_INIT(vap_call, call);
+    call.deadline_ms = real_ms() + DEADLINE_MS;
+    VAP_INIT(vap_error, err);
+    int rc = K.api->authorize_complete(I, &call, loc, strlen(loc), &gi, &err);
+    K.api->release(gi);
+    check(rc == VAP_E_TIMEOUT && code_exchanges() == c0,
+          "exchange_caller_times_out_before_the_server_handled_the_code");
+    check(strstr(err.message, "exchange goes on") != NULL, "exchange_timeout_says_it_goes_on");
+    /* Polled, bounded: the exchange completes and its grant is sealed. */
+    for (int i = 0; i < 2000; i++) {
+        if (grant_info(&now) == 0 && now.generation > before.generation)
+            break;
+        sleep_ms(5);
+    }
+    check(grant_info(&now) == 0 && now.generation == before.generation + 1 &&
+              now.state == VAP_GRANT_VALID && code_exchanges() == c0 + 1,
+          "abandoned_exchange_is_sealed");
+    vap_fetch_request req;
+    vap_fetch_response *resp = NULL;
+    flowkit_get_req(&req, "Patient", "_count=1");
+    VAP_INIT(vap_error, err);
+    rc = K.api->fetch(I, NULL, &req, &resp, &err);
+    check(rc == VAP_OK && resp != NULL && resp->status == 200 && refreshes() == r0 &&
+              code_exchanges() == c0 + 1,
+          "next_fetch_uses_the_exchanged_grant_without_a_token_request");
+    K.api->release(resp);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 4 || (strcmp(argv[2], "deadline") != 0 && strcmp(argv[2], "cancel") != 0)) {
-        fprintf(stderr, "usage: test-flow-renew MODULE deadline|cancel EXPIRIES\n");
+    if (argc != 4 || (strcmp(argv[2], "deadline") != 0 && strcmp(argv[2], "cancel") != 0 &&
+                      strcmp(argv[2], "exchange") != 0)) {
+        fprintf(stderr, "usage: test-flow-renew MODULE deadline|cancel|exchange EXPIRIES\n");
         return 2;
     }
     use_cancel = strcmp(argv[2], "cancel") == 0;
@@ -174,6 +230,12 @@ int main(int argc, char **argv)
     check(flowkit_instance(&K, &I, &err, NULL) == VAP_OK, "instance_created");
     check(flowkit_authorize(&K, I, &gi, &err, NULL, 0) == VAP_OK, "authorized");
     K.api->release(gi);
+    if (strcmp(argv[2], "exchange") == 0) {
+        test_exchange();
+        K.api->instance_free(I);
+        flowkit_stop(&K);
+        return check_summary();
+    }
 
     int all_early = 1, all_msgs = 1, one_request_each = 1, gen_step = 1, all_ok = 1;
     int reauth = 0, other = 0, gave_up = 0, late = 0;
