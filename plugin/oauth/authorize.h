@@ -59,6 +59,13 @@ int authz_verify_id_token(struct vap_instance *inst, const struct authz_endpoint
                           const char *id_token, int64_t deadline_ms, vap_cancel *cancel,
                           struct jose_claims *claims, vap_error *err);
 
+/* As authz_verify_id_token; *keys_unavailable is set when the keys could not
+ * be fetched (or refetched, within the rate limit) to check it, so that a
+ * failure is not a signature proven bad with fresh keys (rule 9). */
+int authz_verify_id_token_ex(struct vap_instance *inst, const struct authz_endpoints *ep,
+                             const char *id_token, int64_t deadline_ms, vap_cancel *cancel,
+                             struct jose_claims *claims, int *keys_unavailable, vap_error *err);
+
 /* Fetch the JWKS now unless it is cached.  The refresh path calls it before
  * the token request, so that checking the new id_token needs no network
  * call after the server has rotated the refresh token (a failure or a kill

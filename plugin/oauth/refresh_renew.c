@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/cancel.h"
 #include "core/errors.h"
 #include "core/log.h"
 #include "instance.h"
@@ -44,9 +45,18 @@ int refresh_renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *ca
      * could make before, and nothing but local work may sit between the
      * server's rotation and the seal (a kill or a failure there loses the
      * grant). */
-    if ((rc = authz_endpoints(inst, deadline_ms, cancel, 0, &ep, err)) != VAP_OK ||
-        (rc = authz_jwks_prefetch(inst, &ep, deadline_ms, cancel, err)) != VAP_OK)
+    if ((rc = authz_endpoints(inst, deadline_ms, cancel, 0, &ep, err)) != VAP_OK)
         return rc;
+    vap_error kerr;
+    VAP_INIT(vap_error, kerr);
+    if (authz_jwks_prefetch(inst, &ep, deadline_ms, cancel, &kerr) != VAP_OK) {
+        if (cancel_fired(cancel))
+            return err_set(err, VAP_E_CANCELLED, "the instance is being freed");
+        /* Rule 9: keys out of reach do not stop a renewal; the id_token
+         * it brings is then kept unchecked, with a warning. */
+        plog(VAP_LOG_WARN, "the server's signing keys cannot be fetched now (%s); renewing "
+                           "anyway", kerr.message);
+    }
     if ((disk = grant_new()) == NULL || (next = grant_new()) == NULL) {
         rc = err_set(err, VAP_E_NOMEM, "out of memory");
         goto out;
@@ -145,23 +155,11 @@ int refresh_renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *ca
         plog(VAP_LOG_WARN, "refresh failed: %s", err ? err->message : err_name(rc));
         goto out; /* rule 8: the sealed file stays as it was */
     }
+    /* Rule 9: only an identity check refuses a 2xx answer; everything
+     * else was logged as a warning and the grant is kept. */
     if ((rc = refresh_check_refreshed(inst, &ep, disk, &tr, deadline_ms, NULL, err)) != VAP_OK) {
-        if (rc == VAP_E_TIMEOUT || rc == VAP_E_UNAVAILABLE || rc == VAP_E_CANCELLED ||
-            rc == VAP_E_IO || rc == VAP_E_NOMEM || rc == VAP_E_TLS) {
-            /* The id_token could not be checked now (its keys could not be
-             * fetched) but the server has already rotated: losing the new
-             * refresh token would cost a re-authorization (rule 4 outranks
-             * rule 8 here).  The tokens came straight from the token
-             * endpoint over TLS; the next refresh checks again. */
-            plog(VAP_LOG_WARN, "the refreshed id_token could not be verified now (%s); the "
-                               "renewed grant is saved anyway, the server having rotated",
-                 err ? err->message : err_name(rc));
-            err_clear(err);
-            rc = VAP_OK;
-        } else {
-            plog(VAP_LOG_WARN, "refresh response refused: %s", err ? err->message : "");
-            goto out; /* rule 8: a response that fails validation is not kept */
-        }
+        plog(VAP_LOG_WARN, "refresh response refused: %s", err ? err->message : "");
+        goto out; /* the sealed files stay as they were */
     }
     grant_copy(next, disk);
     int64_t life = tr.expires_in > 0 ? tr.expires_in : 3600;

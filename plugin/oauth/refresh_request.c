@@ -56,8 +56,13 @@ int refresh_request_tokens(struct vap_instance *inst, const struct authz_endpoin
                                                    plugin_now_ms() / 1000)
                               : 0;
         if (rc == VAP_OK && status >= 200 && status <= 299) {
-            rc = tokresp_parse(rs.body, rs.body_len, tr, err);
+            /* Rule 9: the server has rotated; what is odd but not about
+             * the tokens is a warning, not a reason to drop them. */
+            char warn[512];
+            rc = tokresp_parse_refreshed(rs.body, rs.body_len, tr, warn, sizeof warn, err);
             http_response_free(&rs);
+            if (rc == VAP_OK && warn[0] != '\0')
+                plog(VAP_LOG_WARN, "the refresh answer is odd, kept anyway: %s", warn);
             goto out;
         }
         if (!retry_is_transient(rc, status)) {
@@ -89,21 +94,41 @@ out:
 }
 
 int refresh_check_refreshed(struct vap_instance *inst, const struct authz_endpoints *ep,
-                              const struct grant *old, const tokresp *tr, int64_t deadline_ms,
-                              vap_cancel *cancel, vap_error *err)
+                            const struct grant *old, const tokresp *tr, int64_t deadline_ms,
+                            vap_cancel *cancel, vap_error *err)
 {
     if (tr->id_token == NULL)
         return VAP_OK;
     struct jose_claims claims;
+    char warn[256];
+    int keys_unavailable = 0;
     memset(&claims, 0, sizeof claims);
-    int rc = authz_verify_id_token(inst, ep, tr->id_token, deadline_ms, cancel, &claims, err);
-    if (rc != VAP_OK)
-        return rc;
-    /* Rule 5: same iss, sub and aud as the original; no nonce required. */
+    vap_error verr;
+    VAP_INIT(vap_error, verr);
+    int rc = authz_verify_id_token_ex(inst, ep, tr->id_token, deadline_ms, cancel, &claims,
+                                      &keys_unavailable, &verr);
+    if (rc != VAP_OK) {
+        if (keys_unavailable || rc == VAP_E_NOMEM) {
+            /* Rule 9: keys that cannot be fetched now prove nothing; the
+             * server has rotated, so the grant is kept and the next
+             * renewal's id_token is checked again. */
+            plog(VAP_LOG_WARN, "the refreshed id_token could not be checked now (%s); the "
+                               "renewed grant is kept, the server having rotated",
+                 verr.message);
+            return VAP_OK;
+        }
+        return err_set(err, rc, "%s (its signature fails with freshly fetched keys); the "
+                                "stored grant is unchanged",
+                       verr.message);
+    }
+    /* Rules 5 and 9: same iss, sub and aud as the original, no nonce; the
+     * times are only warned about. */
     struct idtoken_expect e = {inst->cfg.issuer, inst->cfg.client_id, NULL,
                                old->sub[0] ? old->sub : NULL, plugin_now_ms() / 1000,
                                inst->cfg.leeway_s};
-    rc = idtoken_check(&claims, &e, err);
+    rc = idtoken_check_refreshed(&claims, &e, warn, sizeof warn, err);
     jose_claims_free(&claims);
+    if (rc == VAP_OK && warn[0] != '\0')
+        plog(VAP_LOG_WARN, "the refreshed id_token's times are off, kept anyway (%s)", warn);
     return rc;
 }
