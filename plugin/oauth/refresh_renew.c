@@ -63,6 +63,16 @@ int refresh_renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *ca
     }
     if ((rc = refresh_lock_until(inst, deadline_ms, cancel, &lk, err)) != VAP_OK)
         goto out;
+    /* A writer killed after writing its renewal and before renaming it left
+     * the only live refresh token in its temp file (the server revoked the
+     * stored one): make it the stored grant before anything else. */
+    uint64_t recovered = 0;
+    if ((rc = secrets_grant_recover(&inst->secrets, cfg, &recovered, err)) != VAP_OK)
+        goto out;
+    if (recovered != 0)
+        plog(VAP_LOG_WARN, "recovered a renewed grant (generation %llu) that a process had "
+                           "written but not saved before it died",
+             (unsigned long long)recovered);
     /* Rule 2: re-read under the lock; another process may have renewed. */
     rc = secrets_grant_read_locked(&inst->secrets, cfg, disk, err);
     if (rc == 1) {
@@ -73,31 +83,6 @@ int refresh_renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *ca
     }
     if (rc != VAP_OK)
         goto out;
-    /* A writer killed after writing its renewal and before renaming it left
-     * the only live refresh token in its temp file (the server revoked the
-     * stored one): save it for real before anything else. */
-    rc = secrets_grant_orphan(&inst->secrets, cfg, disk->generation + 1, next, err);
-    if (rc < 0)
-        goto out;
-    if (rc == VAP_OK) {
-        if (seal_txn_prepare(inst->secrets.store, GRANT_ITEM, SEAL_FILE_MAX, &txn, &se) != 0) {
-            rc = secrets_map_error(&se, err);
-            goto out;
-        }
-        rc = refresh_seal_retry(inst, &lk, &txn, next, disk->generation + 1, deadline_ms, err);
-        if (rc != VAP_OK) {
-            refresh_park(inst, &lk, &txn, &next, disk->generation + 1, err);
-            rc = VAP_OK;
-            goto out;
-        }
-        plog(VAP_LOG_WARN, "recovered a renewed grant (generation %llu) that a process had "
-                           "written but not saved before it died",
-             (unsigned long long)next->generation);
-        grant_copy(disk, next);
-        disk->generation = next->generation;
-        seal_txn_free(txn);
-        txn = NULL;
-    }
     /* Rule 11: another process renewed only if the stored tokens are not
      * ours; a higher generation with our tokens is a re-seal (rotate-key),
      * and our expired token is renewed as usual. */

@@ -26,8 +26,13 @@ int refresh_mark_reauth(struct vap_instance *inst, uint64_t seen_generation, int
     int rc;
     if (disk == NULL)
         return err_set(err, VAP_E_NOMEM, "out of memory");
+    uint64_t recovered = 0;
     if ((rc = secrets_ensure_open(&inst->secrets, cfg, err)) != VAP_OK ||
         (rc = refresh_lock_until(inst, deadline_ms, cancel, &lk, err)) != VAP_OK)
+        goto out;
+    /* A renewal a killed writer left in its temp file comes first: it may
+     * be the live grant, and marking must never sweep it away. */
+    if ((rc = secrets_grant_recover(&inst->secrets, cfg, &recovered, err)) != VAP_OK)
         goto out;
     rc = secrets_grant_read_locked(&inst->secrets, cfg, disk, err);
     if (rc == 1) {
@@ -36,9 +41,15 @@ int refresh_mark_reauth(struct vap_instance *inst, uint64_t seen_generation, int
     }
     if (rc != VAP_OK)
         goto out;
-    if (disk->generation != seen_generation && !disk->reauth_required) {
-        /* Someone stored a newer grant (a renewal, or a new authorization)
-         * since our token was handed out: it may work; let the caller try. */
+    /* Someone stored other tokens (a renewal, or a new authorization) since
+     * ours was handed out: they may work; let the caller try.  A re-seal
+     * (rotate-key: same tokens, new generation) is not that (rule 11). */
+    struct refresher *r = &inst->refresher;
+    pthread_mutex_lock(&r->mu);
+    int newer = !disk->reauth_required &&
+                (refresh_tokens_differ_locked(r, disk) || r->tokens_gen > seen_generation);
+    pthread_mutex_unlock(&r->mu);
+    if (newer) {
         refresh_install(inst, disk);
         rc = 1;
         goto out;

@@ -8,7 +8,9 @@
  *   - a token endpoint slower than the caller's deadline: the caller times
  *     out, the renewal completes and is sealed (rule 10);
  *   - reload: after vap-seal put client_secret and vap-seal rotate-key, the
- *     next request uses the new secret / key without a new instance;
+ *     next request uses the new secret / key without a new instance; and
+ *     rotate-key under a host that never calls reload is not mistaken for
+ *     a renewal (rule 11);
  *   - proactive renewal with the margin rule on the fake host's clock.
  *
  * The leak scan over everything these flows produce is test_flow_leak.c.
@@ -347,6 +349,35 @@ static void test_reload_rotate_key(void)
           "renewed_grant_is_sealed_with_the_new_key");
 }
 
+/* Rule 11: a long-running host that never calls reload.  rotate-key
+ * re-seals the grant (same tokens, new key, generation + 1); that is not a
+ * renewal by another process, so an expired token is still renewed, once. */
+static void test_rotate_key_without_reload(void)
+{
+    vap_error err;
+    char cmd[1024];
+    check(do_fetch("Patient", &err, 0) == VAP_OK, "fetch_before_unannounced_rotation");
+    long r0 = refreshes();
+    long u0 = flowkit_counter(&K, "revoked_refresh_reuse");
+    snprintf(cmd, sizeof cmd, "'%s' rotate-key --keyring '%s' --store '%s' >/dev/null 2>&1",
+             vap_seal, K.keyring, K.store);
+    check(run_with_stdin(cmd, "") == 0, "vap_seal_rotate_key_under_a_running_instance");
+    check(do_fetch("Patient", &err, 0) == VAP_OK && refreshes() == r0,
+          "fetch_after_rotate_key_without_reload_needs_no_token_request");
+    /* The server expires the token (the plugin learns it from the 401). */
+    flowkit_control(&K, "expire-access-tokens", "{}", NULL, 0);
+    int rc = do_fetch("Patient", &err, 0);
+    check(rc == VAP_OK, "fetch_after_rotation_and_expiry_succeeds");
+    if (rc != VAP_OK)
+        printf("  rc=%d %s\n", rc, err.message);
+    check(refreshes() == r0 + 1, "rotation_then_expiry_costs_exactly_one_token_request");
+    check(!fakehost_log_contains(K.fh, "renewed by another process"),
+          "a_re_seal_is_not_taken_for_a_renewal");
+    check(flowkit_counter(&K, "revoked_refresh_reuse") == u0, "rotation_reuses_no_revoked_token");
+    check(do_fetch("Patient", &err, 0) == VAP_OK && refreshes() == r0 + 1,
+          "renewed_token_serves_the_next_fetch");
+}
+
 /* ---- proactive renewal (rule 1) ---------------------------------------------------- */
 
 static int64_t obtained_at(void)
@@ -459,6 +490,7 @@ int main(int argc, char **argv)
     } else {
         test_reload_secret();
         test_reload_rotate_key();
+        test_rotate_key_without_reload();
     }
     test_logs();
     if (strcmp(group, "reload") == 0)

@@ -37,7 +37,7 @@ static const struct { const char *name; int kind; } kinds[] = {
     {"token_banner_string", SIM_F_TOKEN_BANNER_STRING},
     {"token_expires_fractional", SIM_F_TOKEN_EXPIRES_FRACTION},
     {"token_unknown_fields", SIM_F_TOKEN_UNKNOWN_FIELDS},
-    {"jwks_not_found", SIM_F_JWKS_NOT_FOUND}};
+    {"jwks_not_found", SIM_F_JWKS_NOT_FOUND}, {"fhir_logged_out", SIM_F_FHIR_LOGGED_OUT}};
 
 int sim_control(sim_server *s, const char *action, const char *json, char **out)
 {

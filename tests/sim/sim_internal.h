@@ -218,7 +218,10 @@ enum sim_fault_kind {
     SIM_F_TOKEN_IDT_OTHER_SUB, SIM_F_TOKEN_BANNER_STRING, SIM_F_TOKEN_EXPIRES_FRACTION,
     SIM_F_TOKEN_UNKNOWN_FIELDS,
     /* /oauth2/default/jwk answers 404 (the keys out of reach for a moment) */
-    SIM_F_JWKS_NOT_FOUND
+    SIM_F_JWKS_NOT_FOUND,
+    /* a FHIR route answers OpenEMR's 400 "Refresh Token revoked or logged
+     * out" once, without revoking anything */
+    SIM_F_FHIR_LOGGED_OUT
 };
 #define SIM_F_TOKEN_ODD_FIRST SIM_F_TOKEN_IDT_OTHER_SUB
 #define SIM_F_TOKEN_ODD_LAST SIM_F_TOKEN_UNKNOWN_FIELDS
@@ -330,6 +333,8 @@ const char *sim_token_odd_sub(int odd, const char *sub);
 void sim_token_odd_apply(int odd, json_t *out);
 /* 1 when a jwks_not_found fault on PATH was taken (answer 404). */
 int sim_jwks_odd_take(sim_srv *s, const char *path);
+/* 1 when a fhir_logged_out fault on PATH was taken (answer 400). */
+int sim_fhir_odd_take(sim_srv *s, const char *path);
 void sim_store_prune_locked(sim_srv *s);
 int sim_client_add_locked(sim_srv *s, sim_client *c);    /* takes ownership */
 int sim_staff_sub(sim_srv *s, const char *username, char *out, size_t outlen);

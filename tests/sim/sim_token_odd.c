@@ -6,7 +6,8 @@
  *   token_banner_string        need_patient_banner: "false" (a string)
  *   token_expires_fractional   expires_in: <ttl> - 0.5 (a real number)
  *   token_unknown_fields       members no specification defines
- * and on /oauth2/default/jwk: jwks_not_found (404, the keys out of reach). */
+ * and on /oauth2/default/jwk: jwks_not_found (404, the keys out of reach);
+ * on a FHIR route: fhir_logged_out (OpenEMR's 400 after a logout, once). */
 #include <jansson.h>
 
 #include "sim_internal.h"
@@ -41,4 +42,10 @@ int sim_jwks_odd_take(sim_srv *s, const char *path)
 {
     return sim_fault_take(s, path ? path : "", SIM_F_JWKS_NOT_FOUND, SIM_F_JWKS_NOT_FOUND, NULL,
                           NULL) == SIM_F_JWKS_NOT_FOUND;
+}
+
+int sim_fhir_odd_take(sim_srv *s, const char *path)
+{
+    return sim_fault_take(s, path ? path : "", SIM_F_FHIR_LOGGED_OUT, SIM_F_FHIR_LOGGED_OUT, NULL,
+                          NULL) == SIM_F_FHIR_LOGGED_OUT;
 }
