@@ -224,6 +224,8 @@ static int api_status(vap_instance *inst, const vap_call *call, vap_grant_info *
     rc = from_memory ? VAP_OK : secrets_grant_read(&inst->secrets, &inst->cfg, inst->scratch, err);
     if (rc >= 0) {
         *out = status_info_new(rc == 1 ? NULL : inst->scratch, now);
+        if (*out != NULL && rc != 1)
+            (*out)->renew_due_at_ms = refresh_due_ms(&inst->cfg, inst->scratch);
         rc = *out ? VAP_OK : err_set(err, VAP_E_NOMEM, "out of memory");
     }
     grant_clear(inst->scratch);

@@ -38,6 +38,10 @@ _Static_assert(TOKRESP_SCOPE_MAX < GRANT_SCOPE_MAX, "scope caps");
 static int load_locked(struct vap_instance *inst, vap_error *err);
 
 static void renew_job_run(struct renewer_job *job);
+static void ahead_job_run(struct renewer_job *job);
+static int submit_locked(struct refresher *r, int force, uint64_t seen);
+
+#define REFRESH_AHEAD_RETRY_MS 30000
 
 int refresher_init(struct refresher *r, vap_error *err)
 {
@@ -47,6 +51,7 @@ int refresher_init(struct refresher *r, vap_error *err)
     r->cur = grant_new();
     r->presend = cancel_new();
     r->job.run = renew_job_run;
+    r->ahead.run = ahead_job_run;
     randombytes_buf(r->fp_key, sizeof r->fp_key);
     /* Waiters time out on the monotonic clock (the host's may be frozen). */
     pthread_condattr_init(&ca);
@@ -188,6 +193,65 @@ void refresh_invalidate(struct vap_instance *inst)
     pthread_mutex_unlock(&r->mu);
 }
 
+/* With r->mu held: queue the renewal on the renewer thread; -1 (nothing
+ * queued) when it cannot run there. */
+static int submit_locked(struct refresher *r, int force, uint64_t seen)
+{
+    r->refreshing = 1;
+    r->job_force = force;
+    r->job_seen = seen;
+    if (renewer_submit(&r->job, 0) == 0)
+        return 0;
+    r->refreshing = 0;
+    return -1;
+}
+
+void refresh_schedule_ahead(struct vap_instance *inst)
+{
+    struct refresher *r = &inst->refresher;
+    pthread_mutex_lock(&r->mu);
+    const struct grant *g = r->cur;
+    int64_t exp = g->access_expires_at_ms;
+    int64_t due = refresh_due_ms(&inst->cfg, r->loaded ? g : NULL);
+    int skip = due <= 0 || r->ahead_for_expiry == exp || r->closing;
+    if (!skip)
+        r->ahead_for_expiry = exp;
+    pthread_mutex_unlock(&r->mu);
+    if (skip)
+        return;
+    int64_t now = plugin_now_ms(); /* no lock held: a host callback */
+    renewer_submit(&r->ahead, renewer_mono_ms() + (due > now ? due - now : 0));
+}
+
+int64_t refresh_due_ms(const struct config *cfg, const struct grant *g)
+{
+    if (g == NULL || g->reauth_required || g->refresh_token[0] == '\0')
+        return 0;
+    return g->access_expires_at_ms - refresh_margin_ms(cfg->refresh_margin_s, g->lifetime_s);
+}
+
+/* The renewer's timer: when the access token enters its margin, renew it
+ * in the background (rule 10), so that in the steady state no caller waits
+ * for a token request. */
+static void ahead_job_run(struct renewer_job *job)
+{
+    struct vap_instance *inst =
+        (struct vap_instance *)((char *)job - offsetof(struct vap_instance, refresher.ahead));
+    struct refresher *r = &inst->refresher;
+    int64_t now = plugin_now_ms();
+    pthread_mutex_lock(&r->mu);
+    int64_t due = refresh_due_ms(&inst->cfg, r->loaded ? r->cur : NULL);
+    int idle = !r->closing && !r->refreshing && !r->pending.active && due > 0;
+    int renew_now = idle && now >= due && submit_locked(r, 0, 0) == 0;
+    if (idle && !renew_now)
+        r->ahead_for_expiry = 0; /* woken early (or no thread): look again */
+    pthread_mutex_unlock(&r->mu);
+    if (renew_now)
+        plog(VAP_LOG_DEBUG, "renewing the access token ahead of need");
+    else if (idle)
+        refresh_schedule_ahead(inst);
+}
+
 /* With r->mu held: wait until renewal round `round` has ended, the
  * caller's deadline (monotonic) has passed, or its cancel token fired. */
 static int wait_round(struct refresher *r, uint64_t round, int64_t until_mono, vap_cancel *cancel)
@@ -228,7 +292,20 @@ static void renew_job_run(struct renewer_job *job)
     r->last_rc = rrc;
     r->last_err = mine;
     pthread_cond_broadcast(&r->cv);
+    int closing = r->closing;
     pthread_mutex_unlock(&r->mu);
+    if (closing)
+        return;
+    if (rrc == VAP_OK) {
+        refresh_schedule_ahead(inst);
+    } else {
+        /* The background renewal failed (server down?): look again in a
+         * while; callers that need a token meanwhile renew themselves. */
+        pthread_mutex_lock(&r->mu);
+        r->ahead_for_expiry = 0;
+        pthread_mutex_unlock(&r->mu);
+        renewer_submit(&r->ahead, renewer_mono_ms() + REFRESH_AHEAD_RETRY_MS);
+    }
 }
 
 void refresh_shutdown(struct vap_instance *inst)
@@ -240,6 +317,7 @@ void refresh_shutdown(struct vap_instance *inst)
     r->closing = 1;
     pthread_mutex_unlock(&r->mu);
     cancel_fire(r->presend);
+    renewer_settle(&r->ahead); /* it may queue a renewal: settled first */
     if (renewer_settle(&r->job)) {
         /* Dropped before it started: nothing was sent. */
         pthread_mutex_lock(&r->mu);
@@ -294,7 +372,15 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
          * renewed unless newer tokens arrived since (a re-seal is not). */
         int fresh_enough = r->loaded && now + margin < g->access_expires_at_ms &&
                            !(force && r->tokens_gen <= seen_generation);
-        if (fresh_enough) {
+        /* Rule 10: a token still valid for more than half the margin is
+         * handed out (unless after a 401) while the renewal runs in the
+         * background: the caller never waits for a token request. */
+        int still_good = r->loaded && !force && g->refresh_token[0] != '\0' &&
+                         !r->pending.active && now + margin / 2 < g->access_expires_at_ms;
+        if (!fresh_enough && still_good && !r->refreshing && !r->closing &&
+            submit_locked(r, 0, 0) != 0)
+            still_good = 0; /* no renewer thread: renew in this call */
+        if (fresh_enough || still_good) {
             size_t n = strlen(g->access_token);
             if (n + 1 > cap) {
                 rc = err_set(err, VAP_E_NOMEM, "access token buffer too small");
@@ -330,11 +416,11 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
             }
             /* Start the renewal on the renewer thread, on the instance's
              * own clock (rule 10); a renewal in flight is shared. */
-            r->refreshing = 1;
-            r->job_force = force;
-            r->job_seen = seen_generation;
-            if (renewer_submit(&r->job, 0) != 0) {
+            if (submit_locked(r, force, seen_generation) != 0) {
                 /* No thread: renew here, still on the instance's clock. */
+                r->refreshing = 1;
+                r->job_force = force;
+                r->job_seen = seen_generation;
                 pthread_mutex_unlock(&r->mu);
                 renew_job_run(&r->job);
                 pthread_mutex_lock(&r->mu);
@@ -360,6 +446,8 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
         force = 0; /* renewed: the next pass hands out the new token */
     }
     pthread_mutex_unlock(&r->mu);
+    if (rc == VAP_OK)
+        refresh_schedule_ahead(inst);
     /* Logged here: no host callback is made under a plugin lock. */
     if (pending_saved)
         plog(VAP_LOG_INFO, "the renewed grant is saved at last; the lock is released");
@@ -390,6 +478,8 @@ int refresh_now(struct vap_instance *inst, const vap_call *call, vap_grant_info 
     int64_t now = plugin_now_ms();
     pthread_mutex_lock(&r->mu);
     *out = status_info_new(r->cur, now);
+    if (*out != NULL)
+        (*out)->renew_due_at_ms = refresh_due_ms(&inst->cfg, r->cur);
     pthread_mutex_unlock(&r->mu);
     return *out ? VAP_OK : err_set(err, VAP_E_NOMEM, "out of memory");
 }

@@ -46,6 +46,8 @@ struct refresher {
     int job_force;
     uint64_t job_seen;
     int closing;               /* instance_free has begun                  */
+    struct renewer_job ahead;  /* renewal ahead of need (the timer)        */
+    int64_t ahead_for_expiry;  /* the expiry it is scheduled for; 0: none  */
     vap_cancel *presend;       /* fired by instance_free: ends a renewal
                                   that has not sent its token request yet  */
     /* Rule 11: which tokens are in memory, told apart from a re-seal. */
@@ -75,6 +77,14 @@ int64_t refresh_margin_ms(int64_t option_s, int64_t lifetime_s);
 int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *cancel,
                    int force, uint64_t seen_generation, char *token, size_t cap,
                    uint64_t *generation, int64_t *obtained_at_ms, vap_error *err);
+
+/* When g is due for renewal ahead of need (host clock ms): its expiry less
+ * the margin; 0 when it cannot be renewed (no refresh token, marked). */
+struct config;
+int64_t refresh_due_ms(const struct config *cfg, const struct grant *g);
+/* Schedule the renewal ahead of need for the grant in memory on the
+ * renewer thread (no lock held; a no-op when already scheduled). */
+void refresh_schedule_ahead(struct vap_instance *inst);
 
 /* The ABI's refresh: renew now and describe the grant. */
 int refresh_now(struct vap_instance *inst, const vap_call *call, vap_grant_info **out,

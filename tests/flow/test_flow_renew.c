@@ -19,7 +19,13 @@
  * endpoint 1.5 s late times out, the code is still redeemed and the grant
  * sealed, and the next fetch uses it with no further token request.
  *
- * Usage: test-flow-renew MODULE deadline|cancel|exchange EXPIRIES */
+ * Ahead of need ("ahead"), on the real clock: with 12 s access tokens (a 3 s
+ * margin) and a token endpoint 1 s late, the renewer thread renews each
+ * token before it expires with no caller asking, a fetch loop with a
+ * 300 ms deadline running meanwhile never times out, and status says when
+ * the next renewal is due.
+ *
+ * Usage: test-flow-renew MODULE deadline|cancel|exchange|ahead EXPIRIES */
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -214,11 +220,85 @@ static void test_exchange(void)
     K.api->release(resp);
 }
 
+struct looper {
+    pthread_t t;
+    volatile int stop;
+    int calls, timeouts, failures;
+};
+
+static void *loop_main(void *arg)
+{
+    struct looper *l = arg;
+    while (!l->stop) {
+        vap_fetch_request req;
+        vap_fetch_response *resp = NULL;
+        vap_call call;
+        vap_error err;
+        VAP_INIT(vap_call, call);
+        VAP_INIT(vap_error, err);
+        call.deadline_ms = real_ms() + DEADLINE_MS;
+        flowkit_get_req(&req, "Patient", "_count=1");
+        int rc = K.api->fetch(I, &call, &req, &resp, &err);
+        int ok = rc == VAP_OK && resp != NULL && resp->status == 200;
+        K.api->release(resp);
+        l->calls++;
+        if (rc == VAP_E_TIMEOUT)
+            l->timeouts++;
+        else if (!ok) {
+            printf("  loop fetch: rc=%d %s\n", rc, err.message);
+            l->failures++;
+        }
+        sleep_ms(50);
+    }
+    return NULL;
+}
+
+static void test_ahead(int cycles)
+{
+    vap_grant_info a, b;
+    vap_error err;
+    vap_grant_info *gi = NULL;
+    flowkit_control(&K, "access-ttl", "{\"seconds\":12}", NULL, 0);
+    VAP_INIT(vap_error, err);
+    check(K.api->refresh(I, NULL, &gi, &err) == VAP_OK, "renew_to_a_12s_token");
+    K.api->release(gi);
+    check(grant_info(&a) == 0 && a.renew_due_at_ms == a.access_expires_at_ms - 3000,
+          "status_says_when_the_renewal_is_due");
+    /* No caller at all: the renewer renews before the token expires. */
+    long r0 = refreshes();
+    for (int i = 0; i < 6000 && grant_info(&b) == 0 && b.generation == a.generation; i++)
+        sleep_ms(5);
+    check(grant_info(&b) == 0 && b.generation == a.generation + 1 && refreshes() == r0 + 1,
+          "renewed_ahead_of_need_with_no_caller");
+    check(b.obtained_at_ms < a.access_expires_at_ms, "renewed_before_the_token_expired");
+    /* Steady state: a slow token endpoint, callers with a short deadline. */
+    struct looper l;
+    memset(&l, 0, sizeof l);
+    pthread_create(&l.t, NULL, loop_main, &l);
+    for (int c = 0; c < cycles; c++) {
+        vap_grant_info x, y;
+        grant_info(&x);
+        flowkit_control(&K, "faults",
+                        "{\"route\":\"/oauth2/default/token\",\"kind\":\"latency\","
+                        "\"count\":1,\"ms\":1000}", NULL, 0);
+        for (int i = 0; i < 6000 && grant_info(&y) == 0 && y.generation == x.generation; i++)
+            sleep_ms(5);
+    }
+    sleep_ms(200);
+    l.stop = 1;
+    pthread_join(l.t, NULL);
+    printf("COUNT ahead cycles=%d fetches=%d timeouts=%d\n", cycles, l.calls, l.timeouts);
+    check(l.calls > 0 && l.timeouts == 0 && l.failures == 0,
+          "steady_state_fetches_never_wait_for_a_token_request");
+    check(refreshes() == r0 + 1 + cycles, "one_token_request_per_renewal_ahead");
+    flowkit_control(&K, "access-ttl", "{\"seconds\":3600}", NULL, 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4 || (strcmp(argv[2], "deadline") != 0 && strcmp(argv[2], "cancel") != 0 &&
-                      strcmp(argv[2], "exchange") != 0)) {
-        fprintf(stderr, "usage: test-flow-renew MODULE deadline|cancel|exchange EXPIRIES\n");
+                      strcmp(argv[2], "exchange") != 0 && strcmp(argv[2], "ahead") != 0)) {
+        fprintf(stderr, "usage: test-flow-renew MODULE deadline|cancel|exchange|ahead EXPIRIES\n");
         return 2;
     }
     use_cancel = strcmp(argv[2], "cancel") == 0;
@@ -230,8 +310,11 @@ int main(int argc, char **argv)
     check(flowkit_instance(&K, &I, &err, NULL) == VAP_OK, "instance_created");
     check(flowkit_authorize(&K, I, &gi, &err, NULL, 0) == VAP_OK, "authorized");
     K.api->release(gi);
-    if (strcmp(argv[2], "exchange") == 0) {
-        test_exchange();
+    if (strcmp(argv[2], "exchange") == 0 || strcmp(argv[2], "ahead") == 0) {
+        if (argv[2][0] == 'e')
+            test_exchange();
+        else
+            test_ahead(expiries);
         K.api->instance_free(I);
         flowkit_stop(&K);
         return check_summary();
