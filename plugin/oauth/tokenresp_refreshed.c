@@ -116,6 +116,10 @@ int tokresp_parse_refreshed(const char *body, size_t len, tokresp *out, char *wa
                             size_t warn_cap, vap_error *err)
 {
     char why[96];
+    if (out == NULL)
+        return err_set(err, VAP_E_INVAL, "tokresp_parse_refreshed: no output");
+    memset(out, 0, sizeof *out);
+    out->need_patient_banner = -1;
     if (warn_cap > 0)
         warn[0] = '\0';
     json_t *root = pjson_parse(body, len, TOKRESP_BODY_CAP, why, sizeof why);
