@@ -10,12 +10,14 @@
  *                renewal works unless the kill landed after the server
  *                rotated and before the seal (counted apart: with OpenEMR's
  *                no-grace rotation nothing can save those);
+ *   deadline     4 processes with a 300 ms deadline against a token endpoint
+ *                1.5 s late: all give up, the renewal still lands once;
  *   seal faults  writes or fsyncs of the new grant fail (ENOSPC, EIO) after
  *                the rotation: the worker keeps the lock and the tokens, other
  *                processes wait and spend nothing, the grant is saved once the
  *                disk recovers.
  *
- * Usage: test-flow-refresh-mp MODULE WORKER SHIM quick|stress all|concurrency|kills|seal
+ * Usage: test-flow-refresh-mp MODULE WORKER SHIM quick|stress all|concurrency|deadline|kills|seal
  * (integration: quick, one section per test, to stay short under valgrind;
  * stress: all, with the issue's counts).
  * The counts are printed as "COUNT name=value" lines (see the report). */
@@ -118,6 +120,94 @@ static void test_concurrency(struct mp *m, int nprocs, int nthreads, int expirie
     for (int i = 0; i < nprocs; i++)
         clean += proc_stop(&p[i]) == 0;
     check(clean == nprocs, "workers_exit_cleanly");
+}
+
+/* ---- deadlines across processes (rule 10) ---------------------------------- */
+
+/* 4 worker processes whose calls have 300 ms (timeout_ms) while the token
+ * endpoint answers 1.5 s late: every worker gives up before the server has
+ * handled the token request, one process's renewal still completes and is
+ * sealed, and the others then use it with no request of their own. */
+static void test_deadline(struct mp *m, int nprocs, int expiries)
+{
+    struct proc p[4];
+    char reply[256], opt[32], fault[160];
+    /* 300 ms against 1.5 s on an idle machine; scaled from a measured warm
+     * fetch of a worker where the machine is slower (load, valgrind). */
+    int64_t slowest = 0;
+    if (proc_start(m, &p[0], NULL, NULL) == 0) {
+        for (int i = 0; i < 3; i++) {
+            int64_t t0 = mono_us();
+            proc_cmd(&p[0], "fetch 2", reply, sizeof reply);
+            int64_t d = (mono_us() - t0) / 1000;
+            slowest = d > slowest ? d : slowest;
+        }
+        proc_stop(&p[0]);
+    }
+    long deadline = 4 * slowest > 300 ? (long)(4 * slowest) : 300;
+    long latency = 5 * deadline > 1500 ? 5 * deadline : 1500;
+    snprintf(opt, sizeof opt, "timeout_ms=%ld", deadline);
+    snprintf(fault, sizeof fault,
+             "{\"route\":\"/oauth2/default/token\",\"kind\":\"latency\",\"count\":1,"
+             "\"ms\":%ld}", latency);
+    const char *opts[] = {opt, NULL};
+    int started = 0, fails = 0, early = 1, per_expiry = 1, gen_step = 1, reauth = 0, after = 0;
+    for (int i = 0; i < nprocs; i++)
+        started += proc_start(m, &p[i], NULL, opts) == 0;
+    check(started == nprocs, "deadline_workers_start");
+    if (started != nprocs)
+        return;
+    for (int i = 0; i < nprocs; i++)
+        if (proc_cmd(&p[i], "fetch 2", reply, sizeof reply) != 0 || reply_int(reply, "fail=") != 0)
+            fails++;
+    check(fails == 0, "deadline_warm_up_fetches_succeed");
+    long u0 = flowkit_counter(&m->k, "revoked_refresh_reuse");
+    for (int e = 0; e < expiries; e++) {
+        long before = flowkit_counter(&m->k, "token_requests.refresh_token");
+        long g0 = disk_generation(m);
+        flowkit_control(&m->k, "expire-access-tokens", "{}", NULL, 0);
+        flowkit_control(&m->k, "faults", fault, NULL, 0);
+        for (int i = 0; i < nprocs; i++) {
+            fprintf(p[i].in, "fetch 2\n");
+            fflush(p[i].in);
+        }
+        int timeouts = 0;
+        for (int i = 0; i < nprocs; i++) {
+            if (fgets(reply, sizeof reply, p[i].out) == NULL)
+                continue;
+            timeouts += reply_int(reply, "fail=") == 2 && reply_int(reply, "rc=") == VAP_E_TIMEOUT;
+            reauth += reply_int(reply, "rc=") == VAP_E_REAUTH_REQUIRED;
+        }
+        /* Every worker answered while the server still slept on the request. */
+        if (timeouts != nprocs || flowkit_counter(&m->k, "token_requests.refresh_token") != before)
+            early = 0;
+        for (int i = 0; i < 4000 && disk_generation(m) == g0; i++) {
+            struct timespec ts = {0, 5 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        gen_step &= disk_generation(m) == g0 + 1;
+        for (int i = 0; i < nprocs; i++) {
+            if (proc_cmd(&p[i], "fetch 1", reply, sizeof reply) != 0 ||
+                reply_int(reply, "ok=") != 1) {
+                after++;
+                printf("  expiry %d worker %d: %s", e + 1, i, reply);
+            }
+            reauth += reply_int(reply, "rc=") == VAP_E_REAUTH_REQUIRED;
+        }
+        per_expiry &= flowkit_counter(&m->k, "token_requests.refresh_token") == before + 1;
+    }
+    long du = flowkit_counter(&m->k, "revoked_refresh_reuse") - u0;
+    printf("COUNT deadline_%dprocs expiries=%d deadline_ms=%ld latency_ms=%ld revoked_reuse=%ld "
+           "reauth=%d\n", nprocs, expiries, deadline, latency, du, reauth);
+    check(early, "every_process_gives_up_before_the_server_handled_the_request");
+    check(gen_step, "the_renewal_is_sealed_once_per_expiry");
+    check(after == 0, "every_process_then_uses_it");
+    check(per_expiry, "exactly_one_token_request_per_expiry_across_processes");
+    check(du == 0 && reauth == 0, "no_revoked_token_reused_and_no_reauthorization");
+    int clean = 0;
+    for (int i = 0; i < nprocs; i++)
+        clean += proc_stop(&p[i]) == 0;
+    check(clean == nprocs, "deadline_workers_exit_cleanly");
 }
 
 /* ---- kills ------------------------------------------------------------------ */
@@ -281,7 +371,7 @@ int main(int argc, char **argv)
     struct mp m;
     if (argc != 6) {
         fprintf(stderr, "usage: test-flow-refresh-mp MODULE WORKER SHIM quick|stress "
-                        "all|concurrency|kills|seal\n");
+                        "all|concurrency|deadline|kills|seal\n");
         return 2;
     }
     int stress = strcmp(argv[4], "stress") == 0;
@@ -309,6 +399,8 @@ int main(int argc, char **argv)
         test_concurrency(&m, 1, 64, expiries);
         test_concurrency(&m, 8, 8, expiries);
     }
+    if (all || strcmp(section, "deadline") == 0)
+        test_deadline(&m, 4, stress ? 20 : 3);
     if (all || strcmp(section, "kills") == 0)
         test_kills(&m, stress ? 200 : 6);
     if (all || strcmp(section, "seal") == 0) {
