@@ -10,6 +10,8 @@
  *                renewal works unless the kill landed after the server
  *                rotated and before the seal (counted apart: with OpenEMR's
  *                no-grace rotation nothing can save those);
+ *   kills ...    and 30 (quick: 4) kills placed between the temp file's
+ *                fsync and its rename: all recovered, none lost;
  *   deadline     4 processes with a 300 ms deadline against a token endpoint
  *                1.5 s late: all give up, the renewal still lands once;
  *   seal faults  writes or fsyncs of the new grant fail (ENOSPC, EIO) after
@@ -36,31 +38,8 @@
 
 #include "testcheck.h"
 #include "flowkit.h"
+#include "mpkit.h"
 #include "vapseal.h"
-
-extern char **environ;
-
-struct proc {
-    pid_t pid;
-    FILE *in, *out;
-};
-
-struct mp {
-    struct flowkit k;
-    vap_instance *inst; /* the parent's own instance: authorizes and checks */
-    const char *worker, *shim;
-};
-
-static int proc_start(struct mp *m, struct proc *p, const char *const *env_extra,
-                      const char *const *opts);
-static int proc_cmd(struct proc *p, const char *cmd, char *reply, size_t cap);
-static int proc_stop(struct proc *p);
-static int proc_kill(struct proc *p, char *reply, size_t cap);
-static long reply_int(const char *reply, const char *key);
-static int64_t mono_us(void);
-static long disk_generation(struct mp *m);
-static int count_temp_files(struct mp *m);
-static int check_refresh(struct mp *m, vap_error *err);
 
 /* ---- concurrency ------------------------------------------------------------ */
 
@@ -291,6 +270,59 @@ static void test_kills(struct mp *m, int kills)
     check(count_temp_files(m) == 0, "killed_writers_leave_no_temp_files_behind");
 }
 
+/* Kills in the last phase, on purpose: the worker SIGKILLs itself once its
+ * temp file is fsynced and before the rename (the fault shim), so every kill
+ * lands where the stored grant's refresh token is already revoked and the
+ * live one is only in the temp file.  Each is classified from the
+ * simulator's counter (the server rotated) and the files (a temp file is
+ * left); with the temp-file recovery none may be lost. */
+static void test_kills_after_fsync(struct mp *m, int kills)
+{
+    char reply[256], env_pre[600], env_asan[600];
+    const char *asan = getenv("ASAN_OPTIONS");
+    snprintf(env_pre, sizeof env_pre, "LD_PRELOAD=%s", m->shim);
+    snprintf(env_asan, sizeof env_asan, "ASAN_OPTIONS=%s%sverify_asan_link_order=0",
+             asan ? asan : "", asan ? ":" : "");
+    const char *env[] = {"REFRESH_SHIM_KILL_AFTER_FSYNC=1", env_pre, env_asan, NULL};
+    int in_phase = 0, other_phase = 0, lost = 0, recovered = 0, spawn_fail = 0;
+    for (int i = 0; i < kills; i++) {
+        struct proc p;
+        if (proc_start(m, &p, env, NULL) != 0) {
+            spawn_fail++;
+            continue;
+        }
+        long r0 = flowkit_counter(&m->k, "token_requests.refresh_token");
+        long u0 = flowkit_counter(&m->k, "revoked_refresh_reuse");
+        fprintf(p.in, "refresh\n");
+        fflush(p.in);
+        int answered = proc_reap(&p, reply, sizeof reply) == 0;
+        int rotated = flowkit_counter(&m->k, "token_requests.refresh_token") == r0 + 1;
+        int temp_left = count_temp_files(m) >= 1;
+        if (!answered && rotated && temp_left)
+            in_phase++;
+        else
+            other_phase++;
+        vap_error err;
+        fakehost_log_clear(m->k.fh);
+        int rc = check_refresh(m, &err);
+        recovered += fakehost_log_contains(m->k.fh, "recovered a renewed grant");
+        if (rc != VAP_OK || flowkit_counter(&m->k, "revoked_refresh_reuse") != u0) {
+            lost++;
+            printf("  kill %d after fsync: next refresh rc=%d (%s)\n", i, rc, err.message);
+            vap_grant_info *gi = NULL;
+            if (flowkit_authorize(&m->k, m->inst, &gi, &err, NULL, 0) != VAP_OK)
+                spawn_fail++;
+            m->k.api->release(gi);
+        }
+    }
+    printf("COUNT kills_after_fsync total=%d in_phase=%d other_phase=%d recovered=%d lost=%d\n",
+           kills, in_phase, other_phase, recovered, lost);
+    check(spawn_fail == 0, "every_after_fsync_kill_round_ran");
+    check(in_phase == kills, "every_kill_landed_after_the_rotation_and_the_fsync");
+    check(lost == 0 && recovered == kills, "no_grant_lost_to_a_kill_after_the_fsync");
+    check(count_temp_files(m) == 0, "recovered_temp_files_are_gone");
+}
+
 /* ---- seal failures ------------------------------------------------------------ */
 
 static void test_seal_failure(struct mp *m, const char *errno_name, const char *ops)
@@ -401,8 +433,10 @@ int main(int argc, char **argv)
     }
     if (all || strcmp(section, "deadline") == 0)
         test_deadline(&m, 4, stress ? 20 : 3);
-    if (all || strcmp(section, "kills") == 0)
+    if (all || strcmp(section, "kills") == 0) {
         test_kills(&m, stress ? 200 : 6);
+        test_kills_after_fsync(&m, stress ? 30 : 4);
+    }
     if (all || strcmp(section, "seal") == 0) {
         test_seal_failure(&m, "ENOSPC", "W");
         if (stress)
@@ -413,171 +447,4 @@ int main(int argc, char **argv)
     m.k.api->instance_free(m.inst);
     flowkit_stop(&m.k);
     return check_summary();
-}
-
-/* ---- helpers ------------------------------------------------------------------ */
-
-static int proc_start(struct mp *m, struct proc *p, const char *const *env_extra,
-                      const char *const *opts)
-{
-    int to[2], from[2];
-    char reply[64];
-    memset(p, 0, sizeof *p);
-    if (pipe2(to, O_CLOEXEC) != 0)
-        return -1;
-    if (pipe2(from, O_CLOEXEC) != 0) {
-        close(to[0]);
-        close(to[1]);
-        return -1;
-    }
-    const char *args[24];
-    size_t n = 0;
-    args[n++] = m->worker;
-    args[n++] = m->k.module;
-    args[n++] = m->k.issuer;
-    args[n++] = m->k.fhir_base;
-    args[n++] = sim_ca_path(m->k.sim);
-    args[n++] = m->k.store;
-    args[n++] = m->k.keyring;
-    args[n++] = FLOW_CLIENT_ID;
-    args[n++] = FLOW_SCOPE;
-    for (size_t i = 0; opts && opts[i] && n < 23; i++)
-        args[n++] = opts[i];
-    args[n] = NULL;
-    const char *env[256];
-    size_t ne = 0;
-    for (char **e = environ; *e && ne < 240; e++) {
-        int replaced = 0;
-        for (size_t i = 0; env_extra && env_extra[i]; i++) {
-            size_t kl = strcspn(env_extra[i], "=");
-            if (strncmp(*e, env_extra[i], kl + 1) == 0)
-                replaced = 1;
-        }
-        if (!replaced)
-            env[ne++] = *e;
-    }
-    for (size_t i = 0; env_extra && env_extra[i] && ne < 255; i++)
-        env[ne++] = env_extra[i];
-    env[ne] = NULL;
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        dup2(to[0], 0);
-        dup2(from[1], 1);
-        execve(m->worker, (char *const *)args, (char *const *)env);
-        _exit(127);
-    }
-    close(to[0]);
-    close(from[1]);
-    p->pid = pid;
-    p->in = fdopen(to[1], "w");
-    p->out = fdopen(from[0], "r");
-    if (p->in == NULL || p->out == NULL || fgets(reply, sizeof reply, p->out) == NULL ||
-        strncmp(reply, "ready", 5) != 0) {
-        char ignore[8];
-        proc_kill(p, ignore, sizeof ignore);
-        return -1;
-    }
-    return 0;
-}
-
-static int proc_cmd(struct proc *p, const char *cmd, char *reply, size_t cap)
-{
-    if (fprintf(p->in, "%s\n", cmd) < 0 || fflush(p->in) != 0)
-        return -1;
-    return fgets(reply, (int)cap, p->out) != NULL ? 0 : -1;
-}
-
-/* Returns 0 when the worker exited 0 (under ASan: no error, no leak). */
-static int proc_stop(struct proc *p)
-{
-    int st = -1;
-    if (p->in) {
-        fprintf(p->in, "quit\n");
-        fclose(p->in);
-    }
-    if (p->pid > 0)
-        waitpid(p->pid, &st, 0);
-    if (p->out)
-        fclose(p->out);
-    memset(p, 0, sizeof *p);
-    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
-}
-
-/* SIGKILL; returns 0 when the worker had answered its command before dying. */
-static int proc_kill(struct proc *p, char *reply, size_t cap)
-{
-    int st, answered = -1;
-    if (p->pid > 0) {
-        kill(p->pid, SIGKILL);
-        waitpid(p->pid, &st, 0);
-    }
-    if (p->out && fgets(reply, (int)cap, p->out) != NULL)
-        answered = 0;
-    if (p->in)
-        fclose(p->in);
-    if (p->out)
-        fclose(p->out);
-    memset(p, 0, sizeof *p);
-    return answered;
-}
-
-static long reply_int(const char *reply, const char *key)
-{
-    const char *s = strstr(reply, key);
-    return s ? strtol(s + strlen(key), NULL, 10) : -99999;
-}
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* The sealed grant's generation from its header, without any lock (a parked
- * writer holds the exclusive one). */
-static long disk_generation(struct mp *m)
-{
-    seal_store *st = NULL;
-    seal_header h;
-    seal_err se = {0};
-    long gen = -1;
-    if (seal_store_open(m->k.store, &st, &se) == 0 &&
-        seal_store_header(st, "grant", &h, &se) == 0)
-        gen = (long)h.generation;
-    seal_store_close(st);
-    return gen;
-}
-
-static int count_temp_files(struct mp *m)
-{
-    DIR *d = opendir(m->k.store);
-    int n = 0;
-    if (d == NULL)
-        return -1;
-    for (struct dirent *e; (e = readdir(d)) != NULL;)
-        if (strncmp(e->d_name, ".grant.tmp.", 11) == 0)
-            n++;
-    closedir(d);
-    return n;
-}
-
-/* The parent's check that the stored grant is alive: reload (forget the
- * in-memory grant), then renew. */
-static int check_refresh(struct mp *m, vap_error *err)
-{
-    vap_grant_info *gi = NULL;
-    VAP_INIT(vap_error, *err);
-    int rc = m->k.api->reload(m->inst, NULL, err);
-    /* Twice: the first may only adopt what another process stored (or left
-     * in a temp file); the second always spends the stored refresh token. */
-    for (int i = 0; i < 2 && rc == VAP_OK; i++) {
-        VAP_INIT(vap_error, *err);
-        rc = m->k.api->refresh(m->inst, NULL, &gi, err);
-        m->k.api->release(gi);
-        gi = NULL;
-    }
-    return rc;
 }
