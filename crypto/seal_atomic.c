@@ -97,7 +97,7 @@ void seal_atomic_abort(seal_atomic *a)
     a->state = SEAL_ATOMIC_IDLE;
 }
 
-void seal_atomic_sweep(int dirfd, const char *name)
+void seal_atomic_sweep(int dirfd, const char *name, int have_floor, uint64_t floor)
 {
     char prefix[300];
     int n = snprintf(prefix, sizeof prefix, ".%s.tmp.", name);
@@ -110,7 +110,8 @@ void seal_atomic_sweep(int dirfd, const char *name)
     }
     struct dirent *e;
     while ((e = readdir(d)) != NULL)
-        if (n > 0 && strncmp(e->d_name, prefix, (size_t)n) == 0)
+        if (n > 0 && strncmp(e->d_name, prefix, (size_t)n) == 0 &&
+            !seal_atomic_maybe_newer(dirfd, e->d_name, name, have_floor, floor))
             unlinkat(dirfd, e->d_name, 0);
     closedir(d);
 }

@@ -89,7 +89,12 @@ int seal_atomic_commit(seal_atomic *a, const uint8_t *buf, size_t len, seal_err 
 void seal_atomic_abort(seal_atomic *a);
 /* Removes temp files of NAME left behind by a killed writer.  Only safe
  * while holding NAME's exclusive lock (no live writer owns one then). */
-void seal_atomic_sweep(int dirfd, const char *name);
+/* Removes leftover temp files of NAME, except any that may hold a newer
+ * item than the stored one (its header names NAME with a generation above
+ * FLOOR; any generation when !HAVE_FLOOR): see seal_recover.c. */
+void seal_atomic_sweep(int dirfd, const char *name, int have_floor, uint64_t floor);
+/* 1 when temp file TMP's header names NAME with a generation above FLOOR. */
+int seal_atomic_maybe_newer(int dirfd, const char *tmp, const char *name, int have_floor, uint64_t floor);
 
 /* Opens DIRFD/NAME with O_NOFOLLOW and checks it is a regular file owned by
  * the euid (or by OWNER_OK when euid is 0) without group/other bits, then

@@ -206,6 +206,9 @@ int seal_store_put(seal_store *st, const char *keyring_path, const char *name, c
     rc = seal_keyring_load(keyring_path, st->dir_uid, &ring, err);
     if (rc != SEAL_OK)
         goto out;
+    uint64_t recovered = 0;
+    if ((rc = seal_store_recover(st, ring, name, &recovered, err)) != SEAL_OK)
+        goto out;
     rc = seal_store_header(st, name, &h, err);
     if (rc == SEAL_OK)
         gen = h.generation;
@@ -238,6 +241,11 @@ int seal_store_reseal(seal_store *st, const char *keyring_path, const char *name
         goto out;
     rc = seal_keyring_load(keyring_path, st->dir_uid, &ring, err);
     if (rc != SEAL_OK)
+        goto out;
+    /* A renewal a killed writer left in its temp file is the live value:
+     * install it first, then re-seal that (never the revoked one). */
+    uint64_t recovered = 0;
+    if ((rc = seal_store_recover(st, ring, name, &recovered, err)) != SEAL_OK)
         goto out;
     rc = seal_store_header(st, name, &h, err);
     if (rc != SEAL_OK)

@@ -38,8 +38,13 @@ int seal_txn_prepare(seal_store *st, const char *name, size_t reserve, seal_txn 
     if (reserve > SEAL_FILE_MAX)
         reserve = SEAL_FILE_MAX;
     /* The caller holds the exclusive lock, so any temp file of NAME is a
-     * leftover from a writer that was killed: reclaim its space first. */
-    seal_atomic_sweep(st->dirfd, name);
+     * leftover from a writer that was killed: reclaim its space first -
+     * but never one that may hold a newer item than the stored one (the
+     * only copy of a renewed grant; seal_store_recover installs it). */
+    seal_header h;
+    seal_err he = {0};
+    int hrc = seal_store_header(st, name, &h, &he);
+    seal_atomic_sweep(st->dirfd, name, hrc == SEAL_OK, hrc == SEAL_OK ? h.generation : 0);
     int rc = seal_atomic_prepare(&t->a, st->dirfd, st->path, name, reserve, st->new_uid, st->new_gid, err);
     if (rc != SEAL_OK) {
         seal_txn_free(t);

@@ -211,6 +211,15 @@ int seal_store_write_raw(seal_store *st, const char *name, const uint8_t *buf, s
 int seal_store_reseal(seal_store *st, const char *keyring_path, const char *name, int *changed,
                       seal_err *err);
 
+/* Under NAME's exclusive lock: if a temp file left by a killed writer holds
+ * NAME with a higher generation than the stored one and opens with RING (for
+ * NAME's purpose and binding), make it NAME durably (fsync, rename, fsync
+ * of the directory).  *recovered gets its generation, 0 when there was
+ * none.  Every writer that re-seals or replaces NAME calls this first, so a
+ * newer renewal is never overwritten or swept (seal_recover.c). */
+int seal_store_recover(seal_store *st, const seal_keyring *ring, const char *name, uint64_t *recovered,
+                       seal_err *err);
+
 /* ---- locks (seal_lock.c) ---- */
 
 /* Takes flock on STORE/.NAME.lock (created 0600, never unlinked, opened

@@ -1,5 +1,7 @@
-/* fuzz_tokenresp.c - token endpoint bodies (plugin/oauth/tokenresp.c): the
- * success parser, the error-body parser and the classifier over both
+/* fuzz_tokenresp.c - token endpoint bodies (plugin/oauth/tokenresp.c and
+ * tokenresp_refreshed.c): the strict success parser, the refresh's lenient
+ * one (which must accept at least what the strict one does, with the same
+ * refresh token), the error-body parser and the classifier over both
  * grants and a spread of statuses. */
 #include <stddef.h>
 #include <stdint.h>
@@ -17,11 +19,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tokresp t;
 
     VAP_INIT(vap_error, err);
-    if (tokresp_parse(body, size, &t, &err) == VAP_OK) {
-        if (t.access_token == NULL || t.access_token[0] == '\0')
-            __builtin_trap();
+    int strict_ok = tokresp_parse(body, size, &t, &err) == VAP_OK;
+    if (strict_ok && (t.access_token == NULL || t.access_token[0] == '\0'))
+        __builtin_trap();
+    tokresp r;
+    char warn[512];
+    VAP_INIT(vap_error, err);
+    int lenient_ok = tokresp_parse_refreshed(body, size, &r, warn, sizeof warn, &err) == VAP_OK;
+    if ((strict_ok && !lenient_ok) || memchr(warn, '\0', sizeof warn) == NULL ||
+        (lenient_ok && (r.access_token == NULL || r.access_token[0] == '\0')) ||
+        (strict_ok && lenient_ok &&
+         ((t.refresh_token == NULL) != (r.refresh_token == NULL) ||
+          (t.refresh_token && strcmp(t.refresh_token, r.refresh_token) != 0))))
+        __builtin_trap();
+    if (strict_ok)
         tokresp_free(&t);
-    }
+    tokresp_free(&r);
     tokresp_error e;
     tokresp_error_parse(body, size, &e);
     for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) {

@@ -214,6 +214,8 @@ void vaphost_print_grant(const vap_grant_info *gi)
         printf("generation: %" PRIu64 "\n", gi->generation);
     if (VAP_HAS(gi, has_refresh_token))
         printf("refresh_token: %s\n", gi->has_refresh_token ? "present" : "absent");
+    if (VAP_HAS(gi, renew_due_at_ms) && gi->renew_due_at_ms > 0)
+        grant_print_time("renewal_due", gi->renew_due_at_ms);
 }
 
 static const char *grant_state_name(int state)

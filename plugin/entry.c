@@ -161,6 +161,8 @@ static int api_instance_new(const vap_option *opts, size_t n_opts, vap_instance 
                            "(vap-host register, or copy it from Administration > System > "
                            "API Clients)");
     inst->pid = getpid();
+    renewer_attach();
+    inst->attached = 1;
     warmer_start(inst);
     *out = inst;
     return VAP_OK;
@@ -172,11 +174,19 @@ static void api_instance_free(vap_instance *inst)
         return;
     if (inst->http != NULL)
         warmer_stop(inst);
-    http_client_free(inst->http);
+    /* A renewal in flight is waited for and sealed before the HTTP client
+     * it uses goes (bounded by renew_timeout_ms). */
+    if (inst->authz.tx != NULL)
+        authz_settle(inst);
     if (inst->refresher.cur != NULL) {
+        refresh_shutdown(inst);
         refresh_flush_pending(inst);
-        refresher_destroy(&inst->refresher);
     }
+    http_client_free(inst->http);
+    if (inst->refresher.cur != NULL)
+        refresher_destroy(&inst->refresher);
+    if (inst->attached)
+        renewer_detach();
     if (inst->authz.tx != NULL)
         authz_destroy(&inst->authz);
     grant_free(inst->scratch);
@@ -217,6 +227,8 @@ static int api_status(vap_instance *inst, const vap_call *call, vap_grant_info *
     rc = from_memory ? VAP_OK : secrets_grant_read(&inst->secrets, &inst->cfg, inst->scratch, err);
     if (rc >= 0) {
         *out = status_info_new(rc == 1 ? NULL : inst->scratch, now);
+        if (*out != NULL && rc != 1)
+            (*out)->renew_due_at_ms = refresh_due_ms(&inst->cfg, inst->scratch);
         rc = *out ? VAP_OK : err_set(err, VAP_E_NOMEM, "out of memory");
     }
     grant_clear(inst->scratch);

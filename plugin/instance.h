@@ -17,6 +17,7 @@
 
 struct vap_instance {
     pid_t pid; /* the creating process: a forked child must not use it */
+    int attached; /* counted by the renewer thread (renewer.h) */
     struct config cfg;
     struct secrets secrets;
     struct http_client *http;

@@ -24,14 +24,15 @@ enum opt_id {
     OPT_ISSUER, OPT_FHIR_BASE, OPT_CLIENT_ID, OPT_REDIRECT_URI, OPT_SCOPE,
     OPT_STORE, OPT_KEYRING, OPT_CA_FILE, OPT_CLIENT_AUTH, OPT_TIMEOUT_MS,
     OPT_PIN_SHA256, OPT_REFRESH_MARGIN_S, OPT_LEEWAY_S, OPT_MAX_RESPONSE,
-    OPT_CONNECTIONS, OPT_WARM_CONNECTIONS, OPT_PROXY, OPT_LOG_LEVEL, OPT_COUNT
+    OPT_CONNECTIONS, OPT_WARM_CONNECTIONS, OPT_PROXY, OPT_LOG_LEVEL, OPT_RENEW_TIMEOUT_MS,
+    OPT_COUNT
 };
 
 static const char *const opt_names[OPT_COUNT] = {
     "issuer", "fhir_base", "client_id", "redirect_uri", "scope", "store",
     "keyring", "ca_file", "client_auth", "timeout_ms", "pin_sha256",
     "refresh_margin_s", "leeway_s", "max_response_bytes", "connections", "warm_connections",
-    "proxy", "log_level"};
+    "proxy", "log_level", "renew_timeout_ms"};
 
 static int check_issuer(const char *v, vap_error *err);
 static int check_fhir_base(const char *v, vap_error *err);
@@ -154,6 +155,13 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
         (val[OPT_WARM_CONNECTIONS] &&
          (rc = parse_long("warm_connections", val[OPT_WARM_CONNECTIONS], 0, 64,
                           &cfg->warm_connections, err))))
+        return rc;
+    /* A token request, once sent, runs to its end on this budget, whatever
+     * the caller's deadline: OpenEMR rotates the refresh token as it answers. */
+    cfg->renew_timeout_ms = CONFIG_DEFAULT_RENEW_TIMEOUT_MS;
+    if (val[OPT_RENEW_TIMEOUT_MS] &&
+        (rc = parse_long("renew_timeout_ms", val[OPT_RENEW_TIMEOUT_MS], 5000, 600000,
+                         &cfg->renew_timeout_ms, err)))
         return rc;
     if (cfg->warm_connections > cfg->connections)
         return err_set(err, VAP_E_CONFIG,
@@ -511,7 +519,7 @@ static int config_unknown_option(const char *key, vap_error *err)
     }
     if (best != NULL)
         return err_set(err, VAP_E_CONFIG, "unknown option '%.64s': did you mean %s?", key, best);
-    char list[256];
+    char list[320];
     size_t used = 0;
     for (int j = 0; j < OPT_COUNT && used < sizeof list; j++) {
         int w = snprintf(list + used, sizeof list - used, "%s%s", j ? " " : "", opt_names[j]);
@@ -519,7 +527,7 @@ static int config_unknown_option(const char *key, vap_error *err)
             break;
         used += (size_t)w;
     }
-    return err_set(err, VAP_E_CONFIG, "unknown option '%.24s'; options: %s", key, list);
+    return err_set(err, VAP_E_CONFIG, "option '%.16s' unknown; known: %s", key, list);
 }
 
 /* One message, not two: the line to paste is in it when it fits in

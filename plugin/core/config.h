@@ -23,6 +23,7 @@ enum client_auth {
 #define CONFIG_DEFAULT_MAX_RESPONSE (32L << 20)
 #define CONFIG_DEFAULT_CONNECTIONS 8L
 #define CONFIG_DEFAULT_WARM_CONNECTIONS 2L
+#define CONFIG_DEFAULT_RENEW_TIMEOUT_MS 60000L
 
 /* Every string is malloc'd and owned by the struct (config_free). */
 struct config {
@@ -46,6 +47,7 @@ struct config {
     long max_response_bytes;
     long connections;      /* pooled connections (and parallel requests) */
     long warm_connections; /* opened ahead of need; 0: none              */
+    long renew_timeout_ms; /* a sent token request's own budget         */
     unsigned scope_warnings; /* SCOPE_WARN_* of the configured scope         */
 };
 

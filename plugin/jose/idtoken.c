@@ -3,11 +3,14 @@
 #include "jose/idtoken.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/errors.h"
 
-int idtoken_check(const struct jose_claims *c, const struct idtoken_expect *e, vap_error *err)
+/* Who issued it, for whom, about whom: never relaxed. */
+static int check_identity(const struct jose_claims *c, const struct idtoken_expect *e,
+                          vap_error *err)
 {
     if (c->iss == NULL || strcmp(c->iss, e->issuer) != 0)
         return err_set(err, VAP_E_PROTOCOL,
@@ -26,6 +29,13 @@ int idtoken_check(const struct jose_claims *c, const struct idtoken_expect *e, v
     if (c->azp != NULL && strcmp(c->azp, e->client_id) != 0)
         return err_set(err, VAP_E_PROTOCOL,
                        "the id_token's authorized party (azp) is another client: refused");
+    return VAP_OK;
+}
+
+/* When it was issued and until when it holds. */
+static int check_times(const struct jose_claims *c, const struct idtoken_expect *e,
+                       vap_error *err)
+{
     if (!(c->has & JOSE_HAS_EXP))
         return err_set(err, VAP_E_PROTOCOL, "the id_token has no expiry (exp): refused");
     if (e->now_s >= c->exp + e->leeway_s)
@@ -45,6 +55,14 @@ int idtoken_check(const struct jose_claims *c, const struct idtoken_expect *e, v
                        "the id_token was issued %lld s ago, too long ago for a token just "
                        "received: refused (replayed, or a clock far off)",
                        (long long)(e->now_s - c->iat));
+    return VAP_OK;
+}
+
+int idtoken_check(const struct jose_claims *c, const struct idtoken_expect *e, vap_error *err)
+{
+    int rc;
+    if ((rc = check_identity(c, e, err)) != VAP_OK || (rc = check_times(c, e, err)) != VAP_OK)
+        return rc;
     if (e->nonce != NULL) {
         size_t n = strlen(e->nonce);
         if (c->nonce == NULL || strlen(c->nonce) != n ||
@@ -57,5 +75,23 @@ int idtoken_check(const struct jose_claims *c, const struct idtoken_expect *e, v
     if (e->orig_sub != NULL && strcmp(c->sub, e->orig_sub) != 0)
         return err_set(err, VAP_E_PROTOCOL,
                        "the refreshed id_token names another user (sub changed): refused");
+    return VAP_OK;
+}
+
+int idtoken_check_refreshed(const struct jose_claims *c, const struct idtoken_expect *e,
+                            char *warn, size_t warn_cap, vap_error *err)
+{
+    int rc = check_identity(c, e, err);
+    if (rc != VAP_OK)
+        return rc;
+    if (e->orig_sub != NULL && strcmp(c->sub, e->orig_sub) != 0)
+        return err_set(err, VAP_E_PROTOCOL,
+                       "the refreshed id_token names another user (sub changed): refused");
+    if (warn_cap > 0)
+        warn[0] = '\0';
+    vap_error terr;
+    VAP_INIT(vap_error, terr);
+    if (check_times(c, e, &terr) != VAP_OK && warn_cap > 0)
+        snprintf(warn, warn_cap, "%s", terr.message);
     return VAP_OK;
 }

@@ -3,6 +3,7 @@
 #ifndef VAP_IDTOKEN_H
 #define VAP_IDTOKEN_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <vap/plugin.h>
 
@@ -24,5 +25,12 @@ struct idtoken_expect {
 /* VAP_OK, or VAP_E_PROTOCOL with a message naming the claim that failed
  * (never its value, except iss which is not secret). */
 int idtoken_check(const struct jose_claims *c, const struct idtoken_expect *e, vap_error *err);
+
+/* A refreshed id_token (rule 9): who issued it, for whom (iss, aud, azp)
+ * and about whom (sub = e->orig_sub) are checked as above; a failed time
+ * check (exp, iat) is not an error but its message goes to warn (warn_cap
+ * bytes; "" when none): the server has already rotated the refresh token. */
+int idtoken_check_refreshed(const struct jose_claims *c, const struct idtoken_expect *e,
+                            char *warn, size_t warn_cap, vap_error *err);
 
 #endif

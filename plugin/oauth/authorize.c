@@ -12,10 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "oauth/authprobe.h"
 #include "oauth/authtx.h"
 #include "oauth/client_key.h"
+#include "core/cancel.h"
+#include "oauth/renewer.h"
 #include "oauth/authurl.h"
 #include "core/errors.h"
 #include "oauth/grant.h"
@@ -40,6 +43,9 @@ static int exchange_code(struct vap_instance *inst, const struct authz_endpoints
 static int build_grant(struct vap_instance *inst, const tokresp *tr, const authtx *tx,
                        const struct jose_claims *claims, struct grant *g, vap_error *err);
 static void begin_result_dtor(void *obj);
+static int exchange_and_wait(struct vap_instance *inst, const struct authz_endpoints *ep,
+                             authtx **tx, const char *code, int64_t deadline, vap_cancel *cancel,
+                             vap_grant_info **out, vap_error *err);
 
 /* OpenEMR answers an unknown client or a redirect URI it does not know with
  * a 401 page in the browser and never comes back: ask first, fail now.  Any
@@ -181,14 +187,9 @@ int authorize_complete(struct vap_instance *inst, const vap_call *call, const ch
     vap_cancel *cancel = authz_cancel(call);
     redirect_result r;
     authtx *tx = NULL;
-    tokresp tr;
-    struct jose_claims claims;
-    struct grant *g = NULL;
     struct authz_endpoints ep;
-    int have_claims = 0, rc;
+    int rc, logged = 0;
     memset(&r, 0, sizeof r);
-    memset(&tr, 0, sizeof tr);
-    memset(&claims, 0, sizeof claims);
 
     if (cfg->client_id == NULL)
         return err_set(err, VAP_E_CONFIG, "no client_id in the config: register the client first");
@@ -242,7 +243,53 @@ int authorize_complete(struct vap_instance *inst, const vap_call *call, const ch
                      "again");
         goto out;
     }
-    if ((rc = exchange_code(inst, &ep, tx, r.code, deadline, cancel, &tr, err)) != VAP_OK)
+    /* The keys first, while nothing is spent: checking the id_token after
+     * the exchange then needs no request (a cached JWKS is kept). */
+    if ((rc = authz_jwks_prefetch(inst, &ep, deadline, cancel, err)) != VAP_OK)
+        goto out;
+    rc = exchange_and_wait(inst, &ep, &tx, r.code, deadline, cancel, out, err);
+    logged = rc != VAP_E_TIMEOUT && rc != VAP_E_CANCELLED; /* the job logged it */
+out:
+    if (rc != VAP_OK && !logged)
+        plog(VAP_LOG_WARN, "authorization failed: %s", err ? err->message : err_name(rc));
+    authtx_free(tx);
+    redirect_free(&r);
+    return rc;
+}
+
+/* ---- the exchange, on the renewer thread ------------------------------------ */
+
+/* A code, once sent, is redeemed whatever the caller does next: the
+ * exchange and the seal run to their end on the renewer thread under
+ * renew_timeout_ms (rule 10); the caller waits as long as its deadline and
+ * cancel token allow.  Whoever finishes last (the caller, or the job after
+ * the caller gave up) frees the job. */
+struct exchange_job {
+    struct renewer_job job;
+    struct vap_instance *inst;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* CLOCK_MONOTONIC */
+    int done, abandoned;
+    authtx *tx;
+    char *code;
+    struct authz_endpoints ep;
+    int rc;
+    vap_error err;
+    vap_grant_info *info;
+};
+
+static int finish_exchange(struct vap_instance *inst, const struct authz_endpoints *ep,
+                           const authtx *tx, const char *code, int64_t deadline,
+                           vap_grant_info **out, vap_error *err)
+{
+    const struct config *cfg = &inst->cfg;
+    tokresp tr;
+    struct jose_claims claims;
+    struct grant *g = NULL;
+    int have_claims = 0, rc;
+    memset(&tr, 0, sizeof tr);
+    memset(&claims, 0, sizeof claims);
+    if ((rc = exchange_code(inst, ep, tx, code, deadline, NULL, &tr, err)) != VAP_OK)
         goto out;
     if (tr.id_token == NULL) {
         if (scope_has(tx->scope, strlen(tx->scope), "openid")) {
@@ -252,8 +299,8 @@ int authorize_complete(struct vap_instance *inst, const vap_call *call, const ch
             goto out;
         }
     } else {
-        if ((rc = authz_verify_id_token(inst, &ep, tr.id_token, deadline, cancel, &claims,
-                                        err)) != VAP_OK)
+        if ((rc = authz_verify_id_token(inst, ep, tr.id_token, deadline, NULL, &claims, err)) !=
+            VAP_OK)
             goto out;
         have_claims = 1;
         struct idtoken_expect e = {cfg->issuer, cfg->client_id, tx->nonce, NULL,
@@ -291,9 +338,117 @@ out:
     if (have_claims)
         jose_claims_free(&claims);
     tokresp_free(&tr);
-    authtx_free(tx);
-    redirect_free(&r);
     return rc;
+}
+
+static void exchange_job_free(struct exchange_job *j)
+{
+    authtx_free(j->tx);
+    if (j->code != NULL) {
+        sodium_memzero(j->code, strlen(j->code));
+        free(j->code);
+    }
+    obj_release(j->info);
+    pthread_cond_destroy(&j->cv);
+    pthread_mutex_destroy(&j->mu);
+    free(j);
+}
+
+static void exchange_job_run(struct renewer_job *job)
+{
+    struct exchange_job *j = (struct exchange_job *)job;
+    struct vap_instance *inst = j->inst;
+    struct authz *a = &inst->authz;
+    vap_error err;
+    VAP_INIT(vap_error, err);
+    vap_grant_info *info = NULL;
+    int rc = finish_exchange(inst, &j->ep, j->tx, j->code,
+                             plugin_now_ms() + inst->cfg.renew_timeout_ms, &info, &err);
+    pthread_mutex_lock(&j->mu);
+    j->rc = rc;
+    j->err = err;
+    j->info = info;
+    j->done = 1;
+    int abandoned = j->abandoned;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    if (abandoned)
+        exchange_job_free(j);
+    /* Last: instance_free may go on once this is counted down. */
+    pthread_mutex_lock(&a->mu);
+    a->exchanges--;
+    pthread_cond_broadcast(&a->idle_cv);
+    pthread_mutex_unlock(&a->mu);
+}
+
+static int exchange_and_wait(struct vap_instance *inst, const struct authz_endpoints *ep,
+                             authtx **tx, const char *code, int64_t deadline, vap_cancel *cancel,
+                             vap_grant_info **out, vap_error *err)
+{
+    struct exchange_job *j = calloc(1, sizeof *j);
+    pthread_condattr_t ca;
+    if (j == NULL || (j->code = strdup(code)) == NULL) {
+        free(j);
+        return err_set(err, VAP_E_NOMEM, "out of memory");
+    }
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    j->job.run = exchange_job_run;
+    j->job.self_freeing = 1;
+    j->inst = inst;
+    j->ep = *ep;
+    j->tx = *tx;
+    *tx = NULL;
+    pthread_mutex_lock(&inst->authz.mu);
+    inst->authz.exchanges++;
+    pthread_mutex_unlock(&inst->authz.mu);
+    int64_t now = plugin_now_ms();
+    int64_t until = renewer_mono_ms() + (deadline > now ? deadline - now : 0);
+    if (renewer_submit(&j->job, 0) != 0)
+        exchange_job_run(&j->job); /* no thread: here, still on our own clock */
+    int rc = VAP_OK;
+    pthread_mutex_lock(&j->mu);
+    while (!j->done) {
+        if (cancel_fired(cancel)) {
+            rc = VAP_E_CANCELLED;
+            break;
+        }
+        int64_t m = renewer_mono_ms();
+        if (m >= until) {
+            rc = VAP_E_TIMEOUT;
+            break;
+        }
+        int64_t slice = until - m > 10 ? m + 10 : until;
+        struct timespec ts = {slice / 1000, (long)(slice % 1000) * 1000000L};
+        pthread_cond_timedwait(&j->cv, &j->mu, &ts);
+    }
+    if (!j->done) {
+        j->abandoned = 1;
+        pthread_mutex_unlock(&j->mu);
+        return err_set(err, rc,
+                       "%s while the code is being exchanged; the exchange goes on and its "
+                       "grant is sealed when the server answers (vap-host status shows it)",
+                       rc == VAP_E_CANCELLED ? "cancelled" : "the deadline passed");
+    }
+    pthread_mutex_unlock(&j->mu);
+    rc = j->rc;
+    err_copy(err, &j->err);
+    *out = j->info;
+    j->info = NULL;
+    exchange_job_free(j);
+    return rc;
+}
+
+void authz_settle(struct vap_instance *inst)
+{
+    struct authz *a = &inst->authz;
+    pthread_mutex_lock(&a->mu);
+    while (a->exchanges > 0)
+        pthread_cond_wait(&a->idle_cv, &a->mu);
+    pthread_mutex_unlock(&a->mu);
 }
 
 /* ---- helpers --------------------------------------------------------------- */

@@ -37,10 +37,15 @@ struct authz {
     struct jwks *jwks; /* NULL until fetched */
     int64_t jwks_refetch_ms[AUTHZ_JWKS_REFETCH_PER_MIN];
     struct authtx_table *tx;
+    int exchanges;          /* code exchanges in flight (renewer thread) */
+    pthread_cond_t idle_cv; /* signalled as each one ends                */
 };
 
 int authz_init(struct authz *a, vap_error *err);
 void authz_destroy(struct authz *a);
+/* instance_free: wait for code exchanges in flight to end and be sealed
+ * (each bounded by renew_timeout_ms). */
+void authz_settle(struct vap_instance *inst);
 
 /* Discovery (cached): fills ep.  force refetches. */
 int authz_endpoints(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *cancel,
@@ -53,6 +58,13 @@ struct jose_claims;
 int authz_verify_id_token(struct vap_instance *inst, const struct authz_endpoints *ep,
                           const char *id_token, int64_t deadline_ms, vap_cancel *cancel,
                           struct jose_claims *claims, vap_error *err);
+
+/* As authz_verify_id_token; *keys_unavailable is set when the keys could not
+ * be fetched (or refetched, within the rate limit) to check it, so that a
+ * failure is not a signature proven bad with fresh keys (rule 9). */
+int authz_verify_id_token_ex(struct vap_instance *inst, const struct authz_endpoints *ep,
+                             const char *id_token, int64_t deadline_ms, vap_cancel *cancel,
+                             struct jose_claims *claims, int *keys_unavailable, vap_error *err);
 
 /* Fetch the JWKS now unless it is cached.  The refresh path calls it before
  * the token request, so that checking the new id_token needs no network

@@ -32,7 +32,8 @@ static unsigned alg_bit(int alg);
 int authz_init(struct authz *a, vap_error *err)
 {
     memset(a, 0, sizeof *a);
-    if (pthread_mutex_init(&a->mu, NULL) != 0 || authtx_table_new(0, 0, &a->tx) != 0)
+    if (pthread_mutex_init(&a->mu, NULL) != 0 || pthread_cond_init(&a->idle_cv, NULL) != 0 ||
+        authtx_table_new(0, 0, &a->tx) != 0)
         return err_set(err, VAP_E_NOMEM, "out of memory for the authorization state");
     return VAP_OK;
 }
@@ -46,6 +47,7 @@ void authz_destroy(struct authz *a)
         free(a->jwks);
     }
     authtx_table_free(a->tx);
+    pthread_cond_destroy(&a->idle_cv);
     pthread_mutex_destroy(&a->mu);
     memset(a, 0, sizeof *a);
 }
@@ -107,6 +109,16 @@ int authz_verify_id_token(struct vap_instance *inst, const struct authz_endpoint
                           const char *id_token, int64_t deadline_ms, vap_cancel *cancel,
                           struct jose_claims *claims, vap_error *err)
 {
+    int unused = 0;
+    return authz_verify_id_token_ex(inst, ep, id_token, deadline_ms, cancel, claims, &unused,
+                                    err);
+}
+
+int authz_verify_id_token_ex(struct vap_instance *inst, const struct authz_endpoints *ep,
+                             const char *id_token, int64_t deadline_ms, vap_cancel *cancel,
+                             struct jose_claims *claims, int *keys_unavailable, vap_error *err)
+{
+    *keys_unavailable = 0;
     struct authz *a = &inst->authz;
     unsigned char *payload = NULL;
     size_t payload_len = 0;
@@ -131,8 +143,10 @@ int authz_verify_id_token(struct vap_instance *inst, const struct authz_endpoint
         pthread_mutex_lock(&a->mu);
         need_fetch = a->jwks == NULL;
         pthread_mutex_unlock(&a->mu);
-        if (need_fetch && (rc = fetch_jwks(inst, ep->jwks, deadline_ms, cancel, err)) != VAP_OK)
+        if (need_fetch && (rc = fetch_jwks(inst, ep->jwks, deadline_ms, cancel, err)) != VAP_OK) {
+            *keys_unavailable = 1;
             return rc;
+        }
         pthread_mutex_lock(&a->mu);
         rc = jose_verify_compact(id_token, tlen, a->jwks, &payload, &payload_len, &jrc, err);
         pthread_mutex_unlock(&a->mu);
@@ -154,11 +168,15 @@ int authz_verify_id_token(struct vap_instance *inst, const struct authz_endpoint
         if (slot >= 0)
             a->jwks_refetch_ms[slot] = now;
         pthread_mutex_unlock(&a->mu);
-        if (slot < 0)
+        if (slot < 0) { /* not checked with fresh keys: that is not a failed signature */
+            *keys_unavailable = 1;
             return rc;
+        }
         plog(VAP_LOG_INFO, "id_token key not verified with the cached keys: fetching the JWKS again");
-        if ((rc = fetch_jwks(inst, ep->jwks, deadline_ms, cancel, err)) != VAP_OK)
+        if ((rc = fetch_jwks(inst, ep->jwks, deadline_ms, cancel, err)) != VAP_OK) {
+            *keys_unavailable = 1;
             return rc;
+        }
     }
     char why[128];
     rc = jose_claims_parse((const char *)payload, payload_len, claims, why, sizeof why);

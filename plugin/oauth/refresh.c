@@ -1,20 +1,16 @@
-/* refresh.c - single-flight renewal of the access token.
+/* refresh.c - the grant in memory and the callers that need its token.
  *
  * OpenEMR revokes the old refresh token (and the old access token) the
- * moment it issues new ones, with no grace period.  So:
- *   - one thread per process renews; the others wait for its result (rule 1);
- *   - across processes the grant's exclusive flock is taken, the sealed grant
- *     re-read, and if another process already renewed, its tokens are used
- *     without a request (rule 2);
- *   - the temp file is created and its space reserved before the request, so
- *     a full disk cannot strike after the server rotated (rule 2);
- *   - the new grant is sealed durably before the lock is released; if that
- *     fails, the lock and the tokens are kept and the seal retried (rule 4);
- *   - only a dead refresh token marks the grant, under the lock (rule 6);
- *   - anything else leaves the sealed file byte for byte as it was (rule 8). */
+ * moment it issues new ones, with no grace period.  So one renewal runs at
+ * a time per instance (rule 1), on the process's renewer thread under the
+ * instance's own renew_timeout_ms (rule 10): callers share it and wait for
+ * its result only as long as their own deadline and cancel token allow,
+ * then return with the renewal still going on.  What the renewal does under
+ * the grant's lock is refresh_renew.c. */
 #include "oauth/refresh.h"
 
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -40,17 +36,33 @@ _Static_assert(TOKRESP_SCOPE_MAX < GRANT_SCOPE_MAX, "scope caps");
 #define REFRESH_LOCK_POLL_MS 5
 
 static int load_locked(struct vap_instance *inst, vap_error *err);
-static int renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *cancel, int force,
-                 uint64_t seen_generation, vap_error *err);
+
+static void renew_job_run(struct renewer_job *job);
+static void ahead_job_run(struct renewer_job *job);
+static int submit_locked(struct refresher *r, int force, uint64_t seen);
+
+#define REFRESH_AHEAD_RETRY_MS 30000
 
 int refresher_init(struct refresher *r, vap_error *err)
 {
+    pthread_condattr_t ca;
     memset(r, 0, sizeof *r);
     r->pending.lock.fd = -1;
     r->cur = grant_new();
-    if (r->cur == NULL || pthread_mutex_init(&r->mu, NULL) != 0 ||
-        pthread_cond_init(&r->cv, NULL) != 0) {
+    r->presend = cancel_new();
+    r->job.run = renew_job_run;
+    r->ahead.run = ahead_job_run;
+    randombytes_buf(r->fp_key, sizeof r->fp_key);
+    /* Waiters time out on the monotonic clock (the host's may be frozen). */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int ok = r->cur != NULL && r->presend != NULL && pthread_mutex_init(&r->mu, NULL) == 0 &&
+             pthread_cond_init(&r->cv, &ca) == 0;
+    pthread_condattr_destroy(&ca);
+    if (!ok) {
         grant_free(r->cur);
+        cancel_free(r->presend);
+        r->cur = NULL;
         return err_set(err, VAP_E_NOMEM, "out of memory for the grant");
     }
     return VAP_OK;
@@ -79,6 +91,8 @@ void refresher_destroy(struct refresher *r)
         grant_free(r->pending.grant);
     }
     grant_free(r->cur);
+    cancel_free(r->presend);
+    sodium_memzero(r->fp_key, sizeof r->fp_key);
     pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
     memset(r, 0, sizeof *r);
@@ -91,12 +105,41 @@ int64_t refresh_margin_ms(int64_t option_s, int64_t lifetime_s)
     return opt < quarter ? opt : quarter;
 }
 
+static void token_fp(const struct refresher *r, const struct grant *g, unsigned char out[32])
+{
+    crypto_generichash(out, 32, (const unsigned char *)g->refresh_token,
+                       strlen(g->refresh_token), r->fp_key, sizeof r->fp_key);
+}
+
+int refresh_tokens_differ_locked(const struct refresher *r, const struct grant *g)
+{
+    unsigned char fp[32];
+    if (!r->loaded)
+        return 1;
+    token_fp(r, g, fp);
+    int differ = sodium_memcmp(fp, r->fp, sizeof fp) != 0 ||
+                 strcmp(g->access_token, r->cur->access_token) != 0;
+    sodium_memzero(fp, sizeof fp);
+    return differ;
+}
+
+void refresh_set_cur_locked(struct refresher *r, const struct grant *g)
+{
+    /* Rule 11: a new generation with the same tokens is a re-seal (a key
+     * rotation), not a renewal; only new tokens move tokens_gen on. */
+    if (refresh_tokens_differ_locked(r, g)) {
+        token_fp(r, g, r->fp);
+        r->tokens_gen = g->generation;
+    }
+    grant_copy(r->cur, g);
+    r->loaded = 1;
+}
+
 void refresh_install(struct vap_instance *inst, const struct grant *g)
 {
     struct refresher *r = &inst->refresher;
     pthread_mutex_lock(&r->mu);
-    grant_copy(r->cur, g);
-    r->loaded = 1;
+    refresh_set_cur_locked(r, g);
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -108,8 +151,146 @@ void refresh_invalidate(struct vap_instance *inst)
     if (!r->refreshing && !r->pending.active) {
         r->loaded = 0;
         grant_clear(r->cur);
+        sodium_memzero(r->fp, sizeof r->fp);
+        r->tokens_gen = 0;
     }
     pthread_mutex_unlock(&r->mu);
+}
+
+/* With r->mu held: queue the renewal on the renewer thread; -1 (nothing
+ * queued) when it cannot run there. */
+static int submit_locked(struct refresher *r, int force, uint64_t seen)
+{
+    r->refreshing = 1;
+    r->job_force = force;
+    r->job_seen = seen;
+    if (renewer_submit(&r->job, 0) == 0)
+        return 0;
+    r->refreshing = 0;
+    return -1;
+}
+
+void refresh_schedule_ahead(struct vap_instance *inst)
+{
+    struct refresher *r = &inst->refresher;
+    pthread_mutex_lock(&r->mu);
+    const struct grant *g = r->cur;
+    int64_t exp = g->access_expires_at_ms;
+    int64_t due = refresh_due_ms(&inst->cfg, r->loaded ? g : NULL);
+    int skip = due <= 0 || r->ahead_for_expiry == exp || r->closing;
+    if (!skip)
+        r->ahead_for_expiry = exp;
+    pthread_mutex_unlock(&r->mu);
+    if (skip)
+        return;
+    int64_t now = plugin_now_ms(); /* no lock held: a host callback */
+    renewer_submit(&r->ahead, renewer_mono_ms() + (due > now ? due - now : 0));
+}
+
+int64_t refresh_due_ms(const struct config *cfg, const struct grant *g)
+{
+    if (g == NULL || g->reauth_required || g->refresh_token[0] == '\0')
+        return 0;
+    return g->access_expires_at_ms - refresh_margin_ms(cfg->refresh_margin_s, g->lifetime_s);
+}
+
+/* The renewer's timer: when the access token enters its margin, renew it
+ * in the background (rule 10), so that in the steady state no caller waits
+ * for a token request. */
+static void ahead_job_run(struct renewer_job *job)
+{
+    struct vap_instance *inst =
+        (struct vap_instance *)((char *)job - offsetof(struct vap_instance, refresher.ahead));
+    struct refresher *r = &inst->refresher;
+    int64_t now = plugin_now_ms();
+    pthread_mutex_lock(&r->mu);
+    int64_t due = refresh_due_ms(&inst->cfg, r->loaded ? r->cur : NULL);
+    int idle = !r->closing && !r->refreshing && !r->pending.active && due > 0;
+    int renew_now = idle && now >= due && submit_locked(r, 0, 0) == 0;
+    if (idle && !renew_now)
+        r->ahead_for_expiry = 0; /* woken early (or no thread): look again */
+    pthread_mutex_unlock(&r->mu);
+    if (renew_now)
+        plog(VAP_LOG_DEBUG, "renewing the access token ahead of need");
+    else if (idle)
+        refresh_schedule_ahead(inst);
+}
+
+/* With r->mu held: wait until renewal round `round` has ended, the
+ * caller's deadline (monotonic) has passed, or its cancel token fired. */
+static int wait_round(struct refresher *r, uint64_t round, int64_t until_mono, vap_cancel *cancel)
+{
+    while (r->refreshing && r->round == round) {
+        if (cancel_fired(cancel))
+            return VAP_E_CANCELLED;
+        int64_t now = renewer_mono_ms();
+        if (now >= until_mono)
+            return VAP_E_TIMEOUT;
+        /* Short slices: a cancel token fired meanwhile is seen soon. */
+        int64_t slice = cancel != NULL && until_mono - now > 10 ? now + 10 : until_mono;
+        struct timespec ts = {slice / 1000, (long)(slice % 1000) * 1000000L};
+        pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+    }
+    return VAP_OK;
+}
+
+/* The renewal, on the renewer thread (or, if it cannot start, the caller's):
+ * the instance's own deadline, and a cancel token only instance_free fires
+ * and only the steps before the token request heed. */
+static void renew_job_run(struct renewer_job *job)
+{
+    struct vap_instance *inst =
+        (struct vap_instance *)((char *)job - offsetof(struct vap_instance, refresher.job));
+    struct refresher *r = &inst->refresher;
+    vap_error mine;
+    VAP_INIT(vap_error, mine);
+    pthread_mutex_lock(&r->mu);
+    int force = r->job_force;
+    uint64_t seen = r->job_seen;
+    pthread_mutex_unlock(&r->mu);
+    int64_t deadline = plugin_now_ms() + inst->cfg.renew_timeout_ms;
+    int rrc = refresh_renew(inst, deadline, r->presend, force, seen, &mine);
+    pthread_mutex_lock(&r->mu);
+    r->refreshing = 0;
+    r->round++;
+    r->last_rc = rrc;
+    r->last_err = mine;
+    pthread_cond_broadcast(&r->cv);
+    int closing = r->closing;
+    pthread_mutex_unlock(&r->mu);
+    if (closing)
+        return;
+    if (rrc == VAP_OK) {
+        refresh_schedule_ahead(inst);
+    } else {
+        /* The background renewal failed (server down?): look again in a
+         * while; callers that need a token meanwhile renew themselves. */
+        pthread_mutex_lock(&r->mu);
+        r->ahead_for_expiry = 0;
+        pthread_mutex_unlock(&r->mu);
+        renewer_submit(&r->ahead, renewer_mono_ms() + REFRESH_AHEAD_RETRY_MS);
+    }
+}
+
+void refresh_shutdown(struct vap_instance *inst)
+{
+    struct refresher *r = &inst->refresher;
+    if (r->cur == NULL)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->closing = 1;
+    pthread_mutex_unlock(&r->mu);
+    cancel_fire(r->presend);
+    renewer_settle(&r->ahead); /* it may queue a renewal: settled first */
+    if (renewer_settle(&r->job)) {
+        /* Dropped before it started: nothing was sent. */
+        pthread_mutex_lock(&r->mu);
+        r->refreshing = 0;
+        r->round++;
+        r->last_rc = err_set(&r->last_err, VAP_E_CANCELLED, "the instance is being freed");
+        pthread_cond_broadcast(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+    }
 }
 
 int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *cancel,
@@ -121,6 +302,7 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
     /* The host's clock is read with no lock held (plugin.h: no callback
      * under a plugin lock); it is re-read after every wait. */
     int64_t now = plugin_now_ms();
+    int64_t wait_until = renewer_mono_ms() + (deadline_ms > now ? deadline_ms - now : 0);
     int first = 1;
     pthread_mutex_lock(&r->mu);
     for (;;) {
@@ -150,9 +332,19 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
             break;
         }
         int64_t margin = refresh_margin_ms(inst->cfg.refresh_margin_s, g->lifetime_s);
+        /* After a 401 (force), a token handed out at seen_generation is
+         * renewed unless newer tokens arrived since (a re-seal is not). */
         int fresh_enough = r->loaded && now + margin < g->access_expires_at_ms &&
-                           !(force && g->generation <= seen_generation);
-        if (fresh_enough) {
+                           !(force && r->tokens_gen <= seen_generation);
+        /* Rule 10: a token still valid for more than half the margin is
+         * handed out (unless after a 401) while the renewal runs in the
+         * background: the caller never waits for a token request. */
+        int still_good = r->loaded && !force && g->refresh_token[0] != '\0' &&
+                         !r->pending.active && now + margin / 2 < g->access_expires_at_ms;
+        if (!fresh_enough && still_good && !r->refreshing && !r->closing &&
+            submit_locked(r, 0, 0) != 0)
+            still_good = 0; /* no renewer thread: renew in this call */
+        if (fresh_enough || still_good) {
             size_t n = strlen(g->access_token);
             if (n + 1 > cap) {
                 rc = err_set(err, VAP_E_NOMEM, "access token buffer too small");
@@ -163,21 +355,6 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
             *obtained_at_ms = g->obtained_at_ms;
             rc = VAP_OK;
             break;
-        }
-        if (r->refreshing) {
-            /* Someone renews now: wait for that round and share its result. */
-            uint64_t round = r->round;
-            while (r->refreshing && r->round == round)
-                pthread_cond_wait(&r->cv, &r->mu);
-            /* That renewer's own deadline or cancel is not ours: try again
-             * (with our deadline) rather than share its timeout. */
-            if (r->last_rc != VAP_OK && r->last_rc != VAP_E_TIMEOUT &&
-                r->last_rc != VAP_E_CANCELLED) {
-                rc = r->last_rc;
-                err_copy(err, &r->last_err);
-                break;
-            }
-            continue;
         }
         if (r->loaded && g->refresh_token[0] == '\0') {
             rc = err_set(err, VAP_E_REAUTH_REQUIRED,
@@ -196,25 +373,45 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
                          "the disk, the next call saves it", inst->cfg.store);
             break;
         }
-        r->refreshing = 1;
-        pthread_mutex_unlock(&r->mu);
-        vap_error mine;
-        VAP_INIT(vap_error, mine);
-        int rrc = renew(inst, deadline_ms, cancel, force, seen_generation, &mine);
-        pthread_mutex_lock(&r->mu);
-        r->refreshing = 0;
-        r->round++;
-        r->last_rc = rrc;
-        r->last_err = mine;
-        pthread_cond_broadcast(&r->cv);
-        if (rrc != VAP_OK) {
-            rc = rrc;
-            err_copy(err, &mine);
+        if (!r->refreshing) {
+            if (r->closing) {
+                rc = err_set(err, VAP_E_CANCELLED, "the instance is being freed");
+                break;
+            }
+            /* Start the renewal on the renewer thread, on the instance's
+             * own clock (rule 10); a renewal in flight is shared. */
+            if (submit_locked(r, force, seen_generation) != 0) {
+                /* No thread: renew here, still on the instance's clock. */
+                r->refreshing = 1;
+                r->job_force = force;
+                r->job_seen = seen_generation;
+                pthread_mutex_unlock(&r->mu);
+                renew_job_run(&r->job);
+                pthread_mutex_lock(&r->mu);
+            }
+        }
+        uint64_t round = r->round;
+        int wrc = wait_round(r, round, wait_until, cancel);
+        if (wrc != VAP_OK) {
+            rc = err_set(err, wrc,
+                         wrc == VAP_E_CANCELLED
+                             ? "cancelled while the grant is being renewed; the renewal goes on "
+                               "and the next call uses its result"
+                             : "the grant is being renewed and the token endpoint has not "
+                               "answered within this call's deadline; the renewal goes on and "
+                               "the next call uses its result");
+            break;
+        }
+        if (r->last_rc != VAP_OK) {
+            rc = r->last_rc;
+            err_copy(err, &r->last_err);
             break;
         }
         force = 0; /* renewed: the next pass hands out the new token */
     }
     pthread_mutex_unlock(&r->mu);
+    if (rc == VAP_OK)
+        refresh_schedule_ahead(inst);
     /* Logged here: no host callback is made under a plugin lock. */
     if (pending_saved)
         plog(VAP_LOG_INFO, "the renewed grant is saved at last; the lock is released");
@@ -245,6 +442,8 @@ int refresh_now(struct vap_instance *inst, const vap_call *call, vap_grant_info 
     int64_t now = plugin_now_ms();
     pthread_mutex_lock(&r->mu);
     *out = status_info_new(r->cur, now);
+    if (*out != NULL)
+        (*out)->renew_due_at_ms = refresh_due_ms(&inst->cfg, r->cur);
     pthread_mutex_unlock(&r->mu);
     return *out ? VAP_OK : err_set(err, VAP_E_NOMEM, "out of memory");
 }
@@ -264,6 +463,8 @@ static int load_locked(struct vap_instance *inst, vap_error *err)
                        "authorize)");
     if (rc != VAP_OK)
         return rc;
+    token_fp(r, r->cur, r->fp);
+    r->tokens_gen = r->cur->generation;
     r->loaded = 1;
     return VAP_OK;
 }
@@ -289,269 +490,4 @@ int refresh_lock_until(struct vap_instance *inst, int64_t deadline_ms, vap_cance
         struct timespec ts = {0, REFRESH_LOCK_POLL_MS * 1000000L};
         nanosleep(&ts, NULL);
     }
-}
-
-static int request_tokens(struct vap_instance *inst, const struct authz_endpoints *ep,
-                          const struct grant *old, int64_t deadline_ms, vap_cancel *cancel,
-                          tokresp *tr, vap_error *err);
-static int validate_refreshed(struct vap_instance *inst, const struct authz_endpoints *ep,
-                              const struct grant *old, const tokresp *tr, int64_t deadline_ms,
-                              vap_cancel *cancel, vap_error *err);
-/* One renewal, outside r->mu; r->cur is updated here, under r->mu. */
-static int renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *cancel, int force,
-                 uint64_t seen_generation, vap_error *err)
-{
-    struct refresher *r = &inst->refresher;
-    const struct config *cfg = &inst->cfg;
-    seal_lock lk = {-1};
-    seal_txn *txn = NULL;
-    struct grant *disk = NULL, *next = NULL;
-    tokresp tr;
-    struct authz_endpoints ep;
-    seal_err se = {0};
-    int rc;
-    memset(&tr, 0, sizeof tr);
-
-    if ((rc = secrets_ensure_open(&inst->secrets, cfg, err)) != VAP_OK)
-        return rc;
-    /* Discovery and the JWKS first: no lock is held across a request we
-     * could make before, and nothing but local work may sit between the
-     * server's rotation and the seal (a kill or a failure there loses the
-     * grant). */
-    if ((rc = authz_endpoints(inst, deadline_ms, cancel, 0, &ep, err)) != VAP_OK ||
-        (rc = authz_jwks_prefetch(inst, &ep, deadline_ms, cancel, err)) != VAP_OK)
-        return rc;
-    if ((disk = grant_new()) == NULL || (next = grant_new()) == NULL) {
-        rc = err_set(err, VAP_E_NOMEM, "out of memory");
-        goto out;
-    }
-    if ((rc = refresh_lock_until(inst, deadline_ms, cancel, &lk, err)) != VAP_OK)
-        goto out;
-    /* Rule 2: re-read under the lock; another process may have renewed. */
-    rc = secrets_grant_read_locked(&inst->secrets, cfg, disk, err);
-    if (rc == 1) {
-        rc = err_set(err, VAP_E_REAUTH_REQUIRED,
-                     "the stored grant is gone: a staff member must authorize (vap-host "
-                     "authorize)");
-        goto out;
-    }
-    if (rc != VAP_OK)
-        goto out;
-    /* A writer killed after writing its renewal and before renaming it left
-     * the only live refresh token in its temp file (the server revoked the
-     * stored one): save it for real before anything else. */
-    rc = secrets_grant_orphan(&inst->secrets, cfg, disk->generation + 1, next, err);
-    if (rc < 0)
-        goto out;
-    if (rc == VAP_OK) {
-        if (seal_txn_prepare(inst->secrets.store, GRANT_ITEM, SEAL_FILE_MAX, &txn, &se) != 0) {
-            rc = secrets_map_error(&se, err);
-            goto out;
-        }
-        rc = refresh_seal_retry(inst, &lk, &txn, next, disk->generation + 1, deadline_ms, err);
-        if (rc != VAP_OK) {
-            refresh_park(inst, &lk, &txn, &next, disk->generation + 1, err);
-            rc = VAP_OK;
-            goto out;
-        }
-        plog(VAP_LOG_WARN, "recovered a renewed grant (generation %llu) that a process had "
-                           "written but not saved before it died",
-             (unsigned long long)next->generation);
-        grant_copy(disk, next);
-        disk->generation = next->generation;
-        seal_txn_free(txn);
-        txn = NULL;
-    }
-    pthread_mutex_lock(&r->mu);
-    uint64_t mem_gen = r->loaded ? r->cur->generation : 0;
-    pthread_mutex_unlock(&r->mu);
-    int64_t now = plugin_now_ms();
-    int64_t margin = refresh_margin_ms(cfg->refresh_margin_s, disk->lifetime_s);
-    int moved_on = disk->generation != mem_gen || (force && disk->generation > seen_generation);
-    if (disk->reauth_required || (moved_on && now + margin < disk->access_expires_at_ms)) {
-        if (moved_on && !disk->reauth_required)
-            plog(VAP_LOG_INFO, "the grant was renewed by another process (generation %llu): "
-                               "using it, no request made",
-                 (unsigned long long)disk->generation);
-        refresh_install(inst, disk);
-        rc = disk->reauth_required
-                 ? err_set(err, VAP_E_REAUTH_REQUIRED,
-                           "the stored grant can no longer be renewed: a staff member must "
-                           "authorize again (vap-host authorize)")
-                 : VAP_OK;
-        goto out;
-    }
-    if (disk->refresh_token[0] == '\0') {
-        rc = err_set(err, VAP_E_REAUTH_REQUIRED,
-                     "the access token has expired and there is no refresh token: authorize "
-                     "again (vap-host authorize)");
-        goto out;
-    }
-    /* Rule 2: the temp file and its space exist before the server rotates. */
-    if (seal_txn_prepare(inst->secrets.store, GRANT_ITEM, SEAL_FILE_MAX, &txn, &se) != 0) {
-        rc = secrets_map_error(&se, err);
-        goto out;
-    }
-    plog(VAP_LOG_INFO, "refresh started (grant generation %llu)",
-         (unsigned long long)disk->generation);
-    rc = request_tokens(inst, &ep, disk, deadline_ms, cancel, &tr, err);
-    if (rc == VAP_E_REAUTH_REQUIRED) {
-        /* Rule 6: mark under the lock; the generation is ours (re-read above). */
-        grant_copy(next, disk);
-        next->reauth_required = 1;
-        vap_error mark_err;
-        VAP_INIT(vap_error, mark_err);
-        if (refresh_seal_retry(inst, &lk, &txn, next, disk->generation + 1, deadline_ms,
-                            &mark_err) == VAP_OK) {
-            refresh_install(inst, next);
-        }
-        plog(VAP_LOG_WARN, "refresh failed: the refresh token is no longer valid; the grant is "
-                           "marked for re-authorization");
-        goto out;
-    }
-    if (rc != VAP_OK) {
-        plog(VAP_LOG_WARN, "refresh failed: %s", err ? err->message : err_name(rc));
-        goto out; /* rule 8: the sealed file stays as it was */
-    }
-    if ((rc = validate_refreshed(inst, &ep, disk, &tr, deadline_ms, cancel, err)) != VAP_OK) {
-        if (rc == VAP_E_TIMEOUT || rc == VAP_E_UNAVAILABLE || rc == VAP_E_CANCELLED ||
-            rc == VAP_E_IO || rc == VAP_E_NOMEM || rc == VAP_E_TLS) {
-            /* The id_token could not be checked now (its keys could not be
-             * fetched) but the server has already rotated: losing the new
-             * refresh token would cost a re-authorization (rule 4 outranks
-             * rule 8 here).  The tokens came straight from the token
-             * endpoint over TLS; the next refresh checks again. */
-            plog(VAP_LOG_WARN, "the refreshed id_token could not be verified now (%s); the "
-                               "renewed grant is saved anyway, the server having rotated",
-                 err ? err->message : err_name(rc));
-            err_clear(err);
-            rc = VAP_OK;
-        } else {
-            plog(VAP_LOG_WARN, "refresh response refused: %s", err ? err->message : "");
-            goto out; /* rule 8: a response that fails validation is not kept */
-        }
-    }
-    grant_copy(next, disk);
-    int64_t life = tr.expires_in > 0 ? tr.expires_in : 3600;
-    snprintf(next->access_token, sizeof next->access_token, "%s", tr.access_token);
-    /* No new refresh token means the old one is revoked anyway (OpenEMR
-     * revokes on every refresh): keep none rather than a dead one. */
-    snprintf(next->refresh_token, sizeof next->refresh_token, "%s",
-             tr.refresh_token ? tr.refresh_token : "");
-    /* Rule 3: the api:* scopes the server granted but does not echo stay. */
-    char sent[GRANT_SCOPE_MAX + 32];
-    if (refresh_scope(disk->scope, sent, sizeof sent) != 0 ||
-        scope_granted_merge(tr.scope, sent, next->scope, sizeof next->scope) != 0)
-        snprintf(next->scope, sizeof next->scope, "%s", disk->scope);
-    if (tr.patient != NULL)
-        snprintf(next->patient, sizeof next->patient, "%s", tr.patient);
-    if (tr.encounter != NULL)
-        snprintf(next->encounter, sizeof next->encounter, "%s", tr.encounter);
-    next->obtained_at_ms = plugin_now_ms();
-    next->lifetime_s = life;
-    next->access_expires_at_ms = next->obtained_at_ms + life * 1000;
-    next->reauth_required = 0;
-    /* Rule 4: sealed durably before the lock is released and the token used. */
-    rc = refresh_seal_retry(inst, &lk, &txn, next, disk->generation + 1, deadline_ms, err);
-    if (rc != VAP_OK) {
-        refresh_park(inst, &lk, &txn, &next, disk->generation + 1, err);
-        rc = VAP_OK; /* the renewed access token is valid: the caller may use it */
-        goto out;
-    }
-    refresh_install(inst, next);
-    pmetric(VAP_METRIC_RENEWALS, 1);
-    plog(VAP_LOG_INFO, "refresh finished (grant generation %llu, valid %lld s)",
-         (unsigned long long)(disk->generation + 1), (long long)life);
-out:
-    tokresp_free(&tr);
-    seal_txn_free(txn);
-    seal_lock_release(&lk);
-    grant_free(disk);
-    grant_free(next);
-    return rc;
-}
-
-static int request_tokens(struct vap_instance *inst, const struct authz_endpoints *ep,
-                          const struct grant *old, int64_t deadline_ms, vap_cancel *cancel,
-                          tokresp *tr, vap_error *err)
-{
-    char scope[GRANT_SCOPE_MAX + 32];
-    int rc;
-    if (refresh_scope(old->scope, scope, sizeof scope) != 0) {
-        rc = err_set(err, VAP_E_PROTOCOL, "the granted scope is too long to send back");
-        goto out;
-    }
-    for (int attempt = 0;; attempt++) {
-        struct http_form form;
-        struct http_response rs;
-        http_response_init(&rs);
-        http_form_init(&form);
-        if (http_form_add(&form, "grant_type", "refresh_token") != 0 ||
-            http_form_add(&form, "refresh_token", old->refresh_token) != 0 ||
-            http_form_add(&form, "scope", scope) != 0) {
-            http_form_free(&form);
-            rc = err_set(err, VAP_E_NOMEM, "out of memory building the refresh request");
-            goto out;
-        }
-        rc = token_post_client(inst, ep->token, ep->auth_method, &form, deadline_ms, cancel, &rs,
-                               err);
-        http_form_free(&form);
-        int status = rc == VAP_OK ? rs.status : 0;
-        int ra = rc == VAP_OK ? http_retry_after_s(rs.hdrs.retry_after,
-                                                   strlen(rs.hdrs.retry_after),
-                                                   plugin_now_ms() / 1000)
-                              : 0;
-        if (rc == VAP_OK && status >= 200 && status <= 299) {
-            rc = tokresp_parse(rs.body, rs.body_len, tr, err);
-            http_response_free(&rs);
-            goto out;
-        }
-        if (!retry_is_transient(rc, status)) {
-            if (rc == VAP_OK) {
-                tokresp_ctx ctx = {TOKRESP_GRANT_REFRESH, NULL, ra > 0 ? ra : 0, scope};
-                rc = tokresp_classify(status, rs.body, rs.body_len, &ctx, err);
-                if (err != NULL && strcmp(err->oauth_error, "invalid_scope") == 0)
-                    plog(VAP_LOG_WARN, "the refresh sent scope \"%s\"; the server refused it",
-                         scope);
-            }
-            http_response_free(&rs);
-            goto out;
-        }
-        http_response_free(&rs);
-        int wrc = retry_wait(attempt + 1, ra > 0 ? ra : 0, deadline_ms, cancel);
-        if (wrc != VAP_OK) {
-            if (status != 0) {
-                err_set_http(err, status, ra > 0 ? ra : 0, NULL);
-                rc = err_set(err, VAP_E_UNAVAILABLE,
-                             "the token endpoint answered HTTP %d repeatedly: the server is "
-                             "unavailable; the grant is unchanged, try again later", status);
-            } else if (wrc == VAP_E_CANCELLED) {
-                rc = err_set(err, VAP_E_CANCELLED, "refresh cancelled");
-            }
-            goto out;
-        }
-        plog(VAP_LOG_INFO, "refresh attempt %d failed transiently; retrying", attempt + 1);
-    }
-out:
-    return rc;
-}
-
-static int validate_refreshed(struct vap_instance *inst, const struct authz_endpoints *ep,
-                              const struct grant *old, const tokresp *tr, int64_t deadline_ms,
-                              vap_cancel *cancel, vap_error *err)
-{
-    if (tr->id_token == NULL)
-        return VAP_OK;
-    struct jose_claims claims;
-    memset(&claims, 0, sizeof claims);
-    int rc = authz_verify_id_token(inst, ep, tr->id_token, deadline_ms, cancel, &claims, err);
-    if (rc != VAP_OK)
-        return rc;
-    /* Rule 5: same iss, sub and aud as the original; no nonce required. */
-    struct idtoken_expect e = {inst->cfg.issuer, inst->cfg.client_id, NULL,
-                               old->sub[0] ? old->sub : NULL, plugin_now_ms() / 1000,
-                               inst->cfg.leeway_s};
-    rc = idtoken_check(&claims, &e, err);
-    jose_claims_free(&claims);
-    return rc;
 }

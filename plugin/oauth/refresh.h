@@ -1,11 +1,13 @@
 /* refresh.h - keeping the grant alive (DESIGN.md, "Keeping the grant
- * alive", rules 1-8): the in-memory grant, single-flight refresh across
+ * alive", rules 1-11): the in-memory grant, single-flight refresh across
  * threads and processes, and the bearer token for fetch.
  *
- * Threads: every function may be called concurrently on one instance.  One
- * thread refreshes while the others wait for its result; nobody holding a
- * still-valid token waits on a network call.  No lock is held across a host
- * callback. */
+ * Threads: every function may be called concurrently on one instance.  The
+ * renewal itself runs on the process's renewer thread (renewer.h) under the
+ * instance's renew_timeout_ms, never under a caller's deadline or cancel
+ * token; callers wait for its result only as long as their own deadline
+ * allows.  Nobody holding a still-valid token waits on a network call.  No
+ * lock is held across a host callback. */
 #ifndef VAP_REFRESH_H
 #define VAP_REFRESH_H
 
@@ -14,6 +16,7 @@
 #include <vap/plugin.h>
 
 #include "oauth/grant.h"
+#include "oauth/renewer.h"
 #include "vapseal.h"
 
 struct vap_instance;
@@ -38,6 +41,19 @@ struct refresher {
     int last_rc;         /* its result, shared with the threads that waited */
     vap_error last_err;
     struct refresh_pending pending;
+    /* The renewal job on the renewer thread and what it was asked for. */
+    struct renewer_job job;
+    int job_force;
+    uint64_t job_seen;
+    int closing;               /* instance_free has begun                  */
+    struct renewer_job ahead;  /* renewal ahead of need (the timer)        */
+    int64_t ahead_for_expiry;  /* the expiry it is scheduled for; 0: none  */
+    vap_cancel *presend;       /* fired by instance_free: ends a renewal
+                                  that has not sent its token request yet  */
+    /* Rule 11: which tokens are in memory, told apart from a re-seal. */
+    unsigned char fp_key[32];  /* per-process key of the fingerprint       */
+    unsigned char fp[32];      /* keyed BLAKE2b of cur's refresh token     */
+    uint64_t tokens_gen;       /* generation at which cur's tokens arrived */
 };
 
 int refresher_init(struct refresher *r, vap_error *err);
@@ -45,6 +61,10 @@ int refresher_init(struct refresher *r, vap_error *err);
  * made: no lock held). */
 void refresh_flush_pending(struct vap_instance *inst);
 void refresher_destroy(struct refresher *r);
+/* instance_free, before the HTTP client goes: a renewal not yet sent is
+ * dropped or cancelled; one in flight is waited for (bounded by
+ * renew_timeout_ms) and sealed. */
+void refresh_shutdown(struct vap_instance *inst);
 
 /* The margin rule 1: min(option, a quarter of the token's lifetime), in ms. */
 int64_t refresh_margin_ms(int64_t option_s, int64_t lifetime_s);
@@ -57,6 +77,14 @@ int64_t refresh_margin_ms(int64_t option_s, int64_t lifetime_s);
 int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *cancel,
                    int force, uint64_t seen_generation, char *token, size_t cap,
                    uint64_t *generation, int64_t *obtained_at_ms, vap_error *err);
+
+/* When g is due for renewal ahead of need (host clock ms): its expiry less
+ * the margin; 0 when it cannot be renewed (no refresh token, marked). */
+struct config;
+int64_t refresh_due_ms(const struct config *cfg, const struct grant *g);
+/* Schedule the renewal ahead of need for the grant in memory on the
+ * renewer thread (no lock held; a no-op when already scheduled). */
+void refresh_schedule_ahead(struct vap_instance *inst);
 
 /* The ABI's refresh: renew now and describe the grant. */
 int refresh_now(struct vap_instance *inst, const vap_call *call, vap_grant_info **out,
@@ -86,6 +114,28 @@ void refresh_park(struct vap_instance *inst, seal_lock *lk, seal_txn **txn, stru
                   uint64_t generation, const vap_error *why);
 /* With r->mu held: one more try at a parked seal; VAP_OK once saved. */
 int refresh_retry_pending(struct vap_instance *inst, vap_error *err);
+
+/* One renewal under the grant's flock (refresh_renew.c), on the
+ * renewal's own deadline; cancel is heeded only before the request. */
+int refresh_renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *cancel, int force,
+                  uint64_t seen_generation, vap_error *err);
+
+/* The renewal's token request (rule 3, transient failures retried within
+ * deadline_ms) and the check of a refreshed answer (rules 5 and 9). */
+struct authz_endpoints;
+struct tokresp;
+int refresh_request_tokens(struct vap_instance *inst, const struct authz_endpoints *ep,
+                           const struct grant *old, int64_t deadline_ms, vap_cancel *cancel,
+                           struct tokresp *tr, vap_error *err);
+int refresh_check_refreshed(struct vap_instance *inst, const struct authz_endpoints *ep,
+                            const struct grant *old, const struct tokresp *tr,
+                            int64_t deadline_ms, vap_cancel *cancel, vap_error *err);
+
+/* With r->mu held: make g the grant in memory, noting whether its tokens
+ * are new (a renewal) or the same (a re-seal: new key or generation). */
+void refresh_set_cur_locked(struct refresher *r, const struct grant *g);
+/* With r->mu held: 1 when g carries other tokens than the grant in memory. */
+int refresh_tokens_differ_locked(const struct refresher *r, const struct grant *g);
 
 /* Make g the grant in memory (takes and releases the refresher's lock). */
 void refresh_install(struct vap_instance *inst, const struct grant *g);

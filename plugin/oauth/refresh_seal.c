@@ -13,6 +13,8 @@
 #include "instance.h"
 #include "core/log.h"
 
+#define REFRESH_SEAL_RETRY_MS 500
+
 int refresh_mark_reauth(struct vap_instance *inst, uint64_t seen_generation, int64_t deadline_ms,
                         vap_cancel *cancel, vap_error *err)
 {
@@ -24,8 +26,13 @@ int refresh_mark_reauth(struct vap_instance *inst, uint64_t seen_generation, int
     int rc;
     if (disk == NULL)
         return err_set(err, VAP_E_NOMEM, "out of memory");
+    uint64_t recovered = 0;
     if ((rc = secrets_ensure_open(&inst->secrets, cfg, err)) != VAP_OK ||
         (rc = refresh_lock_until(inst, deadline_ms, cancel, &lk, err)) != VAP_OK)
+        goto out;
+    /* A renewal a killed writer left in its temp file comes first: it may
+     * be the live grant, and marking must never sweep it away. */
+    if ((rc = secrets_grant_recover(&inst->secrets, cfg, &recovered, err)) != VAP_OK)
         goto out;
     rc = secrets_grant_read_locked(&inst->secrets, cfg, disk, err);
     if (rc == 1) {
@@ -34,9 +41,15 @@ int refresh_mark_reauth(struct vap_instance *inst, uint64_t seen_generation, int
     }
     if (rc != VAP_OK)
         goto out;
-    if (disk->generation != seen_generation && !disk->reauth_required) {
-        /* Someone stored a newer grant (a renewal, or a new authorization)
-         * since our token was handed out: it may work; let the caller try. */
+    /* Someone stored other tokens (a renewal, or a new authorization) since
+     * ours was handed out: they may work; let the caller try.  A re-seal
+     * (rotate-key: same tokens, new generation) is not that (rule 11). */
+    struct refresher *r = &inst->refresher;
+    pthread_mutex_lock(&r->mu);
+    int newer = !disk->reauth_required &&
+                (refresh_tokens_differ_locked(r, disk) || r->tokens_gen > seen_generation);
+    pthread_mutex_unlock(&r->mu);
+    if (newer) {
         refresh_install(inst, disk);
         rc = 1;
         goto out;
@@ -71,6 +84,11 @@ int refresh_seal_retry(struct vap_instance *inst, seal_lock *lk, seal_txn **txn,
 {
     (void)lk; /* held by the caller throughout: that is the point */
     int rc;
+    /* Briefly: a seal that keeps failing is parked and retried on every
+     * call, where the callers already use the renewed token (rule 4). */
+    int64_t until = plugin_now_ms() + REFRESH_SEAL_RETRY_MS;
+    if (until > deadline_ms)
+        until = deadline_ms;
     for (int attempt = 0;; attempt++) {
         rc = secrets_grant_commit(&inst->secrets, &inst->cfg, *txn, g, generation, err);
         if (rc == VAP_OK) {
@@ -80,7 +98,7 @@ int refresh_seal_retry(struct vap_instance *inst, seal_lock *lk, seal_txn **txn,
         plog(VAP_LOG_WARN, "saving the renewed grant failed (%s); retrying",
              err ? err->message : "");
         int64_t wait = 50L << (attempt < 5 ? attempt : 5);
-        if (plugin_now_ms() + wait >= deadline_ms)
+        if (plugin_now_ms() + wait >= until)
             return rc;
         struct timespec ts = {wait / 1000, (long)(wait % 1000) * 1000000L};
         nanosleep(&ts, NULL);
@@ -97,8 +115,7 @@ void refresh_park(struct vap_instance *inst, seal_lock *lk, seal_txn **txn, stru
     struct refresher *r = &inst->refresher;
     (*g)->generation = generation; /* in memory, even while unsealed */
     pthread_mutex_lock(&r->mu);
-    grant_copy(r->cur, *g);
-    r->loaded = 1;
+    refresh_set_cur_locked(r, *g);
     r->pending.active = 1;
     r->pending.generation = generation;
     r->pending.lock = *lk;

@@ -1,8 +1,6 @@
 /* secrets.c - the keyring, client secret and grant of one instance. */
 #include "oauth/secrets.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,50 +182,29 @@ out:
     return rc;
 }
 
-int secrets_grant_orphan(struct secrets *s, const struct config *cfg, uint64_t want,
-                         struct grant *g, vap_error *err)
+int secrets_grant_recover(struct secrets *s, const struct config *cfg, uint64_t *recovered,
+                          vap_error *err)
 {
-    static const char prefix[] = "." GRANT_ITEM ".tmp.";
-    seal_binding bind = {cfg->issuer, cfg->client_id};
-    uint8_t *buf = malloc(SEAL_FILE_MAX); /* sealed bytes: ciphertext only */
-    DIR *d = opendir(cfg->store);
-    int rc = 1;
-    if (buf == NULL || d == NULL) {
-        rc = buf == NULL ? err_set(err, VAP_E_NOMEM, "out of memory") : 1;
-        goto out;
-    }
+    seal_err se = {0};
+    seal_keyring *fresh = NULL;
+    int rc;
+    *recovered = 0;
+    if ((rc = secrets_ensure_open(s, cfg, err)) != VAP_OK)
+        return rc;
     pthread_mutex_lock(&s->mu);
-    for (struct dirent *e; rc == 1 && (e = readdir(d)) != NULL;) {
-        if (strncmp(e->d_name, prefix, sizeof prefix - 1) != 0)
-            continue;
-        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        struct stat sb;
-        ssize_t n = -1;
-        if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0 &&
-            sb.st_size <= SEAL_FILE_MAX)
-            n = pread(fd, buf, (size_t)sb.st_size, 0);
-        if (fd >= 0)
-            close(fd);
-        seal_err se = {0};
-        /* Only a complete file sealed by us for this grant, one generation
-         * on, is the dead writer's renewal; anything else is swept later. */
-        if (n <= 0 || seal_format_open(s->ring, GRANT_ITEM, &bind, buf, (size_t)n, s->plain,
-                                       &se) != 0)
-            continue;
-        char why[160];
-        if (seal_secret_generation(s->plain) == want &&
-            grant_parse((const char *)seal_secret_data(s->plain), seal_secret_size(s->plain), g,
-                        why, sizeof why) == 0) {
-            g->generation = want;
-            rc = VAP_OK;
-        }
-        seal_secret_clear(s->plain);
+    /* A fresh keyring: the temp file may be sealed with a key this
+     * instance has not loaded yet (rotate-key). */
+    if (seal_keyring_load(cfg->keyring, seal_store_owner(s->store), &fresh, &se) != 0 ||
+        seal_store_recover(s->store, fresh, GRANT_ITEM, recovered, &se) != 0) {
+        rc = secrets_map_error(&se, err);
+    } else {
+        seal_keyring_free(s->ring);
+        s->ring = fresh;
+        fresh = NULL;
+        rc = VAP_OK;
     }
+    seal_keyring_free(fresh);
     pthread_mutex_unlock(&s->mu);
-out:
-    if (d != NULL)
-        closedir(d);
-    free(buf);
     return rc;
 }
 

@@ -63,14 +63,14 @@ int secrets_grant_read_locked(struct secrets *s, const struct config *cfg, struc
 int secrets_grant_commit(struct secrets *s, const struct config *cfg, seal_txn *txn,
                          const struct grant *g, uint64_t generation, vap_error *err);
 
-/* For a caller holding the grant's exclusive lock, before it prepares a new
- * temp file (which sweeps leftovers): a temp file left by a writer that was
- * killed after writing a renewed grant but before renaming it holds the only
- * live refresh token (the server revoked the stored one).  If a complete one
- * opens with generation `want` (the stored generation + 1), parse it into g
- * and return VAP_OK; 1 when there is none. */
-int secrets_grant_orphan(struct secrets *s, const struct config *cfg, uint64_t want,
-                         struct grant *g, vap_error *err);
+/* For a caller holding the grant's exclusive lock, before it reads the
+ * grant to renew, mark or re-seal it: a temp file left by a writer killed
+ * after writing a renewed grant but before renaming it holds the only live
+ * refresh token (the server revoked the stored one).  If one opens with a
+ * higher generation than the stored grant, it is made the stored grant
+ * (seal_store_recover); *recovered gets its generation, 0 when none. */
+int secrets_grant_recover(struct secrets *s, const struct config *cfg, uint64_t *recovered,
+                          vap_error *err);
 
 /* The sealed grant's generation from its header alone (cheap); 0 and VAP_OK
  * when there is no grant. */

@@ -50,6 +50,15 @@ typedef struct tokresp {
  * wiped before it is freed; the caller still owns and wipes body. */
 int tokresp_parse(const char *body, size_t len, tokresp *out, vap_error *err);
 
+/* A refresh's 2xx answer (rule 9): the server has already rotated, so
+ * members that are not the tokens are read leniently - a fractional
+ * expires_in rounded down, need_patient_banner as text, an unusable scope,
+ * context or id_token dropped, unknown members named - and each leniency
+ * is described in warn (warn_cap bytes, "" when none; no values, only
+ * member names).  The tokens are held to tokresp_parse's rules. */
+int tokresp_parse_refreshed(const char *body, size_t len, tokresp *out, char *warn,
+                            size_t warn_cap, vap_error *err);
+
 /* Wipe and free everything in t and zero it.  NULL and empty are fine. */
 void tokresp_free(tokresp *t);
 

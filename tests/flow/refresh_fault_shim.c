@@ -11,10 +11,15 @@
  *   REFRESH_SHIM_FLAG   path of the flag file: fail while it exists
  *   REFRESH_SHIM_ERRNO  "ENOSPC" or "EIO" (default EIO)
  *   REFRESH_SHIM_OPS    "W" (writes), "F" (fsync/fdatasync) or "WF"
+ *   REFRESH_SHIM_KILL_AFTER_FSYNC=1  instead: once the temp file's fsync has
+ *                       succeeded, the process SIGKILLs itself - dying
+ *                       between the fsync and the rename, the one moment when
+ *                       the only live refresh token is in the temp file
  * Watched: descriptors whose path contains "/.grant.tmp.".
  * Built with -U_FILE_OFFSET_BITS so pwrite and pwrite64 are distinct. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +30,24 @@ typedef ssize_t (*shim_write_fn)(int, const void *, size_t);
 typedef ssize_t (*shim_pwrite_fn)(int, const void *, size_t, off_t);
 typedef ssize_t (*shim_pwrite64_fn)(int, const void *, size_t, off64_t);
 typedef int (*shim_fsync_fn)(int);
+
+static int shim_is_temp(int fd)
+{
+    char link[64], path[4096];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, path, sizeof path - 1);
+    if (n < 0)
+        return 0;
+    path[n] = '\0';
+    return strstr(path, "/.grant.tmp.") != NULL;
+}
+
+static void shim_kill_after(int fd, int rc)
+{
+    const char *k = getenv("REFRESH_SHIM_KILL_AFTER_FSYNC");
+    if (rc == 0 && k != NULL && k[0] == '1' && fd > 2 && shim_is_temp(fd))
+        raise(SIGKILL);
+}
 
 /* Returns -1 with errno set when the call on fd must fail. */
 static int shim_fault(int fd, char op)
@@ -83,7 +106,9 @@ int fsync(int fd)
         real = (shim_fsync_fn)dlsym(RTLD_NEXT, "fsync");
     if (shim_fault(fd, 'F') != 0)
         return -1;
-    return real(fd);
+    int rc = real(fd);
+    shim_kill_after(fd, rc);
+    return rc;
 }
 
 int fdatasync(int fd)
@@ -93,5 +118,7 @@ int fdatasync(int fd)
         real = (shim_fsync_fn)dlsym(RTLD_NEXT, "fdatasync");
     if (shim_fault(fd, 'F') != 0)
         return -1;
-    return real(fd);
+    int rc = real(fd);
+    shim_kill_after(fd, rc);
+    return rc;
 }

@@ -1,9 +1,9 @@
 #!/bin/sh
 # run.sh BUILD_DIR - vap-host authorize, then vap-host status, against an
 # independent OpenID provider (oidc-provider 9.13.3 from npm, provider.mjs)
-# over https on 127.0.0.1, with curl as the browser.  Not part of meson test:
-# it needs the npm registry once (the package is cached in
-# ${VAP_INTEROP_CACHE:-$HOME/.cache/vap-interop}).
+# over https on 127.0.0.1, with curl as the browser.  Not part of meson test
+# (scripts/test runs it): it needs the npm registry once (the packages, pinned
+# by package-lock.json, are cached in ${VAP_INTEROP_CACHE:-$HOME/.cache/vap-interop}).
 #
 # Exit 0 when the authorization completes and status shows the grant.
 # AUTH_METHOD=client_secret_post runs the same with the client registered for
@@ -25,10 +25,13 @@ say() { printf '== %s\n' "$*" >&2; }
 fail() { printf 'INTEROP FAIL: %s\n' "$*" >&2; [ -s "${tmp:-/nonexistent}/op.err" ] && sed "s/^/  provider: /" "$tmp/op.err" >&2; exit 1; }
 
 mkdir -p "$cache" || exit 1
-if [ ! -d "$cache/node_modules/oidc-provider" ]; then
-    say "npm install oidc-provider@9.13.3 into $cache"
-    (cd "$cache" && { [ -f package.json ] || npm init -y >/dev/null; } &&
-        npm install --no-audit --no-fund oidc-provider@9.13.3 >&2) || fail "npm install"
+# The provider and its dependencies exactly as package-lock.json pins them
+# (npm ci), installed again whenever the lockfile changes.
+if [ ! -d "$cache/node_modules/oidc-provider" ] ||
+    ! cmp -s "$here/package-lock.json" "$cache/package-lock.json"; then
+    say "npm ci (oidc-provider as tests/interop/package-lock.json pins it) into $cache"
+    cp "$here/package.json" "$here/package-lock.json" "$cache/" || exit 1
+    (cd "$cache" && npm ci --no-audit --no-fund >&2) || fail "npm ci"
 fi
 cp "$here/provider.mjs" "$cache/provider.mjs" || exit 1 # resolves node_modules there
 

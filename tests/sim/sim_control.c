@@ -33,7 +33,12 @@ static const struct { const char *name; int kind; } kinds[] = {
     {"discovery_iss_supported", SIM_F_DISC_ISS_SUPPORTED},
     {"discovery_relative_urls", SIM_F_DISC_RELATIVE},
     {"next_link", SIM_F_NEXT_LINK}, {"next_link_foreign", SIM_F_NEXT_LINK_FOREIGN},
-    {"refresh_invalid_scope", SIM_F_REFRESH_INVALID_SCOPE}, {"paged_total", SIM_F_PAGED_TOTAL}};
+    {"refresh_invalid_scope", SIM_F_REFRESH_INVALID_SCOPE}, {"paged_total", SIM_F_PAGED_TOTAL},
+    {"id_token_other_sub", SIM_F_TOKEN_IDT_OTHER_SUB},
+    {"token_banner_string", SIM_F_TOKEN_BANNER_STRING},
+    {"token_expires_fractional", SIM_F_TOKEN_EXPIRES_FRACTION},
+    {"token_unknown_fields", SIM_F_TOKEN_UNKNOWN_FIELDS},
+    {"jwks_not_found", SIM_F_JWKS_NOT_FOUND}, {"fhir_logged_out", SIM_F_FHIR_LOGGED_OUT}};
 
 int sim_control(sim_server *s, const char *action, const char *json, char **out)
 {

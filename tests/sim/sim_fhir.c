@@ -154,6 +154,10 @@ static int authenticate(sim_req *q, sim_resp *r, tok_info *ti)
         sim_api_error(r, 401, SIM_DESC_ACCESS_DENIED);
         return -1;
     }
+    if (sim_fhir_odd_take(s, q->path)) {
+        sim_api_error(r, 400, "Refresh Token revoked or logged out");
+        return -1;
+    }
     pthread_mutex_lock(&s->lock);
     sim_grant *g = sim_map_get(&s->access, h + 7);
     if (g && g->logged_out) {

@@ -224,8 +224,20 @@ enum sim_fault_kind {
     /* Patient searches as a server that pages by itself (not OpenEMR): an
      * unpaged search returns at most `status` (default 10) entries, and
      * `total` counts every match */
-    SIM_F_PAGED_TOTAL
+    SIM_F_PAGED_TOTAL,
+    /* /oauth2/default/token: an answer the client must keep although it is
+     * odd (sim_token_odd.c): a refreshed id_token for another user, and
+     * members of an unexpected type or name */
+    SIM_F_TOKEN_IDT_OTHER_SUB, SIM_F_TOKEN_BANNER_STRING, SIM_F_TOKEN_EXPIRES_FRACTION,
+    SIM_F_TOKEN_UNKNOWN_FIELDS,
+    /* /oauth2/default/jwk answers 404 (the keys out of reach for a moment) */
+    SIM_F_JWKS_NOT_FOUND,
+    /* a FHIR route answers OpenEMR's 400 "Refresh Token revoked or logged
+     * out" once, without revoking anything */
+    SIM_F_FHIR_LOGGED_OUT
 };
+#define SIM_F_TOKEN_ODD_FIRST SIM_F_TOKEN_IDT_OTHER_SUB
+#define SIM_F_TOKEN_ODD_LAST SIM_F_TOKEN_UNKNOWN_FIELDS
 #define SIM_F_IDT_FIRST SIM_F_IDT_BAD_SIG
 #define SIM_F_IDT_LAST SIM_F_IDT_HS256
 #define SIM_MAX_FAULTS 32
@@ -332,6 +344,14 @@ const char *sim_route_name(int i);
 void sim_count_route(sim_srv *s, const char *name);
 /* Takes one matching fault of a kind in [lo,hi]; returns kind or 0. Locks. */
 int sim_fault_take(sim_srv *s, const char *path, int lo, int hi, int *status, int *ms);
+/* sim_token_odd.c: the id_token sub a SIM_F_TOKEN_* fault asks for, and
+ * the token response members it rewrites (odd = 0: none). */
+const char *sim_token_odd_sub(int odd, const char *sub);
+void sim_token_odd_apply(int odd, json_t *out);
+/* 1 when a jwks_not_found fault on PATH was taken (answer 404). */
+int sim_jwks_odd_take(sim_srv *s, const char *path);
+/* 1 when a fhir_logged_out fault on PATH was taken (answer 400). */
+int sim_fhir_odd_take(sim_srv *s, const char *path);
 void sim_store_prune_locked(sim_srv *s);
 int sim_client_add_locked(sim_srv *s, sim_client *c);    /* takes ownership */
 int sim_staff_sub(sim_srv *s, const char *username, char *out, size_t outlen);

@@ -128,6 +128,10 @@ void sim_h_metadata(sim_req *q, sim_resp *r)
 void sim_h_jwk(sim_req *q, sim_resp *r)
 {
     sim_srv *s = q->srv;
+    if (sim_jwks_odd_take(s, q->path)) {
+        sim_api_error(r, 404, "Route not found");
+        return;
+    }
     pthread_mutex_lock(&s->lock);
     json_t *k = sim_jwk_of(s->keys[s->nkeys - 1]);
     pthread_mutex_unlock(&s->lock);

@@ -297,6 +297,7 @@ static void issue(sim_req *q, sim_resp *r, const sim_grant *base, const char *sc
     int ttl = __atomic_load_n(&s->access_ttl, __ATOMIC_RELAXED);
     int fst = 0, fms = 0;
     int idfault = sim_fault_take(s, TOKEN_PATH, SIM_F_IDT_FIRST, SIM_F_IDT_LAST, &fst, &fms);
+    int odd = sim_fault_take(s, TOKEN_PATH, SIM_F_TOKEN_ODD_FIRST, SIM_F_TOKEN_ODD_LAST, NULL, NULL);
 
     const char *p = scope;
     while (*p) {
@@ -331,7 +332,8 @@ static void issue(sim_req *q, sim_resp *r, const sim_grant *base, const char *sc
                         : idfault == SIM_F_IDT_IAT_FUTURE ? now + 3600 : now;
         long long exp = idfault == SIM_F_IDT_EXPIRED ? now - 3600 : iat + ttl;
         claims = json_pack("{s:s,s:s,s:I,s:I,s:s}", "iss", iss, "aud", aud, "iat",
-                           (json_int_t)iat, "exp", (json_int_t)exp, "sub", base->sub);
+                           (json_int_t)iat, "exp", (json_int_t)exp, "sub",
+                           sim_token_odd_sub(odd, base->sub));
         if (!claims)
             goto oom;
         if (idfault == SIM_F_IDT_NO_AUD)
@@ -441,6 +443,7 @@ static void issue(sim_req *q, sim_resp *r, const sim_grant *base, const char *sc
         json_object_set_new(out, "need_patient_banner", json_true());
         json_object_set_new(out, "smart_style_url", json_string(style));
     }
+    sim_token_odd_apply(odd, out);
     sim_resp_json(r, 200, out);
     r->ctype = "application/json; charset=UTF-8";
     r->no_store = 1;

@@ -269,6 +269,9 @@ typedef struct vap_grant_info {
     int64_t obtained_at_ms;       /* when the grant was last renewed         */
     uint64_t generation;          /* sealed-file generation                  */
     int has_refresh_token;        /* 0: cannot be renewed without a person   */
+    int64_t renew_due_at_ms;      /* when the plugin renews the access token
+                                     ahead of need (in the background, in a
+                                     running host); 0: it cannot             */
 } vap_grant_info;
 
 /* ---- fetch ------------------------------------------------------------------ */
