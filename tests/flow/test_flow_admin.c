@@ -149,45 +149,6 @@ static int check_all_pass_after_authorize(void)
     return 0;
 }
 
-/* A host built before VAP_CHECK_UNKNOWN (minor 1) would not know it: it gets
- * a warning with the same message, whether it says so in its vap_call or,
- * passing no vap_call, in its vap_host_api. */
-static int check_minor1_host_gets_warn_not_unknown(void)
-{
-    vap_instance *in = NULL;
-    vap_grant_info *gi = NULL;
-    vap_check_report *now = NULL, *old_call = NULL, *old_host = NULL;
-    vap_error err;
-    const char *store = new_store("s-minor1", FLOW_CLIENT_ID, FLOW_SECRET);
-    EXPECT(store && flowkit_instance(&k, &in, &err, "store", store, NULL) == VAP_OK, "setup");
-    int rc = flowkit_authorize(&k, in, &gi, &err, NULL, 0);
-    k.api->release(gi);
-    EXPECT(rc == VAP_OK, "authorize: %s", err.message);
-    vap_call call;
-    VAP_INIT(vap_call, call);
-    VAP_INIT(vap_error, err);
-    int rc1 = k.api->check(in, &call, &now, &err);
-    call.abi_minor = 1;
-    int rc2 = k.api->check(in, &call, &old_call, &err);
-    vap_host_api *host = (vap_host_api *)fakehost_host_api(k.fh);
-    host->abi_minor = 1;
-    int rc3 = k.api->check(in, NULL, &old_host, &err);
-    host->abi_minor = VAP_ABI_MINOR;
-    k.api->instance_free(in);
-    int ok = rc1 == VAP_OK && rc2 == VAP_OK && rc3 == VAP_OK;
-    ok = ok && item_is(now, "secret", VAP_CHECK_UNKNOWN, 0, "first code exchange") &&
-         now->n_unknown == 1 && now->n_warnings == 0;
-    ok = ok && item_is(old_call, "secret", VAP_CHECK_WARN, 0, "first code exchange") &&
-         old_call->n_warnings == 1 && old_call->n_unknown == 0;
-    ok = ok && item_is(old_host, "secret", VAP_CHECK_WARN, 0, "first code exchange") &&
-         old_host->n_warnings == 1 && old_host->n_unknown == 0;
-    k.api->release(now);
-    k.api->release(old_call);
-    k.api->release(old_host);
-    EXPECT(ok, "a minor-1 caller was handed VAP_CHECK_UNKNOWN (or a minor-2 one lost it)");
-    return 0;
-}
-
 /* ---- check: fail paths ------------------------------------------------------- */
 
 static int check_untrusted_ca_fails_connection_with_tls(void)
@@ -657,7 +618,6 @@ static const struct {
 } cases[] = {
 #define CASE(f) {#f, f}
     CASE(check_all_pass_after_authorize),
-    CASE(check_minor1_host_gets_warn_not_unknown),
     CASE(check_untrusted_ca_fails_connection_with_tls),
     CASE(check_unreachable_server_fails_connection),
     CASE(check_404_names_the_api_switch),

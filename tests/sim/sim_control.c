@@ -33,7 +33,11 @@ static const struct { const char *name; int kind; } kinds[] = {
     {"discovery_iss_supported", SIM_F_DISC_ISS_SUPPORTED},
     {"discovery_relative_urls", SIM_F_DISC_RELATIVE},
     {"next_link", SIM_F_NEXT_LINK}, {"next_link_foreign", SIM_F_NEXT_LINK_FOREIGN},
-    {"refresh_invalid_scope", SIM_F_REFRESH_INVALID_SCOPE}, {"paged_total", SIM_F_PAGED_TOTAL}};
+    {"refresh_invalid_scope", SIM_F_REFRESH_INVALID_SCOPE}, {"paged_total", SIM_F_PAGED_TOTAL},
+    {"paged_total_stuck", SIM_F_PAGED_TOTAL_STUCK}, {"authorize_bare_401", SIM_F_AUTHZ_BARE_401},
+    {"authorize_login_elsewhere", SIM_F_AUTHZ_LOGIN_ELSEWHERE},
+    {"authorize_login_http", SIM_F_AUTHZ_LOGIN_HTTP},
+    {"authorize_login_absolute", SIM_F_AUTHZ_LOGIN_ABSOLUTE}};
 
 int sim_control(sim_server *s, const char *action, const char *json, char **out)
 {
@@ -206,7 +210,9 @@ static void faults(sim_req *q, sim_resp *r, json_t *in)
                "id_token_wrong_nonce|id_token_expired|id_token_no_aud|id_token_no_nonce|"
                "id_token_iat_future|id_token_alg_none|id_token_hs256|authorize_iss|"
                "authorize_iss_wrong|discovery_iss_supported|discovery_relative_urls|"
-               "next_link|next_link_foreign|refresh_invalid_scope|paged_total, "
+               "next_link|next_link_foreign|refresh_invalid_scope|paged_total|"
+               "paged_total_stuck|authorize_bare_401|authorize_login_elsewhere|"
+               "authorize_login_http|authorize_login_absolute, "
                "\"count\": N, \"status\"?, "
                "\"ms\"?}");
         return;

@@ -222,7 +222,16 @@ enum sim_fault_kind {
     /* Patient searches as a server that pages by itself (not OpenEMR): an
      * unpaged search returns at most `status` (default 10) entries, and
      * `total` counts every match */
-    SIM_F_PAGED_TOTAL
+    SIM_F_PAGED_TOTAL,
+    /* the same, but a server that honours neither _count nor _offset: every
+     * answer is the first `status` entries, total still every match */
+    SIM_F_PAGED_TOTAL_STUCK,
+    /* /oauth2/default/authorize, answered before OpenEMR looks: a reverse
+     * proxy's Basic-auth 401 (empty body); a login page on another host (SSO);
+     * the login page over http://; the login page as an absolute URL on the
+     * issuer's origin (OpenEMR sends a relative one) */
+    SIM_F_AUTHZ_BARE_401, SIM_F_AUTHZ_LOGIN_ELSEWHERE, SIM_F_AUTHZ_LOGIN_HTTP,
+    SIM_F_AUTHZ_LOGIN_ABSOLUTE
 };
 #define SIM_F_IDT_FIRST SIM_F_IDT_BAD_SIG
 #define SIM_F_IDT_LAST SIM_F_IDT_HS256
