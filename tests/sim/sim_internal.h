@@ -231,7 +231,9 @@ enum sim_fault_kind {
      * the login page over http://; the login page as an absolute URL on the
      * issuer's origin (OpenEMR sends a relative one) */
     SIM_F_AUTHZ_BARE_401, SIM_F_AUTHZ_LOGIN_ELSEWHERE, SIM_F_AUTHZ_LOGIN_HTTP,
-    SIM_F_AUTHZ_LOGIN_ABSOLUTE
+    SIM_F_AUTHZ_LOGIN_ABSOLUTE,
+    /* FHIR searches: "total" off by `status` (default -1) from the entries */
+    SIM_F_TOTAL_OFF
 };
 #define SIM_F_IDT_FIRST SIM_F_IDT_BAD_SIG
 #define SIM_F_IDT_LAST SIM_F_IDT_HS256

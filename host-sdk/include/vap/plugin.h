@@ -282,8 +282,11 @@ typedef struct vap_grant_info {
  * more only when the answer shows the server pages: Bundle.link[next] (under
  * fhir_base), or a Bundle "total" larger than its entries (then _count and
  * _offset).  A query that carries _count itself is paged by _offset.  A
- * merged Bundle that stopped early (max_pages, or a paged answer that came
- * back empty) carries the header X-Vap-Pages-Truncated: 1. */
+ * merged Bundle that stopped early (max_pages, a paged answer that came
+ * back empty, a page that repeats an earlier one), or whose entries are not
+ * as many as the server's total, carries the header X-Vap-Pages-Truncated: 1.
+ * Its "total" is the server's count of matches when the server gave one,
+ * else the merged count when every page was read, else absent. */
 
 typedef struct vap_fetch_request {
     uint32_t struct_size;
