@@ -514,6 +514,29 @@ static int register_user_scopes_disabled_then_enabled(void)
     return 0;
 }
 
+/* The server's answer outranks the rule: a client with user/ scopes that
+ * the token endpoint treats as enabled is reported enabled. */
+static int register_user_scopes_enabled_by_server_says_enabled(void)
+{
+    vap_instance *in = NULL;
+    vap_register_result *res = NULL;
+    vap_error err;
+    const char *store = new_store("s-reg-user-on", NULL, NULL);
+    EXPECT(store && flowkit_instance(&k, &in, &err, "client_id", NULL, "store", store, NULL) ==
+                        VAP_OK, "setup: %s", err.message);
+    EXPECT(flowkit_control(&k, "faults", "{\"route\":\"/oauth2/default/registration\","
+                                         "\"kind\":\"register_enabled\",\"count\":1}",
+                           NULL, 0) == 200, "fault");
+    int rc = do_register(in, &res, &err);
+    k.api->instance_free(in);
+    flowkit_control(&k, "faults/clear", "{}", NULL, 0);
+    EXPECT(rc == VAP_OK, "register: %s", err.message);
+    int enabled = res->enabled == 1 && res->next_steps[0] == '\0';
+    EXPECT(enabled, "enabled %d, steps: %s", res->enabled, res->next_steps);
+    k.api->release(res);
+    return 0;
+}
+
 static int register_patient_scopes_enabled_at_once(void)
 {
     vap_instance *in = NULL;
@@ -638,6 +661,7 @@ static const struct {
     CASE(check_grant_without_configured_scopes_warns),
     CASE(check_leaves_the_grant_untouched),
     CASE(register_user_scopes_disabled_then_enabled),
+    CASE(register_user_scopes_enabled_by_server_says_enabled),
     CASE(register_patient_scopes_enabled_at_once),
     CASE(register_manual_approval_says_disabled),
     CASE(register_refused_when_client_id_configured),

@@ -233,7 +233,10 @@ enum sim_fault_kind {
     SIM_F_AUTHZ_BARE_401, SIM_F_AUTHZ_LOGIN_ELSEWHERE, SIM_F_AUTHZ_LOGIN_HTTP,
     SIM_F_AUTHZ_LOGIN_ABSOLUTE,
     /* FHIR searches: "total" off by `status` (default -1) from the entries */
-    SIM_F_TOTAL_OFF
+    SIM_F_TOTAL_OFF,
+    /* /oauth2/default/registration: the client is created enabled whatever
+     * its scopes (an OpenEMR that does not hold user/ clients for approval) */
+    SIM_F_REGISTER_ENABLED
 };
 #define SIM_F_IDT_FIRST SIM_F_IDT_BAD_SIG
 #define SIM_F_IDT_LAST SIM_F_IDT_HS256
