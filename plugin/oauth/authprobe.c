@@ -78,11 +78,13 @@ int probe_authorize(struct vap_instance *inst, const char *authorization_url,
             /* Another host (SSO), another scheme or port: not OpenEMR's login
              * page, so not OpenEMR's verdict on the client. */
             struct url_parts u;
-            int ok = url_split(loc, strlen(loc), &u) == 0;
-            snprintf(detail, detail_cap, "HTTP %d to %.*s%s%.*s, not this server's login page",
-                     rs.status, ok ? (int)u.scheme_len : 0, ok ? u.scheme : "",
-                     ok ? "://" : "", ok ? (int)(u.host_len > 80 ? 80 : u.host_len) : 0,
-                     ok ? u.host : "");
+            if (url_split(loc, strlen(loc), &u) == 0)
+                snprintf(detail, detail_cap, "HTTP %d to %.*s://%.*s, not this server's login "
+                         "page", rs.status, (int)u.scheme_len, u.scheme,
+                         (int)(u.host_len > 80 ? 80 : u.host_len), u.host);
+            else
+                snprintf(detail, detail_cap, "HTTP %d to another origin, not this server's "
+                         "login page", rs.status);
         } else if (cb && rr.error != NULL && strcmp(rr.error, "invalid_scope") == 0) {
             char name[96];
             *verdict = PROBE_AUTHZ_SCOPE;
