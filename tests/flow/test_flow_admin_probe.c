@@ -8,66 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "flowkit.h"
-#include "vapseal.h"
-
-static struct flowkit k;
-static int failures;
-
-#define EXPECT(cond, ...)                                                                  \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            printf("  line %d: ", __LINE__);                                               \
-            printf(__VA_ARGS__);                                                           \
-            printf("\n");                                                                  \
-            return 1;                                                                      \
-        }                                                                                  \
-    } while (0)
-
-/* A new 0700 store under the kit's dir with the client secret sealed. */
-static const char *new_store(const char *name, const char *client_id, const char *secret)
-{
-    static char path[4][160];
-    static int next;
-    char *p = path[next++ % 4];
-    snprintf(p, 160, "%s/%s", k.dir, name);
-    if (mkdir(p, 0700) != 0)
-        return NULL;
-    seal_err se = {0};
-    seal_store *st = NULL;
-    seal_binding bind = {k.issuer, client_id};
-    int rc = seal_store_open(p, &st, &se) != 0 ||
-             seal_store_put(st, k.keyring, "client_secret", &bind, (const uint8_t *)secret,
-                            strlen(secret), NULL, &se) != 0;
-    seal_store_close(st);
-    return rc ? NULL : p;
-}
-
-static const vap_check_item *item(const vap_check_report *rep, const char *name)
-{
-    for (size_t i = 0; rep && i < rep->n_items; i++)
-        if (strcmp(rep->items[i]->name, name) == 0)
-            return rep->items[i];
-    return NULL;
-}
-
-static int item_is(const vap_check_report *rep, const char *name, int result, int code,
-                   const char *word)
-{
-    const vap_check_item *it = item(rep, name);
-    if (it == NULL) {
-        printf("  no %s item\n", name);
-        return 0;
-    }
-    int ok = it->result == result && (result != VAP_CHECK_FAIL || it->code == code) &&
-             (word == NULL || strstr(it->message, word) != NULL);
-    if (!ok)
-        printf("  %s: result %d code %d (want %d/%d, \"%s\"): %s\n", name, it->result,
-               it->code, result, code, word ? word : "", it->message);
-    return ok;
-}
+#include "admin_kit.h"
 
 /* The next request to /authorize (the probe) gets this front-end fault. */
 static int front_fault(const char *kind)
@@ -195,38 +137,16 @@ static int check_minor1_host_gets_warn_not_unknown(void)
     return 0;
 }
 
-static const struct {
-    const char *name;
-    int (*fn)(void);
-} cases[] = {
-#define CASE(f) {#f, f}
-    CASE(proxy_basic_401_is_unknown_in_check),
-    CASE(proxy_basic_401_lets_authorize_go_on),
-    CASE(login_on_another_host_is_unknown),
-    CASE(login_over_http_is_unknown),
-    CASE(login_absolute_on_same_origin_passes),
-    CASE(check_minor1_host_gets_warn_not_unknown),
-#undef CASE
+static const struct admin_case cases[] = {
+    ADMIN_CASE(proxy_basic_401_is_unknown_in_check),
+    ADMIN_CASE(proxy_basic_401_lets_authorize_go_on),
+    ADMIN_CASE(login_on_another_host_is_unknown),
+    ADMIN_CASE(login_over_http_is_unknown),
+    ADMIN_CASE(login_absolute_on_same_origin_passes),
+    ADMIN_CASE(check_minor1_host_gets_warn_not_unknown),
 };
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s PLUGIN.so [CASE]\n", argv[0]);
-        return 2;
-    }
-    if (flowkit_start(&k, argv[1], NULL) != 0)
-        return 1;
-    size_t ran = 0;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        if (argc > 2 && strcmp(argv[2], cases[i].name) != 0)
-            continue;
-        ran++;
-        int rc = cases[i].fn();
-        printf("%s %s\n", rc == 0 ? "ok  " : "FAIL", cases[i].name);
-        failures += rc != 0;
-    }
-    flowkit_stop(&k);
-    printf("%zu passed, %d failed\n", ran - (size_t)failures, failures);
-    return failures || ran == 0 ? 1 : 0;
+    return admin_run(cases, sizeof cases / sizeof cases[0], argc, argv);
 }
