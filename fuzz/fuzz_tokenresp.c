@@ -39,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tokresp_error_parse(body, size, &e);
     for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) {
         tokresp_ctx ctx = {(tokresp_grant)(i & 1),
-                           "http://localhost:8000/oauth/callback", 0, "openid offline_access"};
+                           "http://localhost:8000/oauth/callback", 0, "openid offline_access",
+                           "openid"};
         VAP_INIT(vap_error, err);
         int rc = tokresp_classify(statuses[i], body, size, &ctx, &err);
         if (rc >= 0 || err.code != rc ||

@@ -149,6 +149,12 @@ int cmd_check(struct vaphost *vh, int argc, char **argv)
 
 /* ---- helpers ---------------------------------------------------------------- */
 
+static int admin_result_is_unknown(int r)
+{
+    return r != VAP_CHECK_PASS && r != VAP_CHECK_WARN && r != VAP_CHECK_FAIL &&
+           r != VAP_CHECK_SKIP;
+}
+
 static const char *admin_result_name(int result)
 {
     switch (result) {
@@ -167,8 +173,7 @@ static void admin_check_text(const vap_check_report *rep)
         const vap_check_item *it = rep->items[i];
         int r = it->result;
         /* A result this host does not know is never shown as passed. */
-        int is_unknown = r != VAP_CHECK_PASS && r != VAP_CHECK_WARN && r != VAP_CHECK_FAIL &&
-                         r != VAP_CHECK_SKIP;
+        int is_unknown = admin_result_is_unknown(r);
         const char *mark = r == VAP_CHECK_FAIL ? "\u2717"
                            : r == VAP_CHECK_SKIP ? "-"
                            : is_unknown          ? "?"
@@ -189,18 +194,23 @@ static int admin_check_json(const vap_check_report *rep)
     int rc = -1;
     if (root == NULL || arr == NULL)
         goto out;
+    size_t unknown = 0;
     for (size_t i = 0; i < rep->n_items; i++) {
         const vap_check_item *it = rep->items[i];
+        /* Unknown (or a result this host does not know) is never "ok". */
+        int is_unknown = admin_result_is_unknown(it->result);
+        unknown += is_unknown;
         json_t *o = json_pack("{s:s,s:s,s:b,s:i,s:s}", "name", it->name, "result",
                               admin_result_name(it->result), "ok",
-                              it->result != VAP_CHECK_FAIL, "code", it->code, "message",
-                              it->message);
+                              it->result != VAP_CHECK_FAIL && !is_unknown, "code", it->code,
+                              "message", it->message);
         if (o == NULL || json_array_append_new(arr, o) != 0)
             goto out;
     }
     if (json_object_set_new(root, "ok", json_boolean(rep->n_failed == 0)) != 0 ||
         json_object_set_new(root, "failed", json_integer((json_int_t)rep->n_failed)) != 0 ||
         json_object_set_new(root, "warnings", json_integer((json_int_t)rep->n_warnings)) != 0 ||
+        json_object_set_new(root, "unknown", json_integer((json_int_t)unknown)) != 0 ||
         json_object_set(root, "checks", arr) != 0)
         goto out;
     char *s = json_dumps(root, JSON_INDENT(2) | JSON_ENSURE_ASCII);

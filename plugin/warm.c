@@ -2,10 +2,12 @@
  *
  * "OPTIONS *" to fhir_base's host on up to warm_connections idle pool
  * handles: the web server answers it itself (no OpenEMR code runs, unlike a
- * HEAD to /metadata, which OpenEMR answers 404 after running PHP), and any
- * answer leaves a live TLS connection in the handle.  A failure is logged at
- * debug level only: warming is an optimisation, never an error.  The thread sleeps on a condition variable, so
- * instance_free stops it at once. */
+ * HEAD to /metadata, which OpenEMR answers 404 after running PHP), and a
+ * 2xx leaves a live TLS connection in the handle.  A server that refuses it
+ * (nginx: 400 and close) is not asked again (http_client_warm).  A failure
+ * is logged at debug level only: warming is an optimisation, never an
+ * error.  The thread sleeps on a condition variable, so instance_free stops
+ * it at once. */
 #include "warm.h"
 
 #include <errno.h>

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/errors.h"
+#include "core/log.h"
 #include "instance.h"
 #include "core/object.h"
 
@@ -45,10 +46,17 @@ int check_run(struct vap_instance *inst, const vap_call *call, vap_check_report 
             item_free(l.items[i]);
         return err_set(err, VAP_E_NOMEM, "out of memory building the check report");
     }
+    /* A caller built before VAP_CHECK_UNKNOWN existed would not know it (and
+     * might show it as a pass): it gets a warning with the same message. */
+    uint32_t minor = call != NULL && VAP_HAS(call, abi_minor) ? call->abi_minor
+                                                               : plog_host_minor();
     for (size_t i = 0; i < l.n; i++) {
+        if (minor < 2 && l.items[i]->result == VAP_CHECK_UNKNOWN)
+            l.items[i]->result = VAP_CHECK_WARN;
         arr[i] = l.items[i];
         rep->n_failed += l.items[i]->result == VAP_CHECK_FAIL;
         rep->n_warnings += l.items[i]->result == VAP_CHECK_WARN;
+        rep->n_unknown += l.items[i]->result == VAP_CHECK_UNKNOWN;
     }
     rep->items = arr;
     rep->n_items = l.n;

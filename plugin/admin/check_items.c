@@ -176,9 +176,11 @@ void check_redirect(struct vap_instance *inst, const struct check_state *st,
                   "trailing slash)", cfg->client_id, r);
         break;
     case PROBE_AUTHZ_UNCLEAR:
-        check_add(l, "redirect_uri", VAP_CHECK_WARN, VAP_OK,
+        check_add(l, "redirect_uri", VAP_CHECK_UNKNOWN, VAP_OK,
                   "%s is well formed, but the server's answer (%s) does not say whether it is "
-                  "the one registered: compare it with " CLIENTS_PAGE, r, st->authz_detail);
+                  "the one registered (a proxy or a login service in front of OpenEMR may have "
+                  "answered): compare it with " CLIENTS_PAGE "; vap-host authorize will show it",
+                  r, st->authz_detail);
         break;
     default:
         check_add(l, "redirect_uri", VAP_CHECK_WARN, VAP_OK,

@@ -4,9 +4,9 @@
  * Order matters: the store is opened first (a secret that cannot be sealed
  * must not be asked for), the secret goes from the response body into
  * secure memory and from there into the sealed file.  Whether the client
- * is enabled comes from OpenEMR's rule (user/ and system/ scopes: disabled)
- * and otherwise from a harmless renewal with a made-up refresh token
- * (probe.h), which a disabled client fails (manual approval).
+ * is enabled comes from a harmless renewal with a made-up refresh token
+ * (probe.h), which a disabled client fails, and, when that answer does not
+ * tell, from OpenEMR's rule (user/ and system/ scopes: disabled).
  *
  * With client_auth=private_key_jwt no secret is kept: a signing key is made
  * first, its public JWKS goes into the registration, and its private half is
@@ -135,14 +135,15 @@ int register_client(struct vap_instance *inst, const vap_call *call,
                      &verdict, detail, sizeof detail, &perr) != VAP_OK)
         verdict = PROBE_CLIENT_UNCLEAR;
     /* OpenEMR creates a confidential client with user/ or system/ scopes
-     * disabled, and its registration answer does not say so (§3, §12): the
-     * rule wins over any probe. */
+     * disabled, and its registration answer does not say so (§3, §12).  The
+     * server's own answer comes first; the rule decides only when that
+     * answer does not tell. */
     int needs_approval = scope_has_prefix(cfg->scope, "user/") ||
                          scope_has_prefix(cfg->scope, "system/");
-    int enabled = needs_approval                       ? 0
-                  : verdict == PROBE_CLIENT_ENABLED    ? 1
-                  : verdict == PROBE_CLIENT_REJECTED   ? 0
-                                                       : -1;
+    int enabled = verdict == PROBE_CLIENT_ENABLED    ? 1
+                  : verdict == PROBE_CLIENT_REJECTED ? 0
+                  : needs_approval                   ? 0
+                                                     : -1;
     char steps[REGISTER_STEPS_MAX] = "";
     if (enabled == 0)
         register_enable_steps(name, reg.client_id, needs_approval, steps, sizeof steps);

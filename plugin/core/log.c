@@ -14,6 +14,11 @@ void plog_init(const vap_host_api *host)
     g_host = host;
 }
 
+uint32_t plog_host_minor(void)
+{
+    return g_host != NULL ? g_host->abi_minor : VAP_ABI_MINOR;
+}
+
 void plog_allow(int level)
 {
     /* A benign race at worst: instances are created before they log. */

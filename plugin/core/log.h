@@ -8,6 +8,9 @@
 /* Called once by the entry point; host must outlive the process. */
 void plog_init(const vap_host_api *host);
 
+/* The VAP_ABI_MINOR the host's vap_host_api was built against. */
+uint32_t plog_host_minor(void);
+
 /* One log line through the host (control characters replaced).  Never pass
  * a secret, token, code, verifier or patient data. */
 void plog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

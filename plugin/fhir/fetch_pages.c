@@ -14,7 +14,17 @@
  *     "ask again at _offset + _count".
  * A paged request that comes back empty while "total" promised more stops
  * the walk (the Bundle is marked truncated), so paging never turns matches
- * into none. */
+ * into none.  So does a page that starts with an entry already merged: a
+ * server that honours neither _count nor _offset answers every page with
+ * the first one, and the walk must not repeat it.
+ *
+ * "total" in the merged Bundle: the server's count of matches when its
+ * first page showed it is one (it differed from that page's entries, or
+ * there was only one page); then the merged entries are marked truncated
+ * whenever they are not that many (less the host's own _offset).  A total
+ * that only counted its own page (OpenEMR writes the page size there) is
+ * replaced by the merged count when the walk reached the end, and dropped
+ * when it did not: a count the plugin cannot vouch for is never written. */
 #include "fhir/fetch_pages.h"
 
 #include <limits.h>
@@ -35,6 +45,20 @@ struct pages_obj {
     char *body;
     vap_header headers[1];
 };
+
+/* An entry's identity: its fullUrl, else resourceType/id; "" when neither. */
+static void entry_key(json_t *e, char *out, size_t cap)
+{
+    const char *full = pjson_str(e, "fullUrl");
+    json_t *res = json_object_get(e, "resource");
+    const char *rt = pjson_str(res, "resourceType"), *id = pjson_str(res, "id");
+    if (full != NULL && full[0] != '\0')
+        snprintf(out, cap, "%s", full);
+    else if (rt != NULL && id != NULL)
+        snprintf(out, cap, "%s/%s", rt, id);
+    else
+        out[0] = '\0';
+}
 
 static void pages_dtor(void *obj)
 {
@@ -97,7 +121,7 @@ int fetch_all_pages(struct vap_instance *inst, const vap_call *call, const vap_f
     const struct config *cfg = &inst->cfg;
     vap_fetch_request page;
     char query[FETCH_QUERY_MAX + 64], path[FETCH_PATH_MAX + 1];
-    json_t *merged = NULL, *entries = json_array();
+    json_t *merged = NULL, *entries = json_array(), *seen = json_object();
     vap_fetch_response *resp = NULL;
     uint32_t max_pages = VAP_HAS(req, max_pages) && req->max_pages ? req->max_pages
                                                                    : FETCH_PAGES_DEFAULT;
@@ -106,16 +130,21 @@ int fetch_all_pages(struct vap_instance *inst, const vap_call *call, const vap_f
     uint32_t pages = 0;
     size_t total_bytes = 0;
 
-    if (entries == NULL)
+    if (entries == NULL || seen == NULL) {
+        json_decref(entries);
+        json_decref(seen);
         return err_set(err, VAP_E_NOMEM, "out of memory");
+    }
     if (!VAP_HAS(req, max_pages) || req->path == NULL) {
         json_decref(entries);
+        json_decref(seen);
         return err_set(err, VAP_E_INVAL, "fetch: no path (or a request struct too old for "
                                          "all-pages)");
     }
     if ((req->method != NULL && strcmp(req->method, "GET") != 0) ||
         (VAP_HAS(req, flags) && (req->flags & VAP_FETCH_STANDARD_API))) {
         json_decref(entries);
+        json_decref(seen);
         return err_set(err, VAP_E_INVAL, "fetch: all-pages is for FHIR searches (GET) only");
     }
     memcpy(&page, req, sizeof page < req->struct_size ? sizeof page : req->struct_size);
@@ -129,6 +158,8 @@ int fetch_all_pages(struct vap_instance *inst, const vap_call *call, const vap_f
         offset = 0;
     int we_paged = 0;
     long promised = -1; /* the "total" the first page announced, -1 none */
+    long first_offset = offset;
+    size_t first_n = 0;
 
     for (;;) {
         if (pages == max_pages) {
@@ -164,6 +195,7 @@ int fetch_all_pages(struct vap_instance *inst, const vap_call *call, const vap_f
                 *out = resp;
                 resp = NULL;
                 json_decref(entries);
+                json_decref(seen);
                 return VAP_OK;
             }
             rc = err_set(err, VAP_E_PROTOCOL, "fetch: page %u is not a FHIR Bundle", pages);
@@ -174,6 +206,28 @@ int fetch_all_pages(struct vap_instance *inst, const vap_call *call, const vap_f
         json_t *tot = json_object_get(b, "total");
         if (pages == 1 && json_is_integer(tot) && json_integer_value(tot) >= 0)
             promised = (long)json_integer_value(tot);
+        if (pages == 1)
+            first_n = n;
+        char key[FETCH_PATH_MAX + 256];
+        if (pages > 1 && n > 0) {
+            entry_key(json_array_get(es, 0), key, sizeof key);
+            if (key[0] != '\0' && json_object_get(seen, key) != NULL) {
+                /* The server gave this page already: it ignores the paging
+                 * parameters.  Stop with what is merged, marked incomplete. */
+                truncated = 1;
+                plog(VAP_LOG_WARN, "fetch: page %u starts with an entry of an earlier page "
+                                   "(the server ignores _count/_offset); the merged Bundle has "
+                                   "%zu entries and is incomplete", pages,
+                     json_array_size(entries));
+                json_decref(b);
+                break;
+            }
+        }
+        for (size_t j = 0; j < n; j++) {
+            entry_key(json_array_get(es, j), key, sizeof key);
+            if (key[0] != '\0')
+                json_object_set_new(seen, key, json_true());
+        }
         if (we_paged && n == 0) {
             /* Paged, and the server answered nothing: stop rather than lose
              * what the first answer had (some servers empty paged searches). */
@@ -255,7 +309,20 @@ int fetch_all_pages(struct vap_instance *inst, const vap_call *call, const vap_f
         resp = NULL;
     }
 
-    json_object_set_new(merged, "total", json_integer((json_int_t)json_array_size(entries)));
+    /* What total means here: see the top of this file. */
+    size_t have = json_array_size(entries);
+    if (promised >= 0 && (promised != (long)first_n || pages == 1)) {
+        long want = promised > first_offset ? promised - first_offset : 0;
+        if ((long)have != want && !truncated) {
+            truncated = 1;
+            plog(VAP_LOG_WARN, "fetch: the server announced %ld matches but the pages hold %zu; "
+                               "the merged Bundle is marked incomplete", want, have);
+        }
+    } else if (!truncated) {
+        json_object_set_new(merged, "total", json_integer((json_int_t)have));
+    } else {
+        json_object_del(merged, "total");
+    }
     json_object_set(merged, "entry", entries);
     char *body = json_dumps(merged, JSON_COMPACT);
     struct pages_obj *o = body ? obj_new(sizeof *o, pages_dtor) : NULL;
@@ -281,5 +348,6 @@ out:
     obj_release(resp);
     json_decref(merged);
     json_decref(entries);
+    json_decref(seen);
     return rc;
 }

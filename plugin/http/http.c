@@ -271,12 +271,37 @@ int http_status_vap(int status)
     return VAP_E_HTTP;
 }
 
+/* After a warm-up answer: a non-2xx status, or a connection the server
+ * closed, means this server does not take "OPTIONS *" (nginx: 400 and
+ * close).  Asking again would only add refusals to its logs, where fail2ban
+ * may count them: stop for good, say so once, and leave the slot cold.
+ * Returns 1 when the slot holds a live connection the server accepted. */
+static int http_warm_accepted(struct http_client *c, struct http_slot *s, const char *host)
+{
+    long code = 0;
+    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &code);
+    if (code >= 200 && code <= 299 && s->conn_kept)
+        return 1;
+    if (__atomic_exchange_n(&c->warm_refused, 1, __ATOMIC_RELAXED) == 0) {
+        if (code >= 200 && code <= 299)
+            plog(VAP_LOG_INFO, "connection warm-up off: %s closed the connection after "
+                               "\"OPTIONS *\"; connections open at the first request instead",
+                 host);
+        else
+            plog(VAP_LOG_INFO, "connection warm-up off: %s answers \"OPTIONS *\" with %ld; "
+                               "connections open at the first request instead", host, code);
+    }
+    return 0;
+}
+
 int http_client_warm(struct http_client *c, const char *url, unsigned n,
                      int64_t idle_ms, int64_t deadline_ms, vap_cancel *cancel, vap_error *err)
 {
     int rc = VAP_OK;
     unsigned done = 0;
     for (unsigned i = 0; i < c->n_slots && done < n; i++) {
+        if (__atomic_load_n(&c->warm_refused, __ATOMIC_RELAXED))
+            break;
         struct http_slot *s = &c->slots[i];
         pthread_mutex_lock(&c->mu);
         int take = !s->busy && (s->last_used == 0 ||
@@ -307,8 +332,9 @@ int http_client_warm(struct http_client *c, const char *url, unsigned n,
                                     http_proxy_via(c, s), s->errbuf, err);
         else if (rc != VAP_OK)
             rc = err_set(err, rc, "warming up %s failed", host);
+        int warm = rc == VAP_OK && http_warm_accepted(c, s, host);
         http_xfer_release(&s->x);
-        http_slot_put(c, s, rc == VAP_OK);
+        http_slot_put(c, s, warm);
         if (rc != VAP_OK)
             break;
         done++;

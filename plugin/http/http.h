@@ -90,8 +90,10 @@ int http_status_vap(int status);
  * handles that have been idle for at least idle_ms (0: every idle handle),
  * so the next caller does not pay a handshake.  The web server answers that
  * itself (Apache: 200 with Allow, no application code runs), where a HEAD
- * to a FHIR route runs OpenEMR's PHP for a 404.  Any HTTP status counts as
- * warm.  Call at instance start, and when the instance has been idle.
+ * to a FHIR route runs OpenEMR's PHP for a 404.  Only a 2xx on a connection
+ * left open counts as warm; any other answer (nginx: 400 and close) turns
+ * warming off for the client for good, logged once at info level.  Call at
+ * instance start, and when the instance has been idle.
  * cancel (may be NULL) ends it promptly, e.g. when the instance is freed. */
 int http_client_warm(struct http_client *c, const char *url, unsigned n,
                      int64_t idle_ms, int64_t deadline_ms, vap_cancel *cancel, vap_error *err);

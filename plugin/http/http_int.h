@@ -31,6 +31,7 @@ struct http_slot {
     int had_headers;   /* a header list is set on easy */
     int64_t last_used; /* monotonic ms; 0 = never connected */
     int64_t clock;     /* last monotonic reading of http_run (ms) */
+    int conn_kept;     /* http_run ended with the connection still open */
     const char *proxy_set; /* CURLOPT_PROXY last set ("" none); NULL: never */
     struct http_xfer x;
     char errbuf[CURL_ERROR_SIZE];
@@ -51,6 +52,8 @@ struct http_client {
     char *no_proxy;         /* proxy=env: the hosts that bypass it, or NULL */
     int proxy_env;          /* the proxy came from the environment        */
     char proxy_shown[160];  /* for messages: no user or password          */
+    int warm_refused;       /* the server does not take "OPTIONS *": never
+                               warm again (atomic; set once)               */
 };
 
 /* HTTP_M_OPTIONS is "OPTIONS *": the server itself answers, not an application. */

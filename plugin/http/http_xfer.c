@@ -190,6 +190,11 @@ int http_run(struct http_slot *s, vap_cancel *cancel, int64_t deadline,
     }
     if (!clock_read)
         s->clock = http_mono_ms();
+    /* Asked while the handle is still in its multi, whose cache holds the
+     * connection: once removed, libcurl no longer finds it. */
+    curl_socket_t sock = CURL_SOCKET_BAD;
+    s->conn_kept = curl_easy_getinfo(s->easy, CURLINFO_ACTIVESOCKET, &sock) == CURLE_OK &&
+                   sock != CURL_SOCKET_BAD;
     curl_multi_remove_handle(s->multi, s->easy);
     cancel_detach(cancel, &w);
     return rc;

@@ -478,7 +478,7 @@ static int exchange_code(struct vap_instance *inst, const struct authz_endpoints
     } else {
         int ra = http_retry_after_s(rs.hdrs.retry_after, strlen(rs.hdrs.retry_after),
                                     plugin_now_ms() / 1000);
-        tokresp_ctx ctx = {TOKRESP_GRANT_CODE, tx->redirect_uri, ra > 0 ? ra : 0, NULL};
+        tokresp_ctx ctx = {TOKRESP_GRANT_CODE, tx->redirect_uri, ra > 0 ? ra : 0, NULL, NULL};
         rc = tokresp_classify(rs.status, rs.body, rs.body_len, &ctx, err);
     }
 out:

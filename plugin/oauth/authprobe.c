@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/errors.h"
+#include "core/url.h"
 #include "http/http.h"
 #include "instance.h"
 #include "jose/b64url.h"
@@ -16,6 +17,7 @@
 
 static int add_query(char *url, size_t cap, size_t *used, const char *name, const char *value);
 static void random_challenge(char *out, size_t cap);
+static int same_origin(const char *base, const char *loc);
 
 int probe_authorize(struct vap_instance *inst, const char *authorization_url,
                     const char *client_id, const char *redirect_uri, const char *scope,
@@ -52,7 +54,10 @@ int probe_authorize(struct vap_instance *inst, const char *authorization_url,
         goto out;
     tokresp_error e;
     int parsed = tokresp_error_parse(rs.body, rs.body_len, &e) == VAP_OK;
-    if (rs.status == 401 || (parsed && strcmp(e.error, "invalid_client") == 0)) {
+    /* Only OpenEMR's own answer counts: a 401 from a reverse proxy (Basic
+     * auth, an empty page) says nothing about the client. */
+    if (parsed && strcmp(e.error, "invalid_client") == 0 && rs.status >= 400 &&
+        rs.status <= 499) {
         *verdict = PROBE_AUTHZ_CLIENT;
         snprintf(detail, detail_cap, "HTTP %d invalid_client", rs.status);
     } else if (rs.status >= 300 && rs.status <= 399 && rs.hdrs.location[0] != '\0') {
@@ -65,10 +70,21 @@ int probe_authorize(struct vap_instance *inst, const char *authorization_url,
         VAP_INIT(vap_error, perr);
         memset(&rr, 0, sizeof rr);
         int cb = to_client && redirect_parse(loc, strlen(loc), &rr, &perr) == VAP_OK;
-        if (!to_client) {
+        if (!to_client && same_origin(authorization_url, loc)) {
             /* Sent on to the login page: client, redirect URI and scope passed. */
             *verdict = PROBE_AUTHZ_ACCEPTED;
             snprintf(detail, detail_cap, "HTTP %d to the login page", rs.status);
+        } else if (!to_client) {
+            /* Another host (SSO), another scheme or port: not OpenEMR's login
+             * page, so not OpenEMR's verdict on the client. */
+            struct url_parts u;
+            if (url_split(loc, strlen(loc), &u) == 0)
+                snprintf(detail, detail_cap, "HTTP %d to %.*s://%.*s, not this server's login "
+                         "page", rs.status, (int)u.scheme_len, u.scheme,
+                         (int)(u.host_len > 80 ? 80 : u.host_len), u.host);
+            else
+                snprintf(detail, detail_cap, "HTTP %d to another origin, not this server's "
+                         "login page", rs.status);
         } else if (cb && rr.error != NULL && strcmp(rr.error, "invalid_scope") == 0) {
             char name[96];
             *verdict = PROBE_AUTHZ_SCOPE;
@@ -118,4 +134,24 @@ static void random_challenge(char *out, size_t cap)
     if (b64url_encode(raw, sizeof raw, out, cap) != 0)
         out[0] = '\0';
     sodium_memzero(raw, sizeof raw);
+}
+
+/* 1 when a Location (absolute, scheme-relative or relative) names the
+ * origin of base, the authorization endpoint it came from. */
+static int same_origin(const char *base, const char *loc)
+{
+    struct url_parts b, l;
+    char abs[URL_MAX_LEN + 16];
+    if (url_split(base, strlen(base), &b) != 0)
+        return 0;
+    if (strncmp(loc, "//", 2) == 0) {
+        int n = snprintf(abs, sizeof abs, "%.*s:%s", (int)b.scheme_len, b.scheme, loc);
+        if (n < 0 || (size_t)n >= sizeof abs)
+            return 0;
+        loc = abs;
+    } else if (strstr(loc, "://") == NULL || strcspn(loc, "/?#") < (size_t)(strstr(loc, "://") - loc)) {
+        /* No scheme: a path on base's own origin. */
+        return 1;
+    }
+    return url_split(loc, strlen(loc), &l) == 0 && url_same_origin(&b, &l);
 }

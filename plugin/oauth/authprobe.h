@@ -14,7 +14,8 @@ struct vap_instance;
 
 enum probe_authz_verdict {
     PROBE_AUTHZ_ACCEPTED = 0,  /* client, redirect URI and scope accepted   */
-    PROBE_AUTHZ_CLIENT = 1,    /* 401 invalid_client: unknown client_id, or a
+    PROBE_AUTHZ_CLIENT = 1,    /* OpenEMR's invalid_client (a JSON body, not
+                                  just a 401): unknown client_id, or a
                                   redirect URI it was not registered with    */
     PROBE_AUTHZ_SCOPE = 2,     /* the scope was refused (detail names it)   */
     PROBE_AUTHZ_UNCLEAR = 3    /* the server's answer does not tell         */
@@ -25,7 +26,9 @@ enum probe_authz_verdict {
  * OpenEMR answers an unknown client or a redirect URI other than the
  * registered one with 401 invalid_client (a page, no redirect), an unknown
  * scope with a redirect to redirect_uri carrying error=invalid_scope, and a
- * good request with a redirect to its login page (a server that approves at
+ * good request with a redirect to its login page on the endpoint's own
+ * origin (a 401 without that JSON, or a redirect to another host, scheme or
+ * port, is a proxy or an SSO in front: unclear) (a server that approves at
  * once, like the simulator's auto-approve, redirects to redirect_uri with a
  * code, which is neither read nor kept).  Returns VAP_OK with *verdict and
  * detail, or the transport error. */

@@ -61,7 +61,8 @@ int refresh_request_tokens(struct vap_instance *inst, const struct authz_endpoin
         }
         if (!retry_is_transient(rc, status)) {
             if (rc == VAP_OK) {
-                tokresp_ctx ctx = {TOKRESP_GRANT_REFRESH, NULL, ra > 0 ? ra : 0, scope};
+                tokresp_ctx ctx = {TOKRESP_GRANT_REFRESH, NULL, ra > 0 ? ra : 0, scope,
+                                   old->scope};
                 rc = tokresp_classify(status, rs.body, rs.body_len, &ctx, err);
                 if (err != NULL && strcmp(err->oauth_error, "invalid_scope") == 0)
                     plog(VAP_LOG_WARN, "the refresh sent scope \"%s\"; the server refused it",

@@ -145,7 +145,7 @@ out:
 int tokresp_classify(int http_status, const char *body, size_t len,
                      const tokresp_ctx *ctx, vap_error *err)
 {
-    static const tokresp_ctx defaults = {TOKRESP_GRANT_CODE, NULL, 0, NULL};
+    static const tokresp_ctx defaults = {TOKRESP_GRANT_CODE, NULL, 0, NULL, NULL};
     tokresp_error e;
     int rc;
 

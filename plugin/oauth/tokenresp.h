@@ -75,6 +75,8 @@ typedef struct tokresp_ctx {
     int retry_after_s;        /* the response's Retry-After, 0 if none   */
     const char *sent_scope;   /* refresh: the scope sent (for the
                                  invalid_scope message); may be NULL     */
+    const char *granted_scope; /* refresh: the stored grant's scope, before
+                                  the plugin added to it; may be NULL    */
 } tokresp_ctx;
 
 /* The fields of an OAuth error body, cleaned for display: control

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "core/errors.h"
+#include "core/scope.h"
 
 static int has_text(const char *haystack, const char *needle)
 {
@@ -39,8 +40,18 @@ int tokresp_classify_refresh(int status, const tokresp_error *e, const tokresp_c
         char name[64], sent[104];
         if (!tokresp_hint_name(e->hint, name, sizeof name))
             snprintf(name, sizeof name, "(not named)");
-        tokresp_clean_text(ctx != NULL && ctx->sent_scope != NULL ? ctx->sent_scope : "(none)",
-                           sent, sizeof sent);
+        const char *sc = ctx != NULL ? ctx->sent_scope : NULL;
+        const char *gr = ctx != NULL ? ctx->granted_scope : NULL;
+        if (sc != NULL && gr != NULL && strcmp(name, "(not named)") != 0 &&
+            scope_has(sc, strlen(sc), name) && !scope_has(gr, strlen(gr), name))
+            /* Not the grant's scope: the renewal added it (api:oemr,
+             * offline_access), and a new authorization would add it again. */
+            return err_set(err, VAP_E_DENIED,
+                           "The server refused scope %s on refresh (invalid_scope); the plugin "
+                           "added it (the grant lacks it), so authorizing again with the same "
+                           "scope line will not help: allow %s for the client in API Clients, "
+                           "or remove from scope= what needs it", name, name);
+        tokresp_clean_text(sc != NULL ? sc : "(none)", sent, sizeof sent);
         return err_set(err, VAP_E_DENIED,
                        "The server refused scope %s on refresh (invalid_scope); sent \"%s\". "
                        "The grant is kept but cannot be renewed: authorize again",

@@ -1,8 +1,5 @@
-/* test_flow_admin.c - the practice admin's path against the simulator
- * register (confidential client, created disabled with user/
- * scopes, enabled by the admin; enabled at once with patient scopes; refused
- * before anything is sent when it cannot keep the secret), and check: the
- * pass and the fail path of every item.
+/* test_flow_admin.c - check against the simulator: the pass and the fail
+ * path of every item (helpers in admin_kit.c).
  *
  * Usage: test-flow-admin PLUGIN.so [CASE | PREFIX*] */
 #include <stdio.h>
@@ -10,116 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "flowkit.h"
+#include "admin_kit.h"
 #include "vapseal.h"
-
-static struct flowkit k;
-static int failures;
-
-#define EXPECT(cond, ...)                                                                  \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            printf("  line %d: ", __LINE__);                                               \
-            printf(__VA_ARGS__);                                                           \
-            printf("\n");                                                                  \
-            return 1;                                                                      \
-        }                                                                                  \
-    } while (0)
-
-/* ---- helpers ---------------------------------------------------------------- */
-
-/* A new 0700 store under the kit's dir; with secret, seal it for issuer and
- * client_id. */
-static const char *new_store_for(const char *issuer, const char *name, const char *client_id,
-                                 const char *secret)
-{
-    static char path[8][160];
-    static int next;
-    char *p = path[next++ % 8];
-    snprintf(p, 160, "%s/%s", k.dir, name);
-    if (mkdir(p, 0700) != 0)
-        return NULL;
-    if (secret != NULL) {
-        seal_err se = {0};
-        seal_store *st = NULL;
-        seal_binding bind = {issuer, client_id};
-        int rc = seal_store_open(p, &st, &se) != 0 ||
-                 seal_store_put(st, k.keyring, "client_secret", &bind,
-                                (const uint8_t *)secret, strlen(secret), NULL, &se) != 0;
-        seal_store_close(st);
-        if (rc)
-            return NULL;
-    }
-    return p;
-}
-
-static const char *new_store(const char *name, const char *client_id, const char *secret)
-{
-    return new_store_for(k.issuer, name, client_id, secret);
-}
-
-static vap_check_report *run_check(vap_instance *in)
-{
-    vap_check_report *rep = NULL;
-    vap_error err;
-    VAP_INIT(vap_error, err);
-    if (k.api->check(in, NULL, &rep, &err) != VAP_OK) {
-        printf("  check failed: %s\n", err.message);
-        return NULL;
-    }
-    return rep;
-}
-
-static const vap_check_item *item(const vap_check_report *rep, const char *name)
-{
-    for (size_t i = 0; rep && i < rep->n_items; i++)
-        if (strcmp(rep->items[i]->name, name) == 0)
-            return rep->items[i];
-    static const vap_check_item missing = {sizeof missing, 0, "missing", -1, 0, "(no such item)"};
-    return &missing;
-}
-
-/* The item has result (and, with FAIL, code) and its message carries word. */
-static int item_is(const vap_check_report *rep, const char *name, int result, int code,
-                   const char *word)
-{
-    const vap_check_item *it = item(rep, name);
-    int ok = it->result == result && (result != VAP_CHECK_FAIL || it->code == code) &&
-             (word == NULL || strstr(it->message, word) != NULL);
-    if (!ok)
-        printf("  %s: result %d code %d (want %d/%d, \"%s\"): %s\n", name, it->result,
-               it->code, result, code, word ? word : "", it->message);
-    return ok;
-}
-
-/* check() on an instance made with the extra options (pairs, NULL-ended). */
-#define CHECK_WITH(rep, ...)                                                               \
-    do {                                                                                   \
-        vap_instance *in_ = NULL;                                                          \
-        vap_error e_;                                                                      \
-        int rc_ = flowkit_instance(&k, &in_, &e_, __VA_ARGS__);                            \
-        EXPECT(rc_ == VAP_OK, "instance_new: %s", e_.message);                             \
-        rep = run_check(in_);                                                              \
-        k.api->instance_free(in_);                                                         \
-        EXPECT(rep != NULL, "no report");                                                  \
-    } while (0)
-
-static int enable_client(const char *id, int enabled)
-{
-    char body[256];
-    snprintf(body, sizeof body, "{\"client_id\":\"%s\",\"enabled\":%s}", id,
-             enabled ? "true" : "false");
-    return flowkit_control(&k, "clients/enable", body, NULL, 0) == 200 ? 0 : -1;
-}
-
-static int do_register(vap_instance *in, vap_register_result **res, vap_error *err)
-{
-    vap_register_request req;
-    VAP_INIT(vap_register_request, req);
-    req.client_name = "Front desk phone";
-    VAP_INIT(vap_error, *err);
-    return k.api->register_client(in, NULL, &req, res, err);
-}
 
 /* ---- check: every item passes on a good set-up ------------------------------ */
 
@@ -470,205 +359,30 @@ static int check_leaves_the_grant_untouched(void)
     return 0;
 }
 
-/* ---- register ---------------------------------------------------------------- */
-
-static int register_user_scopes_disabled_then_enabled(void)
-{
-    vap_instance *in = NULL;
-    vap_register_result *res = NULL;
-    vap_error err;
-    const char *store = new_store("s-reg-user", NULL, NULL);
-    EXPECT(store && flowkit_instance(&k, &in, &err, "client_id", NULL, "store", store, NULL) ==
-                        VAP_OK, "setup: %s", err.message);
-    int rc = do_register(in, &res, &err);
-    k.api->instance_free(in);
-    EXPECT(rc == VAP_OK, "register: %s", err.message);
-    char id[128];
-    snprintf(id, sizeof id, "%s", res->client_id);
-    int disabled = res->enabled == 0 && strstr(res->next_steps, "API Clients") != NULL &&
-                   strstr(res->next_steps, "Enable") != NULL &&
-                   strstr(res->next_steps, "Front desk phone") != NULL;
-    k.api->release(res);
-    EXPECT(strlen(id) == 43, "client_id %s", id);
-    EXPECT(disabled, "not reported disabled with the steps");
-    /* The sealed secret is the new client's: check finds it, bound to the id. */
-    vap_check_report *rep;
-    CHECK_WITH(rep, "client_id", id, "store", store, NULL);
-    int ok = item_is(rep, "client", VAP_CHECK_FAIL, VAP_E_CLIENT, "disabled") &&
-             item_is(rep, "redirect_uri", VAP_CHECK_PASS, 0, NULL);
-    k.api->release(rep);
-    EXPECT(ok, "disabled client not reported");
-    EXPECT(enable_client(id, 1) == 0, "enable");
-    CHECK_WITH(rep, "client_id", id, "store", store, NULL);
-    ok = item_is(rep, "client", VAP_CHECK_PASS, 0, NULL);
-    k.api->release(rep);
-    EXPECT(ok, "enabled client not accepted");
-    /* And the whole flow works with it. */
-    vap_grant_info *gi = NULL;
-    EXPECT(flowkit_instance(&k, &in, &err, "client_id", id, "store", store, NULL) == VAP_OK,
-           "instance");
-    rc = flowkit_authorize(&k, in, &gi, &err, NULL, 0);
-    k.api->release(gi);
-    k.api->instance_free(in);
-    EXPECT(rc == VAP_OK, "authorize with the registered client: %s", err.message);
-    return 0;
-}
-
-static int register_patient_scopes_enabled_at_once(void)
-{
-    vap_instance *in = NULL;
-    vap_register_result *res = NULL;
-    vap_error err;
-    const char *scope = "openid fhirUser offline_access api:fhir launch/patient "
-                        "patient/Patient.read";
-    const char *store = new_store("s-reg-patient", NULL, NULL);
-    EXPECT(store && flowkit_instance(&k, &in, &err, "client_id", NULL, "store", store, "scope",
-                                     scope, NULL) == VAP_OK, "setup: %s", err.message);
-    int rc = do_register(in, &res, &err);
-    k.api->instance_free(in);
-    EXPECT(rc == VAP_OK, "register: %s", err.message);
-    int ok = res->enabled == 1 && res->next_steps[0] == '\0';
-    char id[128];
-    snprintf(id, sizeof id, "%s", res->client_id);
-    k.api->release(res);
-    EXPECT(ok, "not reported enabled");
-    vap_check_report *rep;
-    CHECK_WITH(rep, "client_id", id, "store", store, "scope", scope, NULL);
-    ok = item_is(rep, "client", VAP_CHECK_PASS, 0, NULL);
-    k.api->release(rep);
-    return ok ? 0 : 1;
-}
-
-/* With the practice's manual approval on, even a patient-scope client
- * starts disabled: register learns it from the server and says so. */
-static int register_manual_approval_says_disabled(void)
-{
-    vap_instance *in = NULL;
-    vap_register_result *res = NULL;
-    vap_error err;
-    const char *scope = "openid fhirUser offline_access api:fhir launch/patient "
-                        "patient/Patient.read";
-    const char *store = new_store("s-reg-manual", NULL, NULL);
-    EXPECT(flowkit_control(&k, "manual-approval", "{\"enabled\":true}", NULL, 0) == 200,
-           "manual approval on");
-    EXPECT(store && flowkit_instance(&k, &in, &err, "client_id", NULL, "store", store, "scope",
-                                     scope, NULL) == VAP_OK, "setup: %s", err.message);
-    int rc = do_register(in, &res, &err);
-    k.api->instance_free(in);
-    flowkit_control(&k, "manual-approval", "{\"enabled\":false}", NULL, 0);
-    EXPECT(rc == VAP_OK, "register: %s", err.message);
-    int ok = res->enabled == 0 && strstr(res->next_steps, "by hand") != NULL &&
-             strstr(res->next_steps, "Enable") != NULL;
-    k.api->release(res);
-    EXPECT(ok, "not reported disabled");
-    return 0;
-}
-
-static int register_refused_when_client_id_configured(void)
-{
-    vap_instance *in = NULL;
-    vap_register_result *res = NULL;
-    vap_error err;
-    long before = flowkit_counter(&k, "routes.registration");
-    EXPECT(flowkit_instance(&k, &in, &err, NULL) == VAP_OK, "setup");
-    int rc = do_register(in, &res, &err);
-    k.api->instance_free(in);
-    EXPECT(rc == VAP_E_CONFIG && res == NULL && strstr(err.message, "client_id") != NULL,
-           "rc %d: %s", rc, err.message);
-    EXPECT(flowkit_counter(&k, "routes.registration") == before, "the server was asked");
-    return 0;
-}
-
-static int register_refused_before_server_when_store_unusable(void)
-{
-    vap_instance *in = NULL;
-    vap_register_result *res = NULL;
-    vap_error err;
-    char store[192];
-    snprintf(store, sizeof store, "%s/no-such-store", k.dir);
-    long before = flowkit_counter(&k, "routes.registration");
-    EXPECT(flowkit_instance(&k, &in, &err, "client_id", NULL, "store", store, NULL) == VAP_OK,
-           "setup");
-    int rc = do_register(in, &res, &err);
-    k.api->instance_free(in);
-    EXPECT(rc != VAP_OK && res == NULL, "register succeeded without a store");
-    EXPECT(flowkit_counter(&k, "routes.registration") == before,
-           "a client was registered whose secret could not be kept");
-    return 0;
-}
-
-static int register_scope_the_server_refuses_is_config(void)
-{
-    vap_instance *in = NULL;
-    vap_register_result *res = NULL;
-    vap_error err;
-    const char *store = new_store("s-reg-badscope", NULL, NULL);
-    EXPECT(store && flowkit_instance(&k, &in, &err, "client_id", NULL, "store", store, "scope",
-                                     FLOW_SCOPE " user/Foo.read", NULL) == VAP_OK, "setup");
-    int rc = do_register(in, &res, &err);
-    k.api->instance_free(in);
-    EXPECT(rc == VAP_E_CONFIG && strstr(err.message, "scope") != NULL &&
-               strcmp(err.oauth_error, "invalid_scope") == 0, "rc %d: %s", rc, err.message);
-    return 0;
-}
-
-static const struct {
-    const char *name;
-    int (*fn)(void);
-} cases[] = {
-#define CASE(f) {#f, f}
-    CASE(check_all_pass_after_authorize),
-    CASE(check_untrusted_ca_fails_connection_with_tls),
-    CASE(check_unreachable_server_fails_connection),
-    CASE(check_404_names_the_api_switch),
-    CASE(check_relative_discovery_names_site_address),
-    CASE(check_unknown_site_names_the_site_segment),
-    CASE(check_issuer_mismatch_fails_discovery),
-    CASE(check_scope_the_server_lacks_fails_scopes),
-    CASE(check_patient_scopes_warn),
-    CASE(check_unregistered_redirect_uri_fails),
-    CASE(check_open_store_fails_store),
-    CASE(check_missing_keyring_fails_store),
-    CASE(check_empty_store_names_secret_and_grant),
-    CASE(check_wrong_secret_is_unknown_not_pass),
-    CASE(check_unknown_client_fails_client),
-    CASE(check_disabled_client_fails_client_until_enabled),
-    CASE(check_without_client_id_says_register),
-    CASE(check_dead_grant_fails_grant),
-    CASE(check_grant_without_configured_scopes_warns),
-    CASE(check_leaves_the_grant_untouched),
-    CASE(register_user_scopes_disabled_then_enabled),
-    CASE(register_patient_scopes_enabled_at_once),
-    CASE(register_manual_approval_says_disabled),
-    CASE(register_refused_when_client_id_configured),
-    CASE(register_refused_before_server_when_store_unusable),
-    CASE(register_scope_the_server_refuses_is_config),
-#undef CASE
+static const struct admin_case cases[] = {
+    ADMIN_CASE(check_all_pass_after_authorize),
+    ADMIN_CASE(check_untrusted_ca_fails_connection_with_tls),
+    ADMIN_CASE(check_unreachable_server_fails_connection),
+    ADMIN_CASE(check_404_names_the_api_switch),
+    ADMIN_CASE(check_relative_discovery_names_site_address),
+    ADMIN_CASE(check_unknown_site_names_the_site_segment),
+    ADMIN_CASE(check_issuer_mismatch_fails_discovery),
+    ADMIN_CASE(check_scope_the_server_lacks_fails_scopes),
+    ADMIN_CASE(check_patient_scopes_warn),
+    ADMIN_CASE(check_unregistered_redirect_uri_fails),
+    ADMIN_CASE(check_open_store_fails_store),
+    ADMIN_CASE(check_missing_keyring_fails_store),
+    ADMIN_CASE(check_empty_store_names_secret_and_grant),
+    ADMIN_CASE(check_wrong_secret_is_unknown_not_pass),
+    ADMIN_CASE(check_unknown_client_fails_client),
+    ADMIN_CASE(check_disabled_client_fails_client_until_enabled),
+    ADMIN_CASE(check_without_client_id_says_register),
+    ADMIN_CASE(check_dead_grant_fails_grant),
+    ADMIN_CASE(check_grant_without_configured_scopes_warns),
+    ADMIN_CASE(check_leaves_the_grant_untouched),
 };
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s PLUGIN.so [CASE]\n", argv[0]);
-        return 2;
-    }
-    if (flowkit_start(&k, argv[1], NULL) != 0)
-        return 1;
-    size_t ran = 0;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        /* argv[2]: one case, or a prefix ending in '*' (meson runs the check_*
-         * and register_* halves in parallel: each is slow under valgrind). */
-        size_t plen = argc > 2 ? strlen(argv[2]) : 0;
-        if (argc > 2 && (plen > 0 && argv[2][plen - 1] == '*'
-                             ? strncmp(argv[2], cases[i].name, plen - 1) != 0
-                             : strcmp(argv[2], cases[i].name) != 0))
-            continue;
-        ran++;
-        int rc = cases[i].fn();
-        printf("%s %s\n", rc == 0 ? "ok  " : "FAIL", cases[i].name);
-        failures += rc != 0;
-    }
-    flowkit_stop(&k);
-    printf("%zu passed, %d failed\n", ran - (size_t)failures, failures);
-    return failures || ran == 0 ? 1 : 0;
+    return admin_run(cases, sizeof cases / sizeof cases[0], argc, argv);
 }

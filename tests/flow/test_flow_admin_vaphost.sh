@@ -123,7 +123,11 @@ admin_path_end_to_end)
     grep -q '^? secret .*unknown: .*first code exchange' "$tmp/out" ||
         fail "secret line: $(cat "$tmp/out")"
     host check --json
-    [ "$rc" -eq 0 ] && grep -q '"ok": true' "$tmp/out" || fail "json: $(cat "$tmp/out")"
+    [ "$rc" -eq 0 ] && grep -q '^  "ok": true' "$tmp/out" && grep -q '^  "unknown": 1,' "$tmp/out" ||
+        fail "json: $(cat "$tmp/out")"
+    # An unknown item is never "ok" in JSON either.
+    grep -A2 '"name": "secret"' "$tmp/out" | grep -q '"ok": false' ||
+        fail "json secret item: $(cat "$tmp/out")"
     host fetch 'Patient?_count=1'
     [ "$rc" -eq 0 ] && grep -q '"resourceType":"Bundle"' "$tmp/out" || fail "first fetch: $(cat "$tmp/err")"
     ;;

@@ -164,6 +164,77 @@ static void test_emptied_paged_answer_keeps_first_page(void)
     k.api->release(all);
 }
 
+/* The Bundle's total, or -1. */
+static long bundle_total(const vap_fetch_response *r)
+{
+    json_t *b = json_loadb(r->body, r->body_len, 0, NULL);
+    json_t *t = json_object_get(b, "total");
+    long v = json_is_integer(t) ? (long)json_integer_value(t) : -1;
+    json_decref(b);
+    return v;
+}
+
+/* 1 when no two entries share a fullUrl. */
+static int no_duplicate_entries(const vap_fetch_response *r)
+{
+    json_t *b = json_loadb(r->body, r->body_len, 0, NULL), *seen = json_object(), *e;
+    size_t i;
+    int ok = b != NULL;
+    json_array_foreach(json_object_get(b, "entry"), i, e)
+    {
+        const char *u = json_string_value(json_object_get(e, "fullUrl"));
+        if (u == NULL || json_object_get(seen, u) != NULL)
+            ok = 0;
+        else
+            json_object_set_new(seen, u, json_true());
+    }
+    json_decref(seen);
+    json_decref(b);
+    return ok;
+}
+
+static int marked_truncated(const vap_fetch_response *r)
+{
+    return r->n_headers == 1 && strcmp(r->headers[0].name, "X-Vap-Pages-Truncated") == 0;
+}
+
+/* A server that reports total but honours neither _count nor _offset
+ * answers every page with the first: the walk stops at the first repeat,
+ * marked incomplete, with no entry twice and the server's total kept. */
+static void test_server_ignoring_paging_is_not_walked_twice(void)
+{
+    vap_fetch_response *all = NULL;
+    vap_error err;
+    flowkit_control(&k, "faults",
+                    "{\"route\":\"/apis/default/fhir/Patient\",\"kind\":\"paged_total_stuck\","
+                    "\"count\":20,\"status\":10}", NULL, 0);
+    int rc = do_fetch("GET", "Patient", NULL, VAP_FETCH_ALL_PAGES, NULL, &all, &err);
+    flowkit_control(&k, "faults/clear", "{}", NULL, 0);
+    check(rc == VAP_OK && all && bundle_entries(all) == 10 && no_duplicate_entries(all) &&
+              all->pages == 2,
+          "all_pages_stops_when_a_page_repeats_an_earlier_one");
+    check(rc == VAP_OK && all && marked_truncated(all) && bundle_total(all) == 40,
+          "all_pages_repeated_page_is_marked_truncated_and_keeps_the_servers_total");
+    k.api->release(all);
+}
+
+/* One page whose total says one match fewer than it carries: marked, and
+ * total is not rewritten to the merged count. */
+static void test_merged_count_unlike_total_is_marked(void)
+{
+    vap_fetch_response *all = NULL;
+    vap_error err;
+    flowkit_control(&k, "faults",
+                    "{\"route\":\"/apis/default/fhir/Patient\",\"kind\":\"total_off\","
+                    "\"count\":1,\"status\":-1}", NULL, 0);
+    int rc = do_fetch("GET", "Patient", NULL, VAP_FETCH_ALL_PAGES, NULL, &all, &err);
+    flowkit_control(&k, "faults/clear", "{}", NULL, 0);
+    check(rc == VAP_OK && all && bundle_entries(all) == 40 && marked_truncated(all) &&
+              bundle_total(all) == 39,
+          "all_pages_count_unlike_total_is_marked_and_total_kept");
+    k.api->release(all);
+}
+
 static void test_read_miss_is_http_404_with_body(void)
 {
     vap_fetch_response *r = NULL;
@@ -323,6 +394,8 @@ int main(int argc, char **argv)
     test_all_pages_adds_no_paging_params();
     test_total_beyond_entries_pages_on();
     test_emptied_paged_answer_keeps_first_page();
+    test_server_ignoring_paging_is_not_walked_twice();
+    test_merged_count_unlike_total_is_marked();
     test_read_miss_is_http_404_with_body();
     test_paths_that_leave_the_base_are_refused();
     test_standard_api_and_missing_scope();

@@ -125,50 +125,6 @@ static void sequential_gets_reuse_one_connection(void **state)
     http_client_free(c);
 }
 
-static void warm_up_opens_the_connection_before_the_first_request(void **state)
-{
-    struct http_client *c = client_with(srv.ca_file, NULL, 1);
-    struct http_response rs;
-    vap_error err;
-    char url[256];
-    ts_url(&srv, "/ok", url, sizeof url);
-    VAP_INIT(vap_error, err);
-    unsigned before = server_count(&srv.connections);
-    unsigned ok_before = server_count(&srv.hits_ok), opt_before = server_count(&srv.hits_options);
-    assert_int_equal(http_client_warm(c, url, 1, 0, plugin_now_ms() + 5000, NULL, &err), VAP_OK);
-    assert_int_equal(server_count(&srv.connections) - before, 1);
-    /* the warm-up asked the server itself ("OPTIONS *"), not the route */
-    assert_int_equal(server_count(&srv.hits_options) - opt_before, 1);
-    assert_int_equal(server_count(&srv.hits_ok), ok_before);
-    assert_int_equal(get(c, "/ok", 5000, NULL, &rs, &err), VAP_OK);
-    http_response_free(&rs);
-    /* the request used the warmed connection: no second one */
-    assert_int_equal(server_count(&srv.connections) - before, 1);
-    http_client_free(c);
-}
-
-static void warm_up_skips_handles_used_recently(void **state)
-{
-    struct http_client *c = client_with(srv.ca_file, NULL, 1);
-    struct http_response rs;
-    vap_error err;
-    char url[256];
-    ts_url(&srv, "/ok", url, sizeof url);
-    assert_int_equal(get(c, "/ok", 5000, NULL, &rs, &err), VAP_OK);
-    http_response_free(&rs);
-    unsigned hits = server_count(&srv.hits_options);
-    /* used a moment ago: nothing to do for an idle limit of a minute */
-    assert_int_equal(http_client_warm(c, url, 1, 60000, plugin_now_ms() + 5000, NULL, &err), VAP_OK);
-    assert_int_equal(server_count(&srv.hits_options), hits);
-    /* with no idle limit the handle is refreshed (one "OPTIONS *") */
-    assert_int_equal(http_client_warm(c, url, 1, 0, plugin_now_ms() + 5000, NULL, &err), VAP_OK);
-    assert_int_equal(server_count(&srv.hits_options), hits + 1);
-    /* and a normal request after it uses the same handle as before */
-    assert_int_equal(get(c, "/ok", 5000, NULL, &rs, &err), VAP_OK);
-    http_response_free(&rs);
-    http_client_free(c);
-}
-
 static void plain_http_is_refused_before_connecting(void **state)
 {
     struct http_client *c = client_with(srv.ca_file, NULL, 1);
@@ -660,8 +616,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(get_returns_status_body_and_content_type),
         cmocka_unit_test(sequential_gets_reuse_one_connection),
-        cmocka_unit_test(warm_up_opens_the_connection_before_the_first_request),
-        cmocka_unit_test(warm_up_skips_handles_used_recently),
         cmocka_unit_test(plain_http_is_refused_before_connecting),
         cmocka_unit_test(redirect_is_returned_not_followed),
         cmocka_unit_test(untrusted_ca_is_a_tls_error),

@@ -163,7 +163,10 @@ static enum MHD_Result ts_handler(void *cls, struct MHD_Connection *c, const cha
     if (strcmp(url, "*") == 0 && strcmp(method, "OPTIONS") == 0) {
         pthread_mutex_lock(&s->mu);
         s->hits_options++;
+        int refuse = s->options_refuse;
         pthread_mutex_unlock(&s->mu);
+        if (refuse)
+            return ts_reply(c, 400, "bad request", "Connection", "close");
         return ts_reply(c, 200, "", "Allow", "GET,HEAD,POST,OPTIONS");
     }
     if (strcmp(url, "/ok") == 0) {

@@ -24,12 +24,14 @@ struct ts_server {
     unsigned connections;  /* TCP connections accepted */
     unsigned hits_ok;      /* requests to /ok */
     unsigned hits_options; /* "OPTIONS *" requests (the warm-up) */
+    int options_refuse;    /* answer "OPTIONS *" as nginx does: 400, close */
     uint64_t big_sent;     /* bytes /big handed to MHD */
     char last_auth[512];   /* Authorization header of the last /echo */
     char last_body[512];   /* body of the last /echo */
 };
 
-/* Routes: "OPTIONS *" (200, Allow), /ok (200 "hello"), /big (20 MB, no Content-Length), /hang (waits
+/* Routes: "OPTIONS *" (200, Allow; with options_refuse 400 and
+ * Connection: close), /ok (200 "hello"), /big (20 MB, no Content-Length), /hang (waits
  * until ts_release or stop), /redirect (302 to /ok), /busy (503,
  * Retry-After: 7), /link (200 with a Link header), /echo (records the
  * Authorization header and body; answers 200 with the method). */

@@ -309,7 +309,7 @@ static void openemr_error_rows_are_classified(void **state)
 {
     for (size_t i = 0; i < sizeof classify_cases / sizeof classify_cases[0]; i++) {
         const classify_case *c = &classify_cases[i];
-        tokresp_ctx ctx = {c->grant, REDIRECT_URI, 0, SENT_SCOPE};
+        tokresp_ctx ctx = {c->grant, REDIRECT_URI, 0, SENT_SCOPE, NULL};
         vap_error e = new_err();
         int rc = tokresp_classify(c->http, c->body, strlen(c->body), &ctx, &e);
         if (rc != c->status)
@@ -328,7 +328,7 @@ static void openemr_error_rows_are_classified(void **state)
  * the wrong way. */
 static void refresh_invalid_client_does_not_blame_the_secret(void **state)
 {
-    tokresp_ctx ctx = {TOKRESP_GRANT_REFRESH, NULL, 0, NULL};
+    tokresp_ctx ctx = {TOKRESP_GRANT_REFRESH, NULL, 0, NULL, NULL};
     vap_error e = new_err();
     const char *body = "{\"error\":\"invalid_client\",\"error_description\":\"Client "
                        "authentication failed\"}";
@@ -337,9 +337,37 @@ static void refresh_invalid_client_does_not_blame_the_secret(void **state)
     assert_non_null(strstr(e.message, "disabled or deleted"));
 }
 
+/* A refused scope the plugin added to the renewal itself (not in the stored
+ * grant): a new authorization with the same scope line would add it again,
+ * so the message must not send the admin there. */
+static void refresh_invalid_scope_on_a_scope_the_plugin_added_says_so(void **state)
+{
+    const char *granted = "openid offline_access user/patient.read";
+    const char *sent = "openid offline_access user/patient.read api:oemr";
+    tokresp_ctx ctx = {TOKRESP_GRANT_REFRESH, NULL, 0, sent, granted};
+    vap_error e = new_err();
+    const char *body = "{\"error\":\"invalid_scope\",\"hint\":\"Check the `api:oemr` scope\"}";
+    assert_int_equal(tokresp_classify(400, body, strlen(body), &ctx, &e), VAP_E_DENIED);
+    assert_non_null(strstr(e.message, "api:oemr"));
+    assert_non_null(strstr(e.message, "the plugin added it"));
+    assert_non_null(strstr(e.message, "will not help"));
+    /* A scope of the grant itself keeps the usual message. */
+    const char *own = "{\"error\":\"invalid_scope\",\"hint\":\"Check the `user/patient.read` "
+                      "scope\"}";
+    e = new_err();
+    assert_int_equal(tokresp_classify(400, own, strlen(own), &ctx, &e), VAP_E_DENIED);
+    assert_null(strstr(e.message, "plugin added"));
+    assert_non_null(strstr(e.message, "authorize again"));
+    /* Without the grant's scope (an older caller) nothing is claimed. */
+    tokresp_ctx bare = {TOKRESP_GRANT_REFRESH, NULL, 0, sent, NULL};
+    e = new_err();
+    assert_int_equal(tokresp_classify(400, body, strlen(body), &bare, &e), VAP_E_DENIED);
+    assert_null(strstr(e.message, "plugin added"));
+}
+
 static void retry_after_is_passed_through(void **state)
 {
-    tokresp_ctx ctx = {TOKRESP_GRANT_REFRESH, NULL, 30, NULL};
+    tokresp_ctx ctx = {TOKRESP_GRANT_REFRESH, NULL, 30, NULL, NULL};
     vap_error e = new_err();
     assert_int_equal(tokresp_classify(503, "", 0, &ctx, &e), VAP_E_UNAVAILABLE);
     assert_int_equal(e.retry_after_s, 30);
@@ -427,6 +455,7 @@ int main(void)
         cmocka_unit_test(openemr_error_rows_are_classified),
         cmocka_unit_test(retry_after_is_passed_through),
         cmocka_unit_test(refresh_invalid_client_does_not_blame_the_secret),
+        cmocka_unit_test(refresh_invalid_scope_on_a_scope_the_plugin_added_says_so),
         cmocka_unit_test(server_description_is_truncated_and_stripped),
         cmocka_unit_test(clean_text_keeps_utf8_whole_and_marks_cuts),
         cmocka_unit_test(error_body_parse_rejects_non_oauth_shapes),

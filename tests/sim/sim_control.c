@@ -38,7 +38,12 @@ static const struct { const char *name; int kind; } kinds[] = {
     {"token_banner_string", SIM_F_TOKEN_BANNER_STRING},
     {"token_expires_fractional", SIM_F_TOKEN_EXPIRES_FRACTION},
     {"token_unknown_fields", SIM_F_TOKEN_UNKNOWN_FIELDS},
-    {"jwks_not_found", SIM_F_JWKS_NOT_FOUND}, {"fhir_logged_out", SIM_F_FHIR_LOGGED_OUT}};
+    {"jwks_not_found", SIM_F_JWKS_NOT_FOUND}, {"fhir_logged_out", SIM_F_FHIR_LOGGED_OUT},
+    {"paged_total_stuck", SIM_F_PAGED_TOTAL_STUCK}, {"authorize_bare_401", SIM_F_AUTHZ_BARE_401},
+    {"authorize_login_elsewhere", SIM_F_AUTHZ_LOGIN_ELSEWHERE},
+    {"authorize_login_http", SIM_F_AUTHZ_LOGIN_HTTP},
+    {"authorize_login_absolute", SIM_F_AUTHZ_LOGIN_ABSOLUTE}, {"total_off", SIM_F_TOTAL_OFF},
+    {"register_enabled", SIM_F_REGISTER_ENABLED}};
 
 int sim_control(sim_server *s, const char *action, const char *json, char **out)
 {
@@ -217,7 +222,9 @@ static void faults(sim_req *q, sim_resp *r, json_t *in)
                "id_token_wrong_nonce|id_token_expired|id_token_no_aud|id_token_no_nonce|"
                "id_token_iat_future|id_token_alg_none|id_token_hs256|authorize_iss|"
                "authorize_iss_wrong|discovery_iss_supported|discovery_relative_urls|"
-               "next_link|next_link_foreign|refresh_invalid_scope|paged_total, "
+               "next_link|next_link_foreign|refresh_invalid_scope|paged_total|"
+               "paged_total_stuck|authorize_bare_401|authorize_login_elsewhere|"
+               "authorize_login_http|authorize_login_absolute|total_off|register_enabled, "
                "\"count\": N, \"status\"?, "
                "\"ms\"?}");
         return;

@@ -271,8 +271,14 @@ static void fhir_search(sim_req *q, sim_resp *r, int t, long bound)
         sr.offset = o < 0 ? 0 : (size_t)o;
     }
     int pt_cap = 0;
-    int paged_total = t == SIM_R_PATIENT &&
-                      sim_fault_take(s, q->path, SIM_F_PAGED_TOTAL, SIM_F_PAGED_TOTAL, &pt_cap, NULL);
+    int paged_total = t == SIM_R_PATIENT ? sim_fault_take(s, q->path, SIM_F_PAGED_TOTAL,
+                                                          SIM_F_PAGED_TOTAL_STUCK, &pt_cap, NULL)
+                                         : 0;
+    int stuck = paged_total == SIM_F_PAGED_TOTAL_STUCK;
+    if (stuck) {
+        cs = os = NULL; /* honoured neither: always the first page */
+        sr.offset = 0;
+    }
     if (paged_total && !cs)
         sr.count = pt_cap > 0 && pt_cap <= 200 ? (size_t)pt_cap : 10;
     long want = patient_param(s, f);
@@ -316,6 +322,11 @@ static void fhir_search(sim_req *q, sim_resp *r, int t, long bound)
         for (unsigned long i = 0; i < s->data.n; i++)
             all += patient_matches(s, i, f);
         json_object_set_new(b, "total", json_integer(all));
+    }
+    int off = 0;
+    if (sim_fault_take(s, q->path, SIM_F_TOTAL_OFF, SIM_F_TOTAL_OFF, &off, NULL)) {
+        json_int_t tv = json_integer_value(json_object_get(b, "total")) + (off ? off : -1);
+        json_object_set_new(b, "total", json_integer(tv < 0 ? 0 : tv));
     }
     /* Not OpenEMR (it pages by _offset alone): a next link, for clients that
      * follow Bundle.link[next] (fault switches next_link / next_link_foreign). */

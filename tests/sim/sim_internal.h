@@ -225,6 +225,20 @@ enum sim_fault_kind {
      * unpaged search returns at most `status` (default 10) entries, and
      * `total` counts every match */
     SIM_F_PAGED_TOTAL,
+    /* the same, but a server that honours neither _count nor _offset: every
+     * answer is the first `status` entries, total still every match */
+    SIM_F_PAGED_TOTAL_STUCK,
+    /* /oauth2/default/authorize, answered before OpenEMR looks: a reverse
+     * proxy's Basic-auth 401 (empty body); a login page on another host (SSO);
+     * the login page over http://; the login page as an absolute URL on the
+     * issuer's origin (OpenEMR sends a relative one) */
+    SIM_F_AUTHZ_BARE_401, SIM_F_AUTHZ_LOGIN_ELSEWHERE, SIM_F_AUTHZ_LOGIN_HTTP,
+    SIM_F_AUTHZ_LOGIN_ABSOLUTE,
+    /* FHIR searches: "total" off by `status` (default -1) from the entries */
+    SIM_F_TOTAL_OFF,
+    /* /oauth2/default/registration: the client is created enabled whatever
+     * its scopes (an OpenEMR that does not hold user/ clients for approval) */
+    SIM_F_REGISTER_ENABLED,
     /* /oauth2/default/token: an answer the client must keep although it is
      * odd (sim_token_odd.c): a refreshed id_token for another user, and
      * members of an unexpected type or name */

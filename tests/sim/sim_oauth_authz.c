@@ -27,6 +27,29 @@ void sim_h_authorize(sim_req *q, sim_resp *r)
     char target[512], bad[200], hint[300];
     int confidential;
 
+    /* What may stand in front of OpenEMR answers first (fault switches). */
+    int front = sim_fault_take(s, OAUTH_PATH "/authorize", SIM_F_AUTHZ_BARE_401,
+                               SIM_F_AUTHZ_LOGIN_ABSOLUTE, NULL, NULL);
+    if (front == SIM_F_AUTHZ_BARE_401) {
+        r->status = 401;
+        r->www_basic = 1;
+        r->body = strdup("");
+        r->len = 0;
+        r->ctype = "text/html";
+        return;
+    }
+    if (front != 0) {
+        char login[600];
+        if (front == SIM_F_AUTHZ_LOGIN_ELSEWHERE)
+            snprintf(login, sizeof login, "https://sso.example.invalid/login?app=openemr");
+        else
+            snprintf(login, sizeof login, "%s%s/provider/login",
+                     front == SIM_F_AUTHZ_LOGIN_HTTP ? "http" : "https",
+                     strchr(s->issuer, ':'));
+        sim_resp_redirect(r, 302, strdup(login));
+        return;
+    }
+
     if (!rtype || strcmp(rtype, "code") != 0) {
         sim_oauth_error(r, 400, "unsupported_grant_type",
                         "The authorization grant type is not supported by the authorization server.",

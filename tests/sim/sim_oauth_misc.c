@@ -201,7 +201,9 @@ void sim_h_registration(sim_req *q, sim_resp *r)
     int needs_admin = confidential ? sim_scope_has_prefix(scope, "user/") ||
                                          sim_scope_has_prefix(scope, "system/")
                                    : sim_scope_has(scope, "launch");
-    c->enabled = !(needs_admin || __atomic_load_n(&s->cfg.manual_approval, __ATOMIC_RELAXED));
+    c->enabled = !(needs_admin || __atomic_load_n(&s->cfg.manual_approval, __ATOMIC_RELAXED)) ||
+                 sim_fault_take(s, q->path, SIM_F_REGISTER_ENABLED, SIM_F_REGISTER_ENABLED, NULL,
+                                NULL);
     if (!c->id || (confidential && !c->secret) || !c->scope) {
         sim_client_free(c);
         goto oom;

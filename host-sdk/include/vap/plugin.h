@@ -68,7 +68,10 @@ extern "C" {
 #endif
 
 #define VAP_ABI_MAJOR 1
-#define VAP_ABI_MINOR 1 /* 1: register_client and check (VAP_CAP_REGISTER/_CHECK) */
+#define VAP_ABI_MINOR 2 /* 1: register_client and check (VAP_CAP_REGISTER/_CHECK)
+                           2: VAP_CHECK_UNKNOWN (a caller whose vap_call, or
+                              with no vap_call its vap_host_api, says minor
+                              < 2 gets VAP_CHECK_WARN in its place) */
 
 /* The only symbol a plugin exports.  Its type is vap_plugin_entry_fn. */
 #define VAP_PLUGIN_ENTRY_SYMBOL "vap_plugin_entry_v1"
@@ -282,8 +285,11 @@ typedef struct vap_grant_info {
  * more only when the answer shows the server pages: Bundle.link[next] (under
  * fhir_base), or a Bundle "total" larger than its entries (then _count and
  * _offset).  A query that carries _count itself is paged by _offset.  A
- * merged Bundle that stopped early (max_pages, or a paged answer that came
- * back empty) carries the header X-Vap-Pages-Truncated: 1. */
+ * merged Bundle that stopped early (max_pages, a paged answer that came
+ * back empty, a page that repeats an earlier one), or whose entries are not
+ * as many as the server's total, carries the header X-Vap-Pages-Truncated: 1.
+ * Its "total" is the server's count of matches when the server gave one,
+ * else the merged count when every page was read, else absent. */
 
 typedef struct vap_fetch_request {
     uint32_t struct_size;
@@ -346,9 +352,10 @@ enum vap_check_result {
     VAP_CHECK_WARN = 1, /* works, but the admin should read the message      */
     VAP_CHECK_FAIL = 2, /* broken: the message says what to fix              */
     VAP_CHECK_SKIP = 3, /* not run because an earlier check failed           */
-    VAP_CHECK_UNKNOWN = 4 /* the server cannot tell yet: the message says when
-                             it will be known (never counted as passed; a host
-                             shows any value it does not know like this one) */
+    VAP_CHECK_UNKNOWN = 4 /* since minor 2: the server cannot tell yet: the
+                             message says when it will be known (never counted
+                             as passed; a host shows any value it does not
+                             know like this one) */
 };
 
 typedef struct vap_check_item {
@@ -367,6 +374,8 @@ typedef struct vap_check_report {
     size_t n_items;
     size_t n_failed;   /* items with VAP_CHECK_FAIL                         */
     size_t n_warnings; /* items with VAP_CHECK_WARN                         */
+    /* Since minor 2: */
+    size_t n_unknown;  /* items with VAP_CHECK_UNKNOWN                      */
 } vap_check_report;
 
 /* ---- the plugin's descriptor ---------------------------------------------------
