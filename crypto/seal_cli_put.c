@@ -50,8 +50,10 @@ int cli_put(cli_opts *o)
         goto out;
     }
     seal_binding b = {o->issuer, o->client_id};
-    if (seal_store_put_keep(st, o->keyring, o->name, &b, secret, len, &gen, &kept, &err) != SEAL_OK) {
-        rc = cli_fail("%s", err.message);
+    int src = seal_store_put_keep(st, o->keyring, o->name, &b, secret, len, o->force, &gen, &kept, &err);
+    if (src != SEAL_OK) {
+        rc = cli_fail("%s%s", err.message, src == SEAL_E_EXISTS ? ".  To replace it without a copy, run put "
+                                                                  "again with --force" : "");
         goto out;
     }
     if (kept)
@@ -78,11 +80,16 @@ int cli_restore(cli_opts *o)
     if (rc != CLI_EXIT_OK || (rc = put_name_ok(o->name)) != CLI_EXIT_OK ||
         (rc = cmd_open_store(o, 0, &st)) != CLI_EXIT_OK)
         return rc;
-    if (seal_store_restore_previous(st, o->keyring, o->name, &gen, &err) != SEAL_OK)
-        rc = cli_fail("%s", err.message);
-    else
+    int kept = 0, src = seal_store_restore_previous(st, o->keyring, o->name, o->force, &gen, &kept, &err);
+    if (src != SEAL_OK)
+        rc = cli_fail("%s%s", err.message, src == SEAL_E_EXISTS ? ".  To replace it without a copy, run restore "
+                                                                  "again with --force" : "");
+    else if (kept)
         printf("restored %s from %s" SEAL_PREVIOUS_SUFFIX " (generation %llu); the one it replaced is now %s"
                SEAL_PREVIOUS_SUFFIX "\n", o->name, o->name, (unsigned long long)gen, o->name);
+    else
+        printf("restored %s from %s" SEAL_PREVIOUS_SUFFIX " (generation %llu)\n", o->name, o->name,
+               (unsigned long long)gen);
     seal_store_close(st);
     return rc;
 }

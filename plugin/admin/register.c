@@ -91,7 +91,7 @@ int register_client(struct vap_instance *inst, const vap_call *call,
     seal_err se = {0};
     int kept = 0; /* a secret registered before is kept as client_secret.previous */
     if (seal_store_put_keep(inst->secrets.store, cfg->keyring, SECRETS_CLIENT_SECRET_ITEM, &bind,
-                            (const uint8_t *)secret, secret_len, NULL, &kept, &se) != 0) {
+                            (const uint8_t *)secret, secret_len, 0, NULL, &kept, &se) != 0) {
         rc = err_set(err, VAP_E_SEAL,
                      "OpenEMR registered client %.64s but its secret could not be sealed (%.120s): "
                      "fix the store, delete that client in Administration > System > API "
