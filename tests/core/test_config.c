@@ -99,8 +99,20 @@ static const struct opt_case opt_cases[] = {
     {"missing_issuer_is_named", {{"issuer", ""}}, VAP_E_CONFIG, "option 'issuer' is missing"},
     {"proxy_none_is_accepted", {{"proxy", "none"}}, VAP_OK, NULL},
     {"proxy_env_is_accepted", {{"proxy", "env"}}, VAP_OK, NULL},
-    {"proxy_url_with_credentials_is_accepted", {{"proxy", "http://u:p@proxy.example.org:3128"}},
-     VAP_OK, NULL},
+    {"proxy_url_with_credentials_is_refused", {{"proxy", "http://u:p@proxy.example.org:3128"}},
+     VAP_E_CONFIG, "proxy must not hold a user or password (no secret is ever an option): an "
+     "authenticated proxy takes its credentials from the environment only; set https_proxy in the "
+     "host process's environment and proxy=env"},
+    {"proxy_url_with_a_user_only_is_refused", {{"proxy", "http://alice@proxy.example.org:3128"}},
+     VAP_E_CONFIG, "proxy must not hold a user or password"},
+    {"proxy_url_with_reserved_characters_in_the_password_is_refused",
+     {{"proxy", "http://alice:s3cr%23t@proxy.example.org:3128"}}, VAP_E_CONFIG,
+     "proxy must not hold a user or password"},
+    {"proxy_url_cut_at_a_hash_is_refused_without_echo", {{"proxy", "http://alice:s3cr"}},
+     VAP_E_CONFIG, "proxy must be none, env"},
+    {"proxy_url_with_two_at_signs_is_refused", {{"proxy", "http://alice:p@ss@proxy:3128"}},
+     VAP_E_CONFIG, "proxy must"},
+    {"proxy_url_with_a_port_is_accepted", {{"proxy", "http://proxy.example.org:3128/"}}, VAP_OK, NULL},
     {"proxy_socks5h_is_accepted", {{"proxy", "socks5h://127.0.0.1:1080"}}, VAP_OK, NULL},
     {"proxy_without_scheme_is_refused", {{"proxy", "proxy.example.org:3128"}}, VAP_E_CONFIG,
      "proxy must be none, env (https_proxy and no_proxy from the environment) or a proxy URL "
