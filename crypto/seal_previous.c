@@ -8,8 +8,10 @@
  */
 #include "seal_internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static int prev_name(const char *name, char *out, size_t cap, seal_err *err);
 static int prev_write(seal_store *st, const seal_keyring *ring, const char *name, const seal_secret *s,
@@ -169,6 +171,27 @@ static void prev_unchanged(seal_err *err)
 {
     size_t n = strnlen(err->message, sizeof err->message);
     snprintf(err->message + n, sizeof err->message - n, "; nothing was changed");
+}
+
+int seal_store_drop_previous(seal_store *st, const char *name, seal_err *err)
+{
+    seal_lock lk = {.fd = -1};
+    char prev[SEAL_NAME_MAX + 1];
+    int rc = prev_name(name, prev, sizeof prev, err);
+    if (rc != SEAL_OK || (rc = seal_lock_acquire(st, name, 1, &lk, err)) != SEAL_OK)
+        goto out;
+    if (unlinkat(st->dirfd, prev, 0) != 0) {
+        rc = errno == ENOENT ? seal_fail(err, SEAL_E_NOENT, "there is no %s in %s", prev, st->path)
+                             : seal_fail(err, SEAL_E_IO, "cannot delete %s in %s: %s", prev, st->path,
+                                         strerror(errno));
+        goto out;
+    }
+    if (fsync(st->dirfd) != 0)
+        rc = seal_fail(err, SEAL_E_IO, "deleted %s, but cannot flush directory %s to disk: %s", prev, st->path,
+                       strerror(errno));
+out:
+    seal_lock_release(&lk);
+    return rc;
 }
 
 static int prev_name(const char *name, char *out, size_t cap, seal_err *err)

@@ -203,6 +203,10 @@ int seal_store_put_keep(seal_store *st, const char *keyring_path, const char *na
 int seal_store_restore_previous(seal_store *st, const char *keyring_path, const char *name, int force,
                                 uint64_t *generation_out, int *kept, seal_err *err);
 
+/* Deletes NAME.previous (under NAME's lock), durably.  SEAL_E_NOENT when
+ * there is none. */
+int seal_store_drop_previous(seal_store *st, const char *name, seal_err *err);
+
 /* The raw sealed bytes of NAME (permission-checked, not decrypted), for
  * backups: into BUF (cap SEAL_FILE_MAX). */
 int seal_store_read_raw(seal_store *st, const char *name, uint8_t *buf, size_t cap, size_t *len, seal_err *err);

@@ -218,6 +218,44 @@ static void restore_with_a_full_disk_at_any_step_keeps_both_values(void **state)
     assert_true(failed >= 6); /* the shim reached every write, flush and rename */
 }
 
+/* A put with a new client_id leaves NAME.previous bound to the old one:
+ * verify lists it apart, checks only that it is authentic, and passes;
+ * drop deletes it, and only a kept copy. */
+static void verify_lists_kept_copies_apart_and_drop_deletes_one(void **state)
+{
+    struct env *e = *state;
+    init(e);
+    assert_int_equal(run(e, 0, "old\n", "put", "--keyring", e->keyring, "--store", e->store, "--issuer", TEST_ISSUER,
+                         "--client-id", "old-client", "client_secret", NULL),
+                     0);
+    assert_int_equal(put(e, e->keyring, "new\n", 0), 0);
+    assert_int_equal(run(e, 0, NULL, "verify", "--keyring", e->keyring, "--store", e->store, "--issuer", TEST_ISSUER,
+                         "--client-id", TEST_CLIENT, NULL),
+                     0);
+    assert_string_equal(e->out, "client_secret    ok (generation 2)\n"
+                                "kept copies (vap-seal restore NAME brings one back, vap-seal drop NAME.previous "
+                                "deletes it):\n"
+                                "client_secret.previous ok (generation 1)\n");
+    assert_string_equal(e->err, "");
+    assert_int_equal(run(e, 0, NULL, "verify", "--keyring", e->keyring, "--store", e->store, "--issuer", TEST_ISSUER,
+                         "--client-id", TEST_CLIENT, "--json", NULL),
+                     0);
+    assert_string_equal(e->out, "{\"items\":[{\"name\":\"client_secret\",\"ok\":true,\"generation\":2}],\"kept\":"
+                                "[{\"name\":\"client_secret.previous\",\"ok\":true,\"generation\":1}],\"ok\":true}\n");
+
+    assert_int_equal(run(e, 0, NULL, "drop", "--store", e->store, "client_secret", NULL), 1);
+    assert_string_equal(e->err, "vap-seal: drop deletes only a kept copy (NAME.previous), such as "
+                                "client_secret.previous; put replaces a live item\n");
+    assert_int_equal(run(e, 0, NULL, "drop", "--store", e->store, "client_secret.previous", NULL), 0);
+    assert_string_equal(e->out, "deleted client_secret.previous\n");
+    assert_int_equal(run(e, 0, NULL, "verify", "--keyring", e->keyring, "--store", e->store, NULL), 0);
+    assert_string_equal(e->out, "client_secret    ok (generation 2)\n");
+    assert_int_equal(run(e, 0, NULL, "drop", "--store", e->store, "client_secret.previous", NULL), 1);
+    char want[9000];
+    snprintf(want, sizeof want, "vap-seal: there is no client_secret.previous in %s\n", e->store);
+    assert_string_equal(e->err, want);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3)
@@ -232,6 +270,7 @@ int main(int argc, char **argv)
         T(put_refuses_to_overwrite_a_corrupt_item),
         T(restore_without_a_current_item_does_not_claim_to_keep_it),
         T(restore_with_a_full_disk_at_any_step_keeps_both_values),
+        T(verify_lists_kept_copies_apart_and_drop_deletes_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
