@@ -538,8 +538,10 @@ static int config_unknown_option(const char *key, vap_error *err)
 }
 
 /* One message, not two: the line to paste is in it when it fits in
- * vap_error's 256 bytes; a longer line and the patient-bound alternative go
- * to the log as the lines to paste, and the message points there. */
+ * vap_error's 256 bytes; a longer line and the patient-bound alternative
+ * are logged at error level, which no log_level holds back, as the lines
+ * to paste, and the message points there.  A user/ line that replaces
+ * patient/ scopes says it reaches every patient. */
 static int config_scope_refused(const struct scope_report *rep, vap_error *err)
 {
     if (!rep->corrected[0])
@@ -547,22 +549,24 @@ static int config_scope_refused(const struct scope_report *rep, vap_error *err)
     char more[32] = "";
     if (rep->n_bad > 1)
         snprintf(more, sizeof more, " and %u more", rep->n_bad - 1);
+    const char *wide = rep->alternative[0] ? ", practice-wide (all patients)" : "";
     char msg[sizeof err->message + 1];
-    int w = snprintf(msg, sizeof msg, "scope: OpenEMR rejects %s%s; use: scope=\"%s\"",
-                     rep->first_bad, more, rep->corrected);
+    int w = snprintf(msg, sizeof msg, "scope: OpenEMR rejects %s%s; use%s: scope=\"%s\"",
+                     rep->first_bad, more, wide, rep->corrected);
     int fits = w > 0 && (size_t)w < sizeof err->message;
     if (!fits)
-        plog(VAP_LOG_WARN, "scope to paste, practice-wide: scope=\"%s\"", rep->corrected);
+        plog(VAP_LOG_ERROR, "scope to paste%s: scope=\"%s\"", wide, rep->corrected);
     if (rep->alternative[0])
-        plog(VAP_LOG_WARN, "or, for a grant bound to the one patient picked at consent: "
-                           "scope=\"%s\"", rep->alternative);
+        plog(VAP_LOG_ERROR, "or, for a grant bound to the one patient picked at consent: "
+                            "scope=\"%s\"", rep->alternative);
     if (fits)
         return err_set(err, VAP_E_CONFIG, "%s", msg);
     int rules = strncmp(rep->first_bad, "FHIR scopes", 11) != 0;
     return err_set(err, VAP_E_CONFIG,
-                   "scope: OpenEMR rejects %.96s%s%s; paste the practice-wide scope= line "
-                   "printed above", rep->first_bad, more,
-                   rules ? " (no wildcards; every resource scope needs user/ or patient/)" : "");
+                   "scope: OpenEMR rejects %.96s%s%s; paste the %sscope= line printed above",
+                   rep->first_bad, more,
+                   rules ? " (no wildcards; every resource scope needs user/ or patient/)" : "",
+                   rep->alternative[0] ? "practice-wide (all patients) " : "");
 }
 
 static char *derive_api_base(const char *fhir_base)
