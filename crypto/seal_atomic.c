@@ -59,7 +59,7 @@ out:
     return rc;
 }
 
-int seal_atomic_commit(seal_atomic *a, const uint8_t *buf, size_t len, seal_err *err)
+int seal_atomic_stage(seal_atomic *a, const uint8_t *buf, size_t len, seal_err *err)
 {
     if (a->state == SEAL_ATOMIC_PREPARED) {
         /* Rewritten from offset 0 on every attempt: after a failed fsync the
@@ -71,6 +71,19 @@ int seal_atomic_commit(seal_atomic *a, const uint8_t *buf, size_t len, seal_err 
         if (fsync(a->fd) != 0)
             return seal_fail(err, SEAL_E_IO, "cannot flush the new %s in %s to disk: %s (the old file is "
                                              "untouched)", a->name, a->dir_display, strerror(errno));
+        a->state = SEAL_ATOMIC_STAGED;
+    }
+    return a->state == SEAL_ATOMIC_STAGED ? SEAL_OK : seal_fail(err, SEAL_E_INVAL, "nothing prepared");
+}
+
+int seal_atomic_commit(seal_atomic *a, const uint8_t *buf, size_t len, seal_err *err)
+{
+    if (a->state == SEAL_ATOMIC_PREPARED) {
+        int rc = seal_atomic_stage(a, buf, len, err);
+        if (rc != SEAL_OK)
+            return rc;
+    }
+    if (a->state == SEAL_ATOMIC_STAGED) {
         if (renameat(a->dirfd, a->tmp, a->dirfd, a->name) != 0)
             return seal_fail(err, SEAL_E_IO, "cannot put the new %s in place in %s: %s (the old file is "
                                              "untouched)", a->name, a->dir_display, strerror(errno));
@@ -89,7 +102,7 @@ int seal_atomic_commit(seal_atomic *a, const uint8_t *buf, size_t len, seal_err 
 
 void seal_atomic_abort(seal_atomic *a)
 {
-    if (a->state == SEAL_ATOMIC_PREPARED)
+    if (a->state == SEAL_ATOMIC_PREPARED || a->state == SEAL_ATOMIC_STAGED)
         unlinkat(a->dirfd, a->tmp, 0);
     if (a->fd >= 0)
         close(a->fd);

@@ -35,6 +35,7 @@ typedef struct cli_opts {
 int cli_init(cli_opts *o);
 int cli_put(cli_opts *o);
 int cli_restore(cli_opts *o);
+int cli_drop(cli_opts *o);
 int cli_list(cli_opts *o);
 int cli_verify(cli_opts *o);
 int cli_rotate_key(cli_opts *o);

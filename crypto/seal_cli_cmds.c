@@ -128,39 +128,61 @@ int cli_verify(cli_opts *o)
         goto out;
     }
     seal_binding b = {o->issuer, o->client_id};
+    size_t live = 0;
     if (o->json)
         fputs("{\"items\":[", stdout);
-    for (size_t i = 0; i < n; i++) {
-        seal_lock lk = {.fd = -1};
-        int r = seal_lock_acquire(st, names[i], 0, &lk, &err);
-        if (r == SEAL_OK)
-            r = seal_store_read(st, ring, names[i], &b, s, &err);
-        uint64_t gen = seal_secret_generation(s);
-        seal_secret_clear(s);
-        seal_lock_release(&lk);
-        if (r != SEAL_OK)
-            failed++;
-        if (o->json) {
-            printf("%s{\"name\":", i ? "," : "");
-            cli_json_string(stdout, names[i]);
-            if (r == SEAL_OK) {
-                printf(",\"ok\":true,\"generation\":%llu}", (unsigned long long)gen);
-            } else {
-                fputs(",\"ok\":false,\"error\":", stdout);
-                cli_json_string(stdout, err.message);
-                fputs("}", stdout);
+    /* Pass 0: the live items; pass 1: kept copies, which may belong to an
+     * earlier client_id, so only their authenticity is checked. */
+    for (int pass = 0; pass < 2; pass++) {
+        size_t shown = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t nl = strlen(names[i]), sl = sizeof SEAL_PREVIOUS_SUFFIX - 1;
+            int kept = nl > sl && strcmp(names[i] + nl - sl, SEAL_PREVIOUS_SUFFIX) == 0;
+            if (kept != pass)
+                continue;
+            char base[SEAL_NAME_MAX + 1];
+            snprintf(base, sizeof base, "%.*s", (int)(kept ? nl - sl : nl), names[i]);
+            seal_lock lk = {.fd = -1};
+            int r = seal_lock_acquire(st, base, 0, &lk, &err);
+            if (r == SEAL_OK)
+                r = seal_store_read(st, ring, names[i], kept ? NULL : &b, s, &err);
+            uint64_t gen = seal_secret_generation(s);
+            seal_secret_clear(s);
+            seal_lock_release(&lk);
+            if (r != SEAL_OK && !kept)
+                failed++;
+            live += !kept;
+            if (o->json) {
+                printf("%s{\"name\":", shown ? "," : "");
+                cli_json_string(stdout, names[i]);
+                if (r == SEAL_OK) {
+                    printf(",\"ok\":true,\"generation\":%llu}", (unsigned long long)gen);
+                } else {
+                    fputs(",\"ok\":false,\"error\":", stdout);
+                    cli_json_string(stdout, err.message);
+                    fputs("}", stdout);
+                }
+            } else if (kept && shown == 0) {
+                printf("kept copies (vap-seal restore NAME brings one back, vap-seal drop NAME.previous "
+                       "deletes it):\n");
             }
-        } else if (r == SEAL_OK) {
-            printf("%-16s ok (generation %llu)\n", names[i], (unsigned long long)gen);
-        } else {
-            printf("%-16s FAILED\n", names[i]);
-            fprintf(stderr, "vap-seal: %s\n", err.message);
+            if (!o->json && r == SEAL_OK)
+                printf("%-16s ok (generation %llu)\n", names[i], (unsigned long long)gen);
+            else if (!o->json && !kept)
+                printf("%-16s FAILED\n", names[i]);
+            else if (!o->json)
+                printf("%-16s cannot be opened (%s)\n", names[i], err.message);
+            if (!o->json && !kept && r != SEAL_OK)
+                fprintf(stderr, "vap-seal: %s\n", err.message);
+            shown++;
         }
+        if (o->json && pass == 0)
+            fputs("],\"kept\":[", stdout);
     }
     if (o->json)
         printf("],\"ok\":%s}\n", failed ? "false" : "true");
     if (failed)
-        rc = cli_fail("%zu of %zu items failed verification", failed, n);
+        rc = cli_fail("%zu of %zu items failed verification", failed, live);
 out:
     free(names);
     seal_secret_free(s);

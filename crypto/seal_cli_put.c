@@ -1,5 +1,5 @@
 /*
- * seal_cli_put.c - vap-seal put and restore.  put refuses what an admin
+ * seal_cli_put.c - vap-seal put, restore and drop.  put refuses what an admin
  * never means to seal (an item nothing reads, a secret with the spaces or
  * carriage return a copy-paste adds) and keeps the item it replaces as
  * NAME.previous, because the client secret `register` sealed is the only
@@ -50,8 +50,10 @@ int cli_put(cli_opts *o)
         goto out;
     }
     seal_binding b = {o->issuer, o->client_id};
-    if (seal_store_put_keep(st, o->keyring, o->name, &b, secret, len, &gen, &kept, &err) != SEAL_OK) {
-        rc = cli_fail("%s", err.message);
+    int src = seal_store_put_keep(st, o->keyring, o->name, &b, secret, len, o->force, &gen, &kept, &err);
+    if (src != SEAL_OK) {
+        rc = cli_fail("%s%s", err.message, src == SEAL_E_EXISTS ? ".  To replace it without a copy, run put "
+                                                                  "again with --force" : "");
         goto out;
     }
     if (kept)
@@ -78,11 +80,39 @@ int cli_restore(cli_opts *o)
     if (rc != CLI_EXIT_OK || (rc = put_name_ok(o->name)) != CLI_EXIT_OK ||
         (rc = cmd_open_store(o, 0, &st)) != CLI_EXIT_OK)
         return rc;
-    if (seal_store_restore_previous(st, o->keyring, o->name, &gen, &err) != SEAL_OK)
-        rc = cli_fail("%s", err.message);
-    else
+    int kept = 0, src = seal_store_restore_previous(st, o->keyring, o->name, o->force, &gen, &kept, &err);
+    if (src != SEAL_OK)
+        rc = cli_fail("%s%s", err.message, src == SEAL_E_EXISTS ? ".  To replace it without a copy, run restore "
+                                                                  "again with --force" : "");
+    else if (kept)
         printf("restored %s from %s" SEAL_PREVIOUS_SUFFIX " (generation %llu); the one it replaced is now %s"
                SEAL_PREVIOUS_SUFFIX "\n", o->name, o->name, (unsigned long long)gen, o->name);
+    else
+        printf("restored %s from %s" SEAL_PREVIOUS_SUFFIX " (generation %llu)\n", o->name, o->name,
+               (unsigned long long)gen);
+    seal_store_close(st);
+    return rc;
+}
+
+int cli_drop(cli_opts *o)
+{
+    seal_store *st = NULL;
+    seal_err err = {0};
+    size_t n = strlen(o->name), sl = sizeof SEAL_PREVIOUS_SUFFIX - 1;
+    int rc = cmd_need("--store", o->store, "drop");
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    if (n <= sl || strcmp(o->name + n - sl, SEAL_PREVIOUS_SUFFIX) != 0)
+        return cli_fail("drop deletes only a kept copy (NAME" SEAL_PREVIOUS_SUFFIX "), such as client_secret"
+                        SEAL_PREVIOUS_SUFFIX "; put replaces a live item");
+    char base[SEAL_NAME_MAX + 1];
+    snprintf(base, sizeof base, "%.*s", (int)(n - sl), o->name);
+    if ((rc = put_name_ok(base)) != CLI_EXIT_OK || (rc = cmd_open_store(o, 0, &st)) != CLI_EXIT_OK)
+        return rc;
+    if (seal_store_drop_previous(st, base, &err) != SEAL_OK)
+        rc = cli_fail("%s", err.message);
+    else
+        printf("deleted %s%s\n", base, SEAL_PREVIOUS_SUFFIX);
     seal_store_close(st);
     return rc;
 }

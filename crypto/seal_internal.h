@@ -74,7 +74,7 @@ const struct seal_key *seal_keyring_active(const seal_keyring *ring);
 int seal_key_derive(struct seal_key *k);
 
 /* Durable atomic replace of DIRFD/NAME (seal_atomic.c). */
-enum { SEAL_ATOMIC_IDLE, SEAL_ATOMIC_PREPARED, SEAL_ATOMIC_RENAMED, SEAL_ATOMIC_DONE };
+enum { SEAL_ATOMIC_IDLE, SEAL_ATOMIC_PREPARED, SEAL_ATOMIC_STAGED, SEAL_ATOMIC_RENAMED, SEAL_ATOMIC_DONE };
 typedef struct seal_atomic {
     int dirfd; /* borrowed */
     int fd;
@@ -85,6 +85,9 @@ typedef struct seal_atomic {
 } seal_atomic;
 int seal_atomic_prepare(seal_atomic *a, int dirfd, const char *dir_display, const char *name, size_t reserve,
                         uid_t uid, gid_t gid, seal_err *err);
+/* Writes and fsyncs the temp file without putting it in place (commit
+ * then only renames): for replacing two files with both written first. */
+int seal_atomic_stage(seal_atomic *a, const uint8_t *buf, size_t len, seal_err *err);
 int seal_atomic_commit(seal_atomic *a, const uint8_t *buf, size_t len, seal_err *err);
 void seal_atomic_abort(seal_atomic *a);
 /* Removes temp files of NAME left behind by a killed writer.  Only safe
@@ -95,6 +98,16 @@ void seal_atomic_abort(seal_atomic *a);
 void seal_atomic_sweep(int dirfd, const char *name, int have_floor, uint64_t floor);
 /* 1 when temp file TMP's header names NAME with a generation above FLOOR. */
 int seal_atomic_maybe_newer(int dirfd, const char *tmp, const char *name, int have_floor, uint64_t floor);
+
+/* seal_txn_commit without the rename: seals VALUE into the temp file and
+ * fsyncs it.  A later seal_txn_commit only puts it in place. */
+int seal_txn_stage(seal_txn *t, const seal_keyring *ring, const seal_binding *bind, uint64_t generation,
+                   const uint8_t *value, size_t value_len, seal_err *err);
+/* The temp file's name (in the store directory) while it is not in place. */
+const char *seal_txn_temp_name(const seal_txn *t);
+/* 1 once the temp file has been renamed into place (even if the directory
+ * flush after it failed). */
+int seal_txn_renamed(const seal_txn *t);
 
 /* Opens DIRFD/NAME with O_NOFOLLOW and checks it is a regular file owned by
  * the euid (or by OWNER_OK when euid is 0) without group/other bits, then

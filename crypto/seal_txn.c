@@ -68,6 +68,27 @@ int seal_txn_commit(seal_txn *t, const seal_keyring *ring, const seal_binding *b
     return seal_atomic_commit(&t->a, t->buf, len, err);
 }
 
+int seal_txn_stage(seal_txn *t, const seal_keyring *ring, const seal_binding *bind, uint64_t generation,
+                   const uint8_t *value, size_t value_len, seal_err *err)
+{
+    size_t len = 0;
+    if (t->a.state != SEAL_ATOMIC_PREPARED)
+        return t->a.state == SEAL_ATOMIC_STAGED ? SEAL_OK : seal_fail(err, SEAL_E_INVAL, "nothing prepared");
+    int rc = seal_format_seal(ring, t->name, bind, (uint64_t)time(NULL), generation, value, value_len, t->buf,
+                              SEAL_FILE_MAX, &len, err);
+    return rc != SEAL_OK ? rc : seal_atomic_stage(&t->a, t->buf, len, err);
+}
+
+int seal_txn_renamed(const seal_txn *t)
+{
+    return t->a.state >= SEAL_ATOMIC_RENAMED;
+}
+
+const char *seal_txn_temp_name(const seal_txn *t)
+{
+    return t->a.tmp;
+}
+
 void seal_txn_abandon(seal_txn *t)
 {
     if (t == NULL)

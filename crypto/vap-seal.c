@@ -36,21 +36,28 @@ static const struct cli_command commands[] = {
      "terminal; never from the command line.  A secret with leading or trailing spaces, a carriage\n"
      "return or another control character is refused (a copy-paste accident) unless --force.\n"
      "Replaces the item atomically and bumps its generation; the item replaced is kept sealed as\n"
-     "NAME.previous (vap-seal restore NAME brings it back).\n"
+     "NAME.previous (vap-seal restore NAME brings it back).  An item that is there but cannot be\n"
+     "opened (another keyring, a retired key, corrupt) is not replaced unless --force.\n"
      "With -c, store= and keyring= are also taken from the config line when not given.",
      1},
     {"restore", cli_restore,
-     "restore (--keyring K --store S | -c CONFIG [-i NAME]) NAME",
+     "restore (--keyring K --store S | -c CONFIG [-i NAME]) [--force] NAME",
      "Bring back the item NAME that the last put (or register) replaced: every put keeps the\n"
      "item it replaces sealed as NAME.previous.  The replaced NAME becomes NAME.previous in turn,\n"
-     "so a restore can itself be undone.",
+     "so a restore can itself be undone.  Both files are written before either is replaced; a NAME\n"
+     "that cannot be opened is not replaced unless --force.",
+     1},
+    {"drop", cli_drop, "drop (--store S | -c CONFIG [-i NAME]) NAME.previous",
+     "Delete the kept copy NAME.previous (for instance once a new client secret is known to work).\n"
+     "Only a kept copy can be dropped.",
      1},
     {"list", cli_list, "list --store S [--json]",
      "List the sealed items: name, key id, generation, creation time.  Never prints values.", 0},
     {"verify", cli_verify,
      "verify --keyring K --store S [--issuer URL --client-id ID | -c CONFIG [-i NAME]] [--json]",
      "Authenticate every sealed item (and check its binding when an issuer/client_id is given).\n"
-     "Exits 1 naming each item that fails.",
+     "Exits 1 naming each item that fails.  Kept copies (NAME.previous) are listed apart and checked\n"
+     "for authenticity only (they may belong to an earlier client); they never fail verify.",
      0},
     {"rotate-key", cli_rotate_key, "rotate-key --keyring K --store S",
      "Add a new active key, re-seal every item under its lock, then retire the old key.\n"

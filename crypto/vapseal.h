@@ -187,17 +187,25 @@ int seal_store_put(seal_store *st, const char *keyring_path, const char *name, c
 /* seal_store_put that first keeps the item being replaced: its value and
  * binding are sealed again as NAME.previous (same generation), durably,
  * before NAME is replaced.  *kept is 1 when a previous item was kept, 0
- * when there was none or it could not be opened (then it is replaced
- * without a copy, as seal_store_put does).  NAME.previous shares NAME's
+ * when there was none.  An item that is there but cannot be opened (other
+ * keyring, retired key, corrupt) is refused with SEAL_E_EXISTS unless
+ * FORCE, which replaces it without a copy.  NAME.previous shares NAME's
  * lock. */
 int seal_store_put_keep(seal_store *st, const char *keyring_path, const char *name, const seal_binding *bind,
-                        const uint8_t *value, size_t value_len, uint64_t *generation_out, int *kept,
+                        const uint8_t *value, size_t value_len, int force, uint64_t *generation_out, int *kept,
                         seal_err *err);
-/* Brings NAME.previous back as NAME (value and binding, next generation),
- * then keeps the replaced NAME as NAME.previous, so a restore can itself be
- * undone.  SEAL_E_NOENT when there is no NAME.previous. */
-int seal_store_restore_previous(seal_store *st, const char *keyring_path, const char *name,
-                                uint64_t *generation_out, seal_err *err);
+/* Brings NAME.previous back as NAME (value and binding, next generation)
+ * and keeps the replaced NAME as NAME.previous (*kept = 1; 0 when there was
+ * no NAME), so a restore can itself be undone.  Both files are written and
+ * flushed before either is put in place; a failure says what state the
+ * store is in.  SEAL_E_NOENT when there is no NAME.previous; a NAME that
+ * will not open is refused unless FORCE, as for seal_store_put_keep. */
+int seal_store_restore_previous(seal_store *st, const char *keyring_path, const char *name, int force,
+                                uint64_t *generation_out, int *kept, seal_err *err);
+
+/* Deletes NAME.previous (under NAME's lock), durably.  SEAL_E_NOENT when
+ * there is none. */
+int seal_store_drop_previous(seal_store *st, const char *name, seal_err *err);
 
 /* The raw sealed bytes of NAME (permission-checked, not decrypted), for
  * backups: into BUF (cap SEAL_FILE_MAX). */

@@ -146,7 +146,8 @@ static int api_instance_new(const vap_option *opts, size_t n_opts, vap_instance 
         .proxy = inst->cfg.proxy,
         .log_debug = inst->cfg.log_level >= VAP_LOG_DEBUG,
     };
-    plog_allow(inst->cfg.log_level);
+    plog_instance_add(inst->cfg.log_level);
+    PLOG_AS(inst->cfg.log_level);
     if ((rc = authz_init(&inst->authz, err)) != VAP_OK ||
         (rc = refresher_init(&inst->refresher, err)) != VAP_OK ||
         (rc = http_client_new(&hopts, &inst->http, err)) != VAP_OK) {
@@ -172,6 +173,8 @@ static void api_instance_free(vap_instance *inst)
 {
     if (inst == NULL)
         return;
+    int level = inst->cfg.log_level;
+    PLOG_AS(level);
     if (inst->http != NULL)
         warmer_stop(inst);
     /* A renewal in flight is waited for and sealed before the HTTP client
@@ -194,6 +197,7 @@ static void api_instance_free(vap_instance *inst)
     secrets_destroy(&inst->secrets);
     config_free(&inst->cfg);
     free(inst);
+    plog_instance_remove(level);
 }
 
 static int api_status(vap_instance *inst, const vap_call *call, vap_grant_info **out,
@@ -206,6 +210,7 @@ static int api_status(vap_instance *inst, const vap_call *call, vap_grant_info *
     err_clear(err);
     if ((rc = instance_usable(inst, err)) != VAP_OK)
         return rc;
+    PLOG_AS(inst->cfg.log_level);
     if (inst->cfg.client_id == NULL)
         return err_set(err, VAP_E_CONFIG,
                        "no client_id in the config: register the client first (vap-host "
@@ -242,6 +247,7 @@ static int api_reload(vap_instance *inst, const vap_call *call, vap_error *err)
     err_clear(err);
     if ((rc = instance_usable(inst, err)) != VAP_OK)
         return rc;
+    PLOG_AS(inst->cfg.log_level);
     rc = secrets_reload(&inst->secrets, &inst->cfg, err);
     if (rc == VAP_OK)
         refresh_invalidate(inst); /* an admin may have replaced the grant too */
@@ -258,6 +264,7 @@ static int api_refresh(vap_instance *inst, const vap_call *call, vap_grant_info 
     err_clear(err);
     if ((rc = instance_usable(inst, err)) != VAP_OK)
         return rc;
+    PLOG_AS(inst->cfg.log_level);
     return refresh_now(inst, call, out, err);
 }
 
@@ -271,6 +278,7 @@ static int api_fetch(vap_instance *inst, const vap_call *call, const vap_fetch_r
     err_clear(err);
     if ((rc = instance_usable(inst, err)) != VAP_OK)
         return rc;
+    PLOG_AS(inst->cfg.log_level);
     if (req != NULL && VAP_HAS(req, flags) && (req->flags & VAP_FETCH_ALL_PAGES))
         return fetch_all_pages(inst, call, req, out, err);
     return fetch_do(inst, call, req, out, err);
@@ -292,6 +300,7 @@ static int api_authorize_begin(vap_instance *inst, const vap_call *call,
     err_clear(err);
     if ((rc = instance_usable(inst, err)) != VAP_OK)
         return rc;
+    PLOG_AS(inst->cfg.log_level);
     return authorize_begin(inst, call, req, out, err);
 }
 
@@ -306,6 +315,7 @@ static int api_authorize_complete(vap_instance *inst, const vap_call *call,
     err_clear(err);
     if ((rc = instance_usable(inst, err)) != VAP_OK)
         return rc;
+    PLOG_AS(inst->cfg.log_level);
     return authorize_complete(inst, call, callback, len, out, err);
 }
 
@@ -320,6 +330,7 @@ static int api_register_client(vap_instance *inst, const vap_call *call,
     err_clear(err);
     if ((rc = instance_usable(inst, err)) != VAP_OK)
         return rc;
+    PLOG_AS(inst->cfg.log_level);
     return register_client(inst, call, req, out, err);
 }
 
@@ -333,5 +344,6 @@ static int api_check(vap_instance *inst, const vap_call *call, vap_check_report 
     err_clear(err);
     if ((rc = instance_usable(inst, err)) != VAP_OK)
         return rc;
+    PLOG_AS(inst->cfg.log_level);
     return check_run(inst, call, out, err);
 }

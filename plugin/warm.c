@@ -84,6 +84,7 @@ static void *warm_main(void *arg)
 {
     struct vap_instance *inst = arg;
     struct warmer *w = &inst->warmer;
+    PLOG_AS(inst->cfg.log_level);
     warm_once(inst, 0);
     pthread_mutex_lock(&w->mu);
     while (!w->stop) {

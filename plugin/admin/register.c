@@ -108,7 +108,7 @@ int register_client(struct vap_instance *inst, const vap_call *call,
     int kept = 0; /* a secret registered before is kept as client_secret.previous */
     if (pkjwt ? seal_key(inst, &keys, reg.client_id, &se) != 0
               : seal_store_put_keep(inst->secrets.store, cfg->keyring, SECRETS_CLIENT_SECRET_ITEM,
-                                    &bind, (const uint8_t *)secret, secret_len, NULL, &kept,
+                                    &bind, (const uint8_t *)secret, secret_len, 0, NULL, &kept,
                                     &se) != 0) {
         rc = err_set(err, VAP_E_SEAL,
                      "OpenEMR registered client %.64s but its secret could not be sealed (%.120s): "

@@ -7,10 +7,12 @@
  * server's. */
 #include "core/config.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/errors.h"
 #include "core/log.h"
@@ -417,23 +419,39 @@ bad:
                    "';' (certtool --certificate-info prints them as pin-sha256:...)");
 }
 
-/* proxy=none, env, or a proxy URL in curl's syntax with its scheme; a user
- * and password in it are allowed (and never shown in messages). */
+/* proxy=none, env, or a proxy URL (scheme, host, optional port) as libcurl's
+ * URL parser reads it.  No secret is ever an option: a user or password is
+ * refused, and no message echoes the value (it might hold one). */
 static int check_proxy(const char *v, vap_error *err)
 {
-    static const char *const schemes[] = {"http://", "https://", "socks4://", "socks4a://",
-                                          "socks5://", "socks5h://"};
+    static const char *const schemes[] = {"http", "https", "socks4", "socks4a", "socks5", "socks5h"};
     if (strcmp(v, "none") == 0 || strcmp(v, "env") == 0)
         return VAP_OK;
-    size_t k = 0;
-    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0] && k == 0; i++)
-        if (strncmp(v, schemes[i], strlen(schemes[i])) == 0)
-            k = strlen(schemes[i]);
-    int ok = k > 0 && v[k] != '\0' && v[k] != '/' && v[k] != ':';
-    for (const char *p = v; ok && *p; p++)
-        ok = (unsigned char)*p > 0x20 && (unsigned char)*p < 0x7f;
-    const char *path = ok ? strchr(v + k, '/') : NULL;
-    if (!ok || (path != NULL && path[1] != '\0'))
+    CURLU *u = curl_url();
+    char *scheme = NULL, *user = NULL, *pass = NULL, *path = NULL, *query = NULL;
+    int ok = u != NULL && strstr(v, "://") != NULL &&
+             curl_url_set(u, CURLUPART_URL, v, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+             curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK;
+    int known = 0;
+    for (size_t i = 0; ok && i < sizeof schemes / sizeof schemes[0]; i++)
+        known |= strcasecmp(scheme, schemes[i]) == 0;
+    int creds = ok && (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+                       curl_url_get(u, CURLUPART_PASSWORD, &pass, 0) == CURLUE_OK);
+    int extra = ok && ((curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK && strcmp(path, "/") != 0) ||
+                       curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK);
+    ok = ok && known && !extra;
+    curl_free(scheme);
+    curl_free(user);
+    curl_free(pass);
+    curl_free(path);
+    curl_free(query);
+    curl_url_cleanup(u);
+    if (ok && creds)
+        return err_set(err, VAP_E_CONFIG,
+                       "proxy must not hold a user or password (no secret is ever an option): an "
+                       "authenticated proxy takes its credentials from the environment only; set "
+                       "https_proxy in the host process's environment and proxy=env");
+    if (!ok)
         return err_set(err, VAP_E_CONFIG,
                        "proxy must be none, env (https_proxy and no_proxy from the environment) "
                        "or a proxy URL such as proxy=http://proxy.example.org:3128");
@@ -531,8 +549,10 @@ static int config_unknown_option(const char *key, vap_error *err)
 }
 
 /* One message, not two: the line to paste is in it when it fits in
- * vap_error's 256 bytes; a longer line and the patient-bound alternative go
- * to the log as the lines to paste, and the message points there. */
+ * vap_error's 256 bytes; a longer line and the patient-bound alternative
+ * are logged at error level, which no log_level holds back, as the lines
+ * to paste, and the message points there.  A user/ line that replaces
+ * patient/ scopes says it reaches every patient. */
 static int config_scope_refused(const struct scope_report *rep, vap_error *err)
 {
     if (!rep->corrected[0])
@@ -540,22 +560,24 @@ static int config_scope_refused(const struct scope_report *rep, vap_error *err)
     char more[32] = "";
     if (rep->n_bad > 1)
         snprintf(more, sizeof more, " and %u more", rep->n_bad - 1);
+    const char *wide = rep->alternative[0] ? ", practice-wide (all patients)" : "";
     char msg[sizeof err->message + 1];
-    int w = snprintf(msg, sizeof msg, "scope: OpenEMR rejects %s%s; use: scope=\"%s\"",
-                     rep->first_bad, more, rep->corrected);
+    int w = snprintf(msg, sizeof msg, "scope: OpenEMR rejects %s%s; use%s: scope=\"%s\"",
+                     rep->first_bad, more, wide, rep->corrected);
     int fits = w > 0 && (size_t)w < sizeof err->message;
     if (!fits)
-        plog(VAP_LOG_WARN, "scope to paste, practice-wide: scope=\"%s\"", rep->corrected);
+        plog(VAP_LOG_ERROR, "scope to paste%s: scope=\"%s\"", wide, rep->corrected);
     if (rep->alternative[0])
-        plog(VAP_LOG_WARN, "or, for a grant bound to the one patient picked at consent: "
-                           "scope=\"%s\"", rep->alternative);
+        plog(VAP_LOG_ERROR, "or, for a grant bound to the one patient picked at consent: "
+                            "scope=\"%s\"", rep->alternative);
     if (fits)
         return err_set(err, VAP_E_CONFIG, "%s", msg);
     int rules = strncmp(rep->first_bad, "FHIR scopes", 11) != 0;
     return err_set(err, VAP_E_CONFIG,
-                   "scope: OpenEMR rejects %.96s%s%s; paste the practice-wide scope= line "
-                   "printed above", rep->first_bad, more,
-                   rules ? " (no wildcards; every resource scope needs user/ or patient/)" : "");
+                   "scope: OpenEMR rejects %.96s%s%s; paste the %sscope= line printed above",
+                   rep->first_bad, more,
+                   rules ? " (no wildcards; every resource scope needs user/ or patient/)" : "",
+                   rep->alternative[0] ? "practice-wide (all patients) " : "");
 }
 
 static char *derive_api_base(const char *fhir_base)

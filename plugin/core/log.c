@@ -1,13 +1,23 @@
 /* log.c - the host's log, clock and metric callbacks, with safe defaults. */
 #include "core/log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
 
 static const vap_host_api *g_host;
-/* -1: no instance has said yet, so nothing is held back (unit tests). */
+
+/* Each instance filters its own lines by its own log_level: the calling
+ * thread carries that level while it works for an instance (plog_enter).
+ * A line logged outside any instance uses the most verbose level of the
+ * live instances, kept in g_level and recomputed under g_mu whenever an
+ * instance comes or goes; -1 (no live instance: unit tests, or before the
+ * first) holds nothing back. */
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned g_live[VAP_LOG_DEBUG + 1];
 static int g_level = -1;
+static __thread int t_level = -1;
 
 void plog_init(const vap_host_api *host)
 {
@@ -19,16 +29,52 @@ uint32_t plog_host_minor(void)
     return g_host != NULL ? g_host->abi_minor : VAP_ABI_MINOR;
 }
 
-void plog_allow(int level)
+static int log_clamp(int level)
 {
-    /* A benign race at worst: instances are created before they log. */
-    if (level > __atomic_load_n(&g_level, __ATOMIC_RELAXED))
-        __atomic_store_n(&g_level, level, __ATOMIC_RELAXED);
+    return level < VAP_LOG_ERROR ? VAP_LOG_ERROR : level > VAP_LOG_DEBUG ? VAP_LOG_DEBUG : level;
+}
+
+static void log_recompute(void)
+{
+    int most = -1;
+    for (int l = 0; l <= VAP_LOG_DEBUG; l++)
+        if (g_live[l] > 0)
+            most = l;
+    __atomic_store_n(&g_level, most, __ATOMIC_RELEASE);
+}
+
+void plog_instance_add(int level)
+{
+    pthread_mutex_lock(&g_mu);
+    g_live[log_clamp(level)]++;
+    log_recompute();
+    pthread_mutex_unlock(&g_mu);
+}
+
+void plog_instance_remove(int level)
+{
+    pthread_mutex_lock(&g_mu);
+    if (g_live[log_clamp(level)] > 0)
+        g_live[log_clamp(level)]--;
+    log_recompute();
+    pthread_mutex_unlock(&g_mu);
+}
+
+int plog_enter(int level)
+{
+    int prev = t_level;
+    t_level = level < 0 ? -1 : log_clamp(level);
+    return prev;
+}
+
+void plog_leave(int *prev)
+{
+    t_level = *prev;
 }
 
 void plog(int level, const char *fmt, ...)
 {
-    int allowed = __atomic_load_n(&g_level, __ATOMIC_RELAXED);
+    int allowed = t_level >= 0 ? t_level : __atomic_load_n(&g_level, __ATOMIC_ACQUIRE);
     if (g_host == NULL || !VAP_HAS(g_host, log) || g_host->log == NULL ||
         (allowed >= 0 && level > allowed))
         return;

@@ -18,9 +18,18 @@ void plog(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)))
 /* Host clock in ms since the epoch (the host's now_ms, else CLOCK_REALTIME). */
 int64_t plugin_now_ms(void);
 
-/* Lines above this level (VAP_LOG_*) are not sent to the host.  Only ever
- * raised: the most verbose log_level of the process's instances applies. */
-void plog_allow(int level);
+/* Log levels per instance.  An instance is counted while it lives
+ * (add/remove with its log_level); a line logged outside any instance is
+ * held back above the most verbose level of the live instances. */
+void plog_instance_add(int level);
+void plog_instance_remove(int level);
+/* The calling thread works for an instance with LEVEL (-1: none) until
+ * plog_leave: its lines are held back above LEVEL.  Returns the level it
+ * replaced, for plog_leave. */
+int plog_enter(int level);
+void plog_leave(int *prev);
+/* For the length of the enclosing block. */
+#define PLOG_AS(level) int plog_prev_ __attribute__((cleanup(plog_leave))) = plog_enter(level)
 
 /* A metric through the host, if it takes metrics. */
 void pmetric(const char *name, double value);

@@ -65,6 +65,9 @@ int64_t http_mono_ms(void);
 int http_proxy_init(struct http_client *c, const char *opt, vap_error *err);
 /* The CURLOPT_PROXY value for url: c->proxy, or "" for a direct connection. */
 const char *http_proxy_for(const struct http_client *c, const char *url);
+/* 1 when HOST (HOST_LEN bytes, no port, no brackets) is exempted by the
+ * no_proxy list NO_PROXY, with libcurl 7.88's rules (http_proxy.c). */
+int http_noproxy_exempt(const char *no_proxy, const char *host, size_t host_len);
 /* c->proxy_shown when the slot's last transfer went through a proxy, else NULL. */
 const char *http_proxy_via(const struct http_client *c, const struct http_slot *s);
 /* strdup with malloc: the slot frees it. */

@@ -14,6 +14,7 @@ static void ro_init(struct redact_out *o, char *buf, size_t cap);
 static void ro_put(struct redact_out *o, const char *s, size_t n);
 static size_t ro_finish(struct redact_out *o);
 static int redact_hex(int c);
+static void redact_path(const char *in, size_t len, struct redact_out *o);
 static int redact_ieq(const char *a, size_t alen, const char *b);
 static size_t redact_pairs(const char *in, size_t len, struct redact_out *o);
 static size_t redact_json_string_end(const char *in, size_t i, size_t len,
@@ -74,14 +75,52 @@ size_t http_redact_form(const char *in, size_t len, char *out, size_t out_cap)
     return ro_finish(&o);
 }
 
+/* The path of a URL without patient ids: after the segment "fhir" or "api"
+ * (OpenEMR's FHIR and standard API bases) every second segment is an id
+ * (Patient/ID, /api/patient/ID/encounter/ID), and so is the segment after
+ * any FHIR resource type (a capitalised name) elsewhere; operations and
+ * keywords ($everything, _history, _search) are kept. */
+static void redact_path(const char *in, size_t len, struct redact_out *o)
+{
+    const char *sep = len >= 3 ? memmem(in, len, "://", 3) : NULL;
+    size_t i = sep ? (size_t)(sep - in) + 3 : 0;
+    while (i < len && in[i] != '/')
+        i++;
+    ro_put(o, in, i);
+    int base = 0;  /* 1 once past "fhir" or "api" */
+    size_t pos = 0; /* segments since the base */
+    int after_type = 0;
+    while (i < len) {
+        size_t s = ++i;
+        while (i < len && in[i] != '/')
+            i++;
+        size_t n = i - s;
+        const char *seg = in + s;
+        int keep = n == 0 || seg[0] == '$' || seg[0] == '_';
+        int id = base ? (pos % 2 == 1) : after_type;
+        ro_put(o, "/", 1);
+        if (id && !keep)
+            ro_put(o, HTTP_REDACTED, strlen(HTTP_REDACTED));
+        else
+            ro_put(o, seg, n);
+        if (base)
+            pos++;
+        if (!base && ((n == 4 && memcmp(seg, "fhir", 4) == 0) || (n == 3 && memcmp(seg, "api", 3) == 0)))
+            base = 1, pos = 0;
+        after_type = n > 0 && seg[0] >= 'A' && seg[0] <= 'Z' && !id;
+    }
+}
+
 size_t http_redact_url(const char *in, size_t len, char *out, size_t out_cap)
 {
     struct redact_out o;
     ro_init(&o, out, out_cap);
     const char *q = memchr(in, '?', len);
-    size_t head = q ? (size_t)(q - in) + 1 : len;
-    ro_put(&o, in, head);
+    size_t head = q ? (size_t)(q - in) : len;
+    redact_path(in, head, &o);
     if (q != NULL) {
+        ro_put(&o, "?", 1);
+        head++;
         const char *hash = memchr(q + 1, '#', len - head);
         size_t qlen = hash ? (size_t)(hash - q - 1) : len - head;
         redact_pairs(q + 1, qlen, &o);

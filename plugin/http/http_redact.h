@@ -25,7 +25,8 @@ size_t http_redact_form(const char *in, size_t len, char *out, size_t out_cap);
 size_t http_redact_json(const char *in, size_t len, char *out, size_t out_cap);
 /* One "Name: value" header line: credentials and cookies are replaced. */
 size_t http_redact_header(const char *in, size_t len, char *out, size_t out_cap);
-/* A URL: secret-named query parameters are replaced. */
+/* A URL: secret-named query parameters are replaced, and so are the path
+ * segments that carry ids (Patient/ID, /api/patient/ID/...). */
 size_t http_redact_url(const char *in, size_t len, char *out, size_t out_cap);
 
 #endif

@@ -358,6 +358,7 @@ static void exchange_job_run(struct renewer_job *job)
 {
     struct exchange_job *j = (struct exchange_job *)job;
     struct vap_instance *inst = j->inst;
+    PLOG_AS(inst->cfg.log_level);
     struct authz *a = &inst->authz;
     vap_error err;
     VAP_INIT(vap_error, err);

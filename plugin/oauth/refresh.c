@@ -201,6 +201,8 @@ static void ahead_job_run(struct renewer_job *job)
 {
     struct vap_instance *inst =
         (struct vap_instance *)((char *)job - offsetof(struct vap_instance, refresher.ahead));
+    /* The renewer thread logs for this instance, at its level. */
+    PLOG_AS(inst->cfg.log_level);
     struct refresher *r = &inst->refresher;
     int64_t now = plugin_now_ms();
     pthread_mutex_lock(&r->mu);
@@ -241,6 +243,8 @@ static void renew_job_run(struct renewer_job *job)
 {
     struct vap_instance *inst =
         (struct vap_instance *)((char *)job - offsetof(struct vap_instance, refresher.job));
+    /* The renewer thread logs for this instance, at its level. */
+    PLOG_AS(inst->cfg.log_level);
     struct refresher *r = &inst->refresher;
     vap_error mine;
     VAP_INIT(vap_error, mine);

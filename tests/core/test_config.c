@@ -72,7 +72,7 @@ static const struct opt_case opt_cases[] = {
     {"unknown_key_is_named", {{"isuer", "https://x"}}, VAP_E_CONFIG, "unknown option 'isuer'"},
     {"fhir_scope_without_api_fhir_in_patient_context_suggests_user_line",
      {{"scope", "openid offline_access patient/Patient.read"}}, VAP_E_CONFIG,
-     "use: scope=\"openid offline_access user/Patient.read api:fhir\""},
+     "use, practice-wide (all patients): scope=\"openid offline_access user/Patient.read api:fhir\""},
     {"duplicate_key_is_named", {{"store", "/a"}, {"store", "/b"}}, VAP_E_CONFIG,
      "option 'store' is given twice"},
     {"relative_store_is_refused", {{"store", "var/lib/vap"}}, VAP_E_CONFIG,
@@ -104,8 +104,20 @@ static const struct opt_case opt_cases[] = {
     {"missing_issuer_is_named", {{"issuer", ""}}, VAP_E_CONFIG, "option 'issuer' is missing"},
     {"proxy_none_is_accepted", {{"proxy", "none"}}, VAP_OK, NULL},
     {"proxy_env_is_accepted", {{"proxy", "env"}}, VAP_OK, NULL},
-    {"proxy_url_with_credentials_is_accepted", {{"proxy", "http://u:p@proxy.example.org:3128"}},
-     VAP_OK, NULL},
+    {"proxy_url_with_credentials_is_refused", {{"proxy", "http://u:p@proxy.example.org:3128"}},
+     VAP_E_CONFIG, "proxy must not hold a user or password (no secret is ever an option): an "
+     "authenticated proxy takes its credentials from the environment only; set https_proxy in the "
+     "host process's environment and proxy=env"},
+    {"proxy_url_with_a_user_only_is_refused", {{"proxy", "http://alice@proxy.example.org:3128"}},
+     VAP_E_CONFIG, "proxy must not hold a user or password"},
+    {"proxy_url_with_reserved_characters_in_the_password_is_refused",
+     {{"proxy", "http://alice:s3cr%23t@proxy.example.org:3128"}}, VAP_E_CONFIG,
+     "proxy must not hold a user or password"},
+    {"proxy_url_cut_at_a_hash_is_refused_without_echo", {{"proxy", "http://alice:s3cr"}},
+     VAP_E_CONFIG, "proxy must be none, env"},
+    {"proxy_url_with_two_at_signs_is_refused", {{"proxy", "http://alice:p@ss@proxy:3128"}},
+     VAP_E_CONFIG, "proxy must"},
+    {"proxy_url_with_a_port_is_accepted", {{"proxy", "http://proxy.example.org:3128/"}}, VAP_OK, NULL},
     {"proxy_socks5h_is_accepted", {{"proxy", "socks5h://127.0.0.1:1080"}}, VAP_OK, NULL},
     {"proxy_without_scheme_is_refused", {{"proxy", "proxy.example.org:3128"}}, VAP_E_CONFIG,
      "proxy must be none, env (https_proxy and no_proxy from the environment) or a proxy URL "
@@ -263,7 +275,7 @@ static const struct exact_case exact_cases[] = {
      {"scope", "openid fhirUser patient/*.read patient/*.write Patient.read Encounter.read "
                "DiagnosticReport.read Medication.read"},
      "scope: OpenEMR rejects patient/*.read and 5 more (no wildcards; every resource scope needs "
-     "user/ or patient/); paste the practice-wide scope= line printed above"},
+     "user/ or patient/); paste the practice-wide (all patients) scope= line printed above"},
 };
 
 /* The longest messages config_from_options can write, each whole (a message
@@ -340,7 +352,9 @@ static void run_guide_scope_paths(void)
     vap_option guide = {"scope", "openid fhirUser patient/*.read patient/*.write Patient.read "
                                  "Encounter.read DiagnosticReport.read Medication.read"};
     vap_error err;
+    plog_instance_add(VAP_LOG_ERROR); /* the quietest log_level holds none of it back */
     run_one(&guide, &err);
+    plog_instance_remove(VAP_LOG_ERROR);
     const char *user_line =
         "openid fhirUser user/Patient.read user/Appointment.read user/Encounter.read "
         "user/MedicationRequest.read user/AllergyIntolerance.read user/DiagnosticReport.read "
@@ -352,8 +366,8 @@ static void run_guide_scope_paths(void)
         "launch/patient";
     char want[2048];
     snprintf(want, sizeof want,
-             "1: scope to paste, practice-wide: scope=\"%s\"\n"
-             "1: or, for a grant bound to the one patient picked at consent: scope=\"%s\"\n",
+             "0: scope to paste, practice-wide (all patients): scope=\"%s\"\n"
+             "0: or, for a grant bound to the one patient picked at consent: scope=\"%s\"\n",
              user_line, patient_line);
     check(strcmp(logbuf, want) == 0, "guide_scopes_log_practice_wide_line_first_then_patient",
           "log was:\n%s", logbuf);
@@ -372,6 +386,22 @@ static void run_guide_scope_paths(void)
               rep.warnings == SCOPE_WARN_PATIENT_BOUND,
           "guide_scopes_patient_line_pasted_is_accepted_bound_to_one_patient", "%s / %#x",
           err.message, rep.warnings);
+
+    /* Outside any instance, the most verbose live instance's level holds,
+     * recomputed as instances come and go. */
+    size_t before = log_lines;
+    plog_instance_add(VAP_LOG_ERROR);
+    plog_instance_add(VAP_LOG_DEBUG);
+    plog(VAP_LOG_DEBUG, "a");
+    plog_instance_remove(VAP_LOG_DEBUG);
+    plog(VAP_LOG_INFO, "b");
+    int prev = plog_enter(VAP_LOG_INFO);
+    plog(VAP_LOG_INFO, "c");
+    plog_leave(&prev);
+    plog_instance_remove(VAP_LOG_ERROR);
+    plog(VAP_LOG_DEBUG, "d");
+    check(log_lines == before + 3 && strstr(logbuf, "3: a\n2: c\n3: d\n") != NULL,
+          "process_wide_level_follows_the_live_instances", "log was:\n%s", logbuf);
     plog_init(NULL);
 }
 

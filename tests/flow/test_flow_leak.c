@@ -20,6 +20,8 @@
  *           the HTTP Basic credentials, and for JWTs each of the payload and
  *           signature segments and the decoded payload.
  * Zero hits, and a positive control: the scanner finds a planted secret.
+ * The instance logs at debug level (one line per request), and no log line
+ * carries the id of a patient read by id.
  * (The browser callback page belongs to vap-host authorize's listener and is
  * scanned by its own tests; see the report.)
  *
@@ -385,6 +387,23 @@ static void pkjwt_flows(void)
     K.api->instance_free(pi);
 }
 
+/* ---- patient ids: never in a log line ----------------------------------------------- */
+
+static char patient_id[128];
+
+/* The id of the first Patient in a search Bundle. */
+static void patient_id_from(const char *body)
+{
+    const char *p = body ? strstr(body, "\"resourceType\":\"Patient\"") : NULL;
+    const char *id = p ? strstr(p, "\"id\":\"") : NULL;
+    if (id == NULL)
+        return;
+    id += 6;
+    size_t n = strcspn(id, "\"");
+    if (n > 0 && n < sizeof patient_id)
+        snprintf(patient_id, sizeof patient_id, "%.*s", (int)n, id);
+}
+
 static void flows(void)
 {
     vap_error err;
@@ -404,7 +423,16 @@ static void flows(void)
     } while (0)
     CALL(flowkit_authorize(&K, I, &gi, &err, loc, sizeof loc));
     flowkit_get_req(&req, "Patient", "_count=2");
+    VAP_INIT(vap_error, err);
+    if (K.api->fetch(I, NULL, &req, &resp, &err) == VAP_OK)
+        patient_id_from(resp->body);
+    CALL(0);
+    /* A read by id: the debug log line for it must not carry the id. */
+    char path[200];
+    snprintf(path, sizeof path, "Patient/%s", patient_id);
+    flowkit_get_req(&req, path, NULL);
     CALL(K.api->fetch(I, NULL, &req, &resp, &err));
+    flowkit_get_req(&req, "Patient", "_count=2");
     flowkit_control(&K, "expire-access-tokens", "{}", NULL, 0);
     CALL(K.api->fetch(I, NULL, &req, &resp, &err));
     CALL(K.api->refresh(I, NULL, &gi, &err));
@@ -520,11 +548,15 @@ int main(int argc, char **argv)
     if (flowkit_start(&K, argv[1], &cfg) != 0)
         return 1;
     vap_error err;
-    check(flowkit_instance(&K, &I, &err, NULL) == VAP_OK, "instance_created");
+    check(flowkit_instance(&K, &I, &err, "log_level", "debug", NULL) == VAP_OK, "instance_created");
     flows();
     pkjwt_flows();
     char *log = fakehost_log_text(K.fh);
     check(log != NULL && strlen(log) > 200, "plugin_log_captured");
+    check(patient_id[0] != '\0' && log != NULL && strstr(log, "http GET ") != NULL,
+          "debug_log_of_requests_captured");
+    check(log != NULL && patient_id[0] && strstr(log, patient_id) == NULL,
+          "no_patient_id_in_the_debug_log");
     if (log)
         hay_add(log, strlen(log));
     free(log);

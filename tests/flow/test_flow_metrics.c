@@ -74,25 +74,31 @@ int main(int argc, char **argv)
     check(!log_has_level(fh, "info:") && !log_has_level(fh, "debug:"),
           "log_level_warn_sends_no_info_lines");
 
-    /* A second instance at the default level (info): the more verbose wins. */
+    /* A second instance at the default level (info): each logs at its own. */
     check(flowkit_instance(&k, &inst2, &err, "warm_connections", "0", NULL) == VAP_OK,
           "second_instance_at_default_level");
+    fakehost_log_clear(fh);
     check(flowkit_control(&k, "expire-access-tokens", "{}", NULL, 0) == 200, "sim_expire");
     check(fetch(&k, inst, "Patient") == VAP_OK, "fetch_after_expiry_renews");
+    check(!log_has_level(fh, "info:") && !log_has_level(fh, "debug:"),
+          "warn_instance_renews_without_info_lines_beside_an_info_instance");
     check(fakehost_metric_count(fh, VAP_METRIC_RENEWALS) == 1, "one_renewal_counted");
     check(fakehost_metric_count(fh, VAP_METRIC_TOKEN_OK) == 2 &&
               fakehost_metric_count(fh, VAP_METRIC_TOKEN_MS) == 2,
           "refresh_counted_as_an_ok_token_request");
     check(fakehost_metric_count(fh, VAP_METRIC_FETCH_2XX) == 2,
           "fetch_with_a_renewal_counted_once");
-    check(log_has_level(fh, "info:"), "most_verbose_instance_level_applies");
+    check(fetch(&k, inst2, "Patient") == VAP_OK, "info_instance_fetches");
+    check(flowkit_control(&k, "expire-access-tokens", "{}", NULL, 0) == 200, "sim_expire_again");
+    check(fetch(&k, inst2, "Patient") == VAP_OK, "info_instance_renews");
+    check(log_has_level(fh, "info:"), "info_instance_logs_its_renewal_at_info");
 
     check(flowkit_control(&k, "revoke-refresh-tokens", "{}", NULL, 0) == 200 &&
               flowkit_control(&k, "expire-access-tokens", "{}", NULL, 0) == 200,
           "sim_revoke_and_expire");
-    check(fetch(&k, inst, "Patient") == VAP_E_REAUTH_REQUIRED, "fetch_after_revocation");
+    check(fetch(&k, inst2, "Patient") == VAP_E_REAUTH_REQUIRED, "fetch_after_revocation");
     check(fakehost_metric_count(fh, VAP_METRIC_TOKEN_REAUTH) == 1 &&
-              fakehost_metric_count(fh, VAP_METRIC_RENEWALS) == 1,
+              fakehost_metric_count(fh, VAP_METRIC_RENEWALS) == 2,
           "revoked_refresh_counted_as_reauth_required_not_a_renewal");
 
     k.api->instance_free(inst2);

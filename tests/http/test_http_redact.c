@@ -82,9 +82,20 @@ static void url_query_secrets_are_redacted(void **state)
         {"https://h/fhir/Patient?name=x", "https://h/fhir/Patient?name=x"},
         {"https://h/cb?state=1#access_token=x", "https://h/cb?state=1#[redacted]"},
         {"https://h/path", "https://h/path"},
+        {"https://h/apis/default/fhir/Patient/9a1b-77", "https://h/apis/default/fhir/Patient/[redacted]"},
+        {"https://h/apis/default/fhir/Patient/9a1b/_history/3?x=1",
+         "https://h/apis/default/fhir/Patient/[redacted]/_history/[redacted]?x=1"},
+        {"https://h/apis/default/fhir/Patient/$export", "https://h/apis/default/fhir/Patient/$export"},
+        {"https://h/apis/default/fhir/metadata", "https://h/apis/default/fhir/metadata"},
+        {"https://h/apis/default/api/patient/93f1/encounter/5e2/soap_note",
+         "https://h/apis/default/api/patient/[redacted]/encounter/[redacted]/soap_note"},
+        {"https://h/apis/default/api/patient/93f1/encounter",
+         "https://h/apis/default/api/patient/[redacted]/encounter"},
+        {"https://h/r4/Encounter/e-12", "https://h/r4/Encounter/[redacted]"},
+        {"https://h/oauth2/default/token", "https://h/oauth2/default/token"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char out[128];
+        char out[160];
         http_redact_url(cases[i].in, strlen(cases[i].in), out, sizeof out);
         assert_string_equal(out, cases[i].want);
     }

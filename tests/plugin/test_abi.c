@@ -71,12 +71,54 @@ static void test_guide_scope_is_config_error_with_corrected_line(void)
     int rc = new_instance(o, 1, &inst, &err);
     check(rc == VAP_E_CONFIG && err.code == VAP_E_CONFIG && inst == NULL,
           "guide_scope_is_config_error");
-    check(strstr(err.message, "use: scope=\"openid fhirUser user/Patient.read") != NULL,
-          "guide_scope_message_has_practice_wide_line");
-    check(fakehost_log_contains(fh, "warn: or, for a grant bound to the one patient picked at "
+    check(strstr(err.message, "use, practice-wide (all patients): scope=\"openid fhirUser "
+                              "user/Patient.read") != NULL,
+          "guide_scope_message_says_the_line_reaches_all_patients");
+    check(fakehost_log_contains(fh, "error: or, for a grant bound to the one patient picked at "
                                     "consent: scope=\"openid fhirUser patient/Patient.read"),
           "guide_scope_patient_line_is_logged_as_the_alternative");
     check(!fakehost_log_contains(fh, "rejects"), "guide_scope_error_is_not_repeated_in_the_log");
+}
+
+/* The lines to paste are logged whatever log_level is in force: with only
+ * log_level=error instances alive, they still reach the host's log. */
+static void test_scope_paste_lines_pass_any_log_level(void)
+{
+    vap_option quiet[] = {{"log_level", "error"}, {"client_id", CLIENT}};
+    vap_instance *keep = NULL, *inst = NULL;
+    vap_error err;
+    check(new_instance(quiet, 2, &keep, &err) == VAP_OK, "log_level_error_instance_is_made");
+    fakehost_log_clear(fh);
+    vap_option o[] = {{"log_level", "error"}, {"scope", "openid fhirUser patient/*.read Patient.read"}};
+    check(new_instance(o, 2, &inst, &err) == VAP_E_CONFIG, "guide_scope_refused_at_log_level_error");
+    check(fakehost_log_contains(fh, "or, for a grant bound to the one patient picked at consent: "
+                                    "scope=\"openid fhirUser patient/Patient.read"),
+          "scope_paste_line_is_logged_at_log_level_error");
+    api->instance_free(keep);
+}
+
+/* Each instance's lines are filtered by its own log_level: a quiet
+ * instance made after a chatty one stays quiet. */
+static void test_log_level_is_per_instance(void)
+{
+    vap_option chatty[] = {{"log_level", "info"}}, quiet[] = {{"log_level", "error"}};
+    vap_instance *a = NULL, *b = NULL;
+    vap_error err;
+    fakehost_log_clear(fh);
+    check(new_instance(chatty, 1, &a, &err) == VAP_OK &&
+              fakehost_log_contains(fh, "info: no client_id configured yet"),
+          "info_instance_logs_info");
+    fakehost_log_clear(fh);
+    check(new_instance(quiet, 1, &b, &err) == VAP_OK && !fakehost_log_contains(fh, "no client_id"),
+          "error_instance_made_after_an_info_one_does_not_log_info");
+    api->instance_free(b);
+    fakehost_log_clear(fh);
+    vap_instance *c = NULL;
+    check(new_instance(chatty, 1, &c, &err) == VAP_OK &&
+              fakehost_log_contains(fh, "info: no client_id configured yet"),
+          "info_instance_made_after_an_error_one_logs_info");
+    api->instance_free(c);
+    api->instance_free(a);
 }
 
 static void test_missing_offline_access_warns_in_host_log(void)
@@ -243,6 +285,8 @@ int main(int argc, char **argv)
     }
     api = fakehost_api(fh);
     test_guide_scope_is_config_error_with_corrected_line();
+    test_scope_paste_lines_pass_any_log_level();
+    test_log_level_is_per_instance();
     test_missing_offline_access_warns_in_host_log();
     test_patient_scopes_warn_bound_to_one_patient();
     test_unknown_key_named_through_abi();

@@ -8,7 +8,7 @@
  *       R <old> <new>   a rename
  *   - at the $SEAL_SHIM_AT-th such call (1-based), before doing it, either
  *     SIGKILLs the process ($SEAL_SHIM_MODE=kill) or makes the call fail
- *     with EIO ($SEAL_SHIM_MODE=fail).
+ *     with EIO ($SEAL_SHIM_MODE=fail; $SEAL_SHIM_ERRNO picks another errno).
  * With $SEAL_SHIM_FSTYPE (hex), fstatfs reports that filesystem type for
  * watched paths, so the NFS/CIFS refusal can be tested on a local disk.
  * Paths come from /proc/self/fd, so the log shows what really happened.
@@ -90,7 +90,8 @@ static int shim_event(const char *kind, const char *a, const char *b)
     if (at != NULL && ++shim_count == atol(at)) {
         const char *mode = getenv("SEAL_SHIM_MODE");
         if (mode != NULL && strcmp(mode, "fail") == 0) {
-            errno = EIO;
+            const char *en = getenv("SEAL_SHIM_ERRNO");
+            errno = en != NULL && atoi(en) > 0 ? atoi(en) : EIO;
             return -1;
         }
         kill(getpid(), SIGKILL);
