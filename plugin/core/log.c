@@ -1,6 +1,8 @@
 /* log.c - the host's log, clock and metric callbacks, with safe defaults. */
 #include "core/log.h"
 
+#include "core/errors.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
@@ -22,9 +24,7 @@ void plog(int level, const char *fmt, ...)
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     /* Whatever reached the line (server text included) stays one line. */
-    for (char *p = line; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = ' ';
+    err_clean_line(line);
     g_host->log(g_host->ctx, level, line);
 }
 
