@@ -253,7 +253,7 @@ core_dumps_and_ptrace_are_off)
     runas=
     if [ "$(id -u)" = 0 ]; then
         chown -R 65534:65534 "$tmp/store" "$tmp/keyring" "$tmp/plugins.conf" "$tmp/vap_openemr.so" || exit 1
-        chmod 0755 "$tmp" "$tmp/sim" && chmod 0644 "$ca" || exit 1
+        chown 65534:65534 "$tmp" && chmod 0700 "$tmp" && chmod 0755 "$tmp/sim" && chmod 0644 "$ca" || exit 1
         runas="setpriv --reuid=65534 --regid=65534 --clear-groups"
     fi
     mkfifo "$tmp/host.out" "$tmp/host.in" || exit 1
