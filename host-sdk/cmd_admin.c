@@ -127,6 +127,12 @@ int cmd_check(struct vaphost *vh, int argc, char **argv)
         for (size_t i = 0; i < rep->n_items && first == NULL; i++)
             if (rep->items[i]->result == VAP_CHECK_FAIL)
                 first = rep->items[i];
+        if (first == NULL) { /* a report counting failures it does not list */
+            vh->api->release(rep);
+            fprintf(stderr, "vap-host: the plugin reported failed checks without naming them: "
+                            "upgrade the plugin\n");
+            return VAPHOST_EXIT_FAILURE;
+        }
         code = vaphost_exit_code(first->code);
         if (code == VAPHOST_EXIT_OK)
             code = VAPHOST_EXIT_FAILURE;

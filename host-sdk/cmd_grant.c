@@ -164,13 +164,14 @@ int cmd_fetch(struct vaphost *vh, int argc, char **argv)
 
 int vaphost_read_file(const char *path, size_t cap, char **out, size_t *len)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    int from_stdin = strcmp(path, "-") == 0;
+    FILE *f = from_stdin ? stdin : fopen(path, "rb");
     if (f == NULL)
         return -1;
     char *buf = malloc(cap + 1);
     size_t n = buf ? fread(buf, 1, cap + 1, f) : 0;
     int bad = buf == NULL || ferror(f) || n > cap;
-    if (f != stdin)
+    if (!from_stdin)
         fclose(f);
     if (bad) {
         free(buf);
@@ -184,6 +185,8 @@ int vaphost_read_file(const char *path, size_t cap, char **out, size_t *len)
 
 void vaphost_print_grant(const vap_grant_info *gi)
 {
+    if (gi == NULL)
+        return;
     printf("state: %s\n", grant_state_name(gi->state));
     if (VAP_HAS(gi, scope) && gi->scope != NULL)
         printf("scope: %s\n", gi->scope);
