@@ -388,6 +388,43 @@ static void import_with_a_wrong_passphrase_is_refused_and_writes_nothing(void **
     assert_int_equal(access(k2, F_OK), -1);
 }
 
+/* A backup whose last item is not a sealed file: vap-seal import must
+ * refuse it before writing the keyring or any item. */
+static void import_of_a_backup_with_a_bad_item_writes_nothing(void **state)
+{
+    struct env *e = *state;
+    static const uint8_t fill[] = {0x42};
+    static const int active[] = {SEAL_KEY_ACTIVE};
+    static uint8_t plain[SEAL_FILE_MAX * 2], item[SEAL_FILE_MAX];
+    uint8_t ring_img[16 + 64];
+    size_t ring_len = test_ring_image(fill, active, 1, ring_img), item_len = 0, used = 0;
+    seal_keyring *ring = test_ring(fill, active, 1);
+    seal_err err;
+    assert_int_equal(seal_format_seal(ring, "client_secret", &bind_ok, 1, 1, (const uint8_t *)"cs", 2, item,
+                                      sizeof item, &item_len, &err),
+                     SEAL_OK);
+    seal_keyring_free(ring);
+    assert_int_equal(seal_backup_chunk_put(plain, sizeof plain, &used, ring_img, ring_len), SEAL_OK);
+    assert_int_equal(seal_backup_chunk_put(plain, sizeof plain, &used, (const uint8_t *)"client_secret", 13), SEAL_OK);
+    assert_int_equal(seal_backup_chunk_put(plain, sizeof plain, &used, item, item_len), SEAL_OK);
+    assert_int_equal(seal_backup_chunk_put(plain, sizeof plain, &used, (const uint8_t *)"grant", 5), SEAL_OK);
+    assert_int_equal(seal_backup_chunk_put(plain, sizeof plain, &used, (const uint8_t *)"not sealed", 10), SEAL_OK);
+    uint8_t *bak_img = NULL;
+    size_t bak_len = 0;
+    assert_int_equal(seal_backup_seal("pw", 2, 1, 8u << 20, plain, used, &bak_img, &bak_len, &err), SEAL_OK);
+    char bak[4300], k2[4300], s2[4300], cs[4400];
+    snprintf(bak, sizeof bak, "%s/bad.vsb", e->dir);
+    snprintf(k2, sizeof k2, "%s/keys2/ring", e->dir);
+    snprintf(s2, sizeof s2, "%s/store2", e->dir);
+    snprintf(cs, sizeof cs, "%s/client_secret", s2);
+    test_write_file(bak, bak_img, bak_len, 0600);
+    free(bak_img);
+    assert_int_equal(vs(e, "pw\n", "import", "--keyring", k2, "--store", s2, "--input", bak, NULL), 1);
+    assert_non_null(strstr(e->err, "grant"));
+    assert_int_equal(access(k2, F_OK), -1);
+    assert_int_equal(access(cs, F_OK), -1);
+}
+
 static void every_command_has_help(void **state)
 {
     struct env *e = *state;
@@ -447,6 +484,7 @@ int main(int argc, char **argv)
         T(rotate_key_reseals_every_item_and_retires_the_old_key),
         T(export_then_import_restores_the_keyring_and_every_item),
         T(import_with_a_wrong_passphrase_is_refused_and_writes_nothing),
+        T(import_of_a_backup_with_a_bad_item_writes_nothing),
         T(every_command_has_help),
         T(unknown_command_is_a_usage_error),
         T(root_put_with_owner_gives_the_files_to_that_user),

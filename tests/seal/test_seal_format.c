@@ -371,6 +371,20 @@ static void sealed_issuer_longer_than_binding_max_is_refused_not_overflowed(void
     assert_int_equal(strlen(b.client_id), SEAL_BINDING_MAX);
 }
 
+static void every_error_code_has_its_own_name(void **state)
+{
+    (void)state;
+    for (int a = SEAL_E_BUSY; a <= SEAL_OK; a++) {
+        assert_string_not_equal(seal_strerror(a), "unknown error");
+        for (int b = a + 1; b <= SEAL_OK; b++)
+            assert_string_not_equal(seal_strerror(a), seal_strerror(b));
+    }
+    assert_string_equal(seal_strerror(SEAL_E_BUSY - 1), "unknown error");
+    assert_string_equal(seal_strerror(1), "unknown error");
+    seal_err err;
+    assert_int_equal(seal_init(&err), SEAL_OK);
+}
+
 static void golden_file_opens_to_the_recorded_value(void **state)
 {
     (void)state;
@@ -443,6 +457,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(error_messages_never_contain_the_secret, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(sealed_issuer_longer_than_binding_max_is_refused_not_overflowed, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test(every_error_code_has_its_own_name),
         cmocka_unit_test(golden_file_opens_to_the_recorded_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
