@@ -165,8 +165,9 @@ static void admin_check_text(const vap_check_report *rep)
                            : it->result == VAP_CHECK_SKIP ? "-"
                                                           : "\u2713";
         skipped += it->result == VAP_CHECK_SKIP;
-        printf("%s %-12s %s%s\n", mark, it->name,
-               it->result == VAP_CHECK_WARN ? "warning: " : "", it->message);
+        char msg[1024];
+        printf("%s %-12s %s%s\n", mark, it->name, it->result == VAP_CHECK_WARN ? "warning: " : "",
+               vaphost_clean(it->message, msg, sizeof msg));
     }
     printf("%zu checks: %zu passed, %zu with warnings, %zu failed, %zu not run\n",
            rep->n_items, rep->n_items - rep->n_failed - rep->n_warnings - skipped,
