@@ -188,13 +188,18 @@ const char *vaphost_clean(const char *in, char *out, size_t cap)
     size_t o = 0;
     const unsigned char *p = (const unsigned char *)(in ? in : "");
     while (*p && o + 5 < cap) {
-        size_t n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+        size_t n = *p < 0x80             ? 1
+                   : (*p & 0xe0) == 0xc0 ? 2
+                   : (*p & 0xf0) == 0xe0 ? 3
+                   : (*p & 0xf8) == 0xf0 ? 4
+                                         : 0;
         for (size_t i = 1; i < n; i++)
             if (p[i] == '\0' || (p[i] & 0xc0) != 0x80)
                 n = 0;
         int c1 = n == 2 && p[0] == 0xc2 && p[1] <= 0x9f;
-        int bidi = n == 3 && p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
-                                              (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9));
+        int bidi = n == 3 && p[0] == 0xe2 &&
+                   ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
+                    (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9));
         if (n == 0 || (p[0] & 0xfe) == 0xc0) { /* not UTF-8 (or overlong) */
             out[o++] = '?';
             p++;

@@ -77,7 +77,8 @@ int listener_start(const char *redirect_uri, struct listener **out, char *err, s
     static const int families[2] = {AF_INET, AF_INET6};
     for (int i = 0; i < 2; i++) {
         int fam = families[i];
-        if ((fam == AF_INET && strcmp(host, "::1") == 0) || (fam == AF_INET6 && strcmp(host, "127.0.0.1") == 0))
+        if ((fam == AF_INET && strcmp(host, "::1") == 0) ||
+            (fam == AF_INET6 && strcmp(host, "127.0.0.1") == 0))
             continue;
         struct MHD_Daemon **d = fam == AF_INET ? &l->d4 : &l->d6;
         int e = bind_one(l, fam, port, d);
@@ -90,18 +91,20 @@ int listener_start(const char *redirect_uri, struct listener **out, char *err, s
             if (e == EADDRINUSE)
                 snprintf(err, errlen,
                          "another program listens on %s:%u: stop it, or register and configure "
-                         "another port in redirect_uri", addr, port);
+                         "another port in redirect_uri",
+                         addr, port);
             else
                 snprintf(err, errlen,
                          "cannot listen on %s:%u (%s): register and configure another port in "
-                         "redirect_uri, or use --no-listen", addr, port, strerror(e));
+                         "redirect_uri, or use --no-listen",
+                         addr, port, strerror(e));
             listener_finish(l, 0);
             return -1;
         }
     }
     if (!l->d4 && !l->d6) {
-        snprintf(err, errlen, "cannot listen on port %u of this machine's loopback: use --no-listen",
-                 port);
+        snprintf(err, errlen,
+                 "cannot listen on port %u of this machine's loopback: use --no-listen", port);
         listener_finish(l, 0);
         return -1;
     }
@@ -349,7 +352,8 @@ static int is_answer(struct listener *l, struct MHD_Connection *c)
     const char *state = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
     const char *code = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "code");
     const char *error = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "error");
-    if (state == NULL || state[0] == '\0' || ((code == NULL || code[0] == '\0') && (error == NULL || error[0] == '\0')))
+    if (state == NULL || state[0] == '\0' ||
+        ((code == NULL || code[0] == '\0') && (error == NULL || error[0] == '\0')))
         return 0;
     pthread_mutex_lock(&l->mu);
     size_t want = strlen(l->state), got = strlen(state);
@@ -501,10 +505,9 @@ static int bind_one(struct listener *l, int family, unsigned port, struct MHD_Da
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
     if (family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    *out = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, l,
-                            MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)30, MHD_OPTION_NOTIFY_COMPLETED, request_done, l,
-                            MHD_OPTION_END);
+    *out = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, l, MHD_OPTION_LISTEN_SOCKET,
+                            fd, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                            MHD_OPTION_NOTIFY_COMPLETED, request_done, l, MHD_OPTION_END);
     if (*out == NULL) {
         close(fd);
         return ENOMEM;

@@ -67,9 +67,11 @@ int fetch_check_path(const char *path, size_t len, vap_error *err)
         if (c == '%' && k + 2 < len &&
             ((path[k + 1] == '2' && ((path[k + 2] | 0x20) == 'e' || (path[k + 2] | 0x20) == 'f')) ||
              (path[k + 1] == '5' && (path[k + 2] | 0x20) == 'c')))
-            return err_set(err, VAP_E_INVAL,
-                           "fetch: encoded dots and slashes (%%2e, %%2f, %%5c) are refused in paths "
-                           "(byte %zu)", k + 1);
+            return err_set(
+                err, VAP_E_INVAL,
+                "fetch: encoded dots and slashes (%%2e, %%2f, %%5c) are refused in paths "
+                "(byte %zu)",
+                k + 1);
     }
     /* Segments: none empty, none "." or "..". */
     while (i <= len) {
@@ -391,7 +393,8 @@ int fetch_is_logged_out(const char *body, size_t len)
      * quotes the phrase must not cost the practice its grant. */
     json_t *root = pjson_parse(body, len, 1u << 20, why, sizeof why);
     int hit = 0;
-    for (size_t i = 0; root != NULL && json_is_object(root) && i < sizeof fields / sizeof fields[0]; i++) {
+    for (size_t i = 0; root != NULL && json_is_object(root) && i < sizeof fields / sizeof fields[0];
+         i++) {
         const char *v = pjson_str(root, fields[i]);
         hit |= v != NULL && strstr(v, msg) != NULL;
     }

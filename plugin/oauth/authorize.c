@@ -263,8 +263,8 @@ static int stateless_error(const redirect_result *r, vap_error *err)
         vap_error said;
         VAP_INIT(vap_error, said);
         redirect_error_status(r, &said);
-        return err_set(err, VAP_E_PROTOCOL,
-                       "unverified (no state; OpenEMR omits it here): %s", said.message);
+        return err_set(err, VAP_E_PROTOCOL, "unverified (no state; OpenEMR omits it here): %s",
+                       said.message);
     }
     if (r->error != NULL) {
         char code[64];
@@ -272,7 +272,8 @@ static int stateless_error(const redirect_result *r, vap_error *err)
         return err_set(err, VAP_E_PROTOCOL,
                        "the callback says error=%s but carries no state: it does not answer an "
                        "authorization started here and is not believed; start again with "
-                       "vap-host authorize", code);
+                       "vap-host authorize",
+                       code);
     }
     return err_set(err, VAP_E_PROTOCOL,
                    "the callback has no state: it does not answer an authorization started "
