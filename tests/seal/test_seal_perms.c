@@ -116,6 +116,39 @@ static void keyring_in_a_directory_of_another_user_is_refused(void **state)
     test_rmrf(dir);
 }
 
+/* Root reads a keyring for the service too: the same refusals hold for it. */
+static void unsafe_keyring_files_are_refused_even_for_root(void **state)
+{
+    char dir[4096], path[4200], other[4200];
+    seal_err err;
+    seal_keyring *ring = NULL;
+    test_tmpdir(dir, "perms-kr-file");
+    keyring_in(dir, 0700, path, sizeof path);
+    assert_int_equal(chmod(path, 0640), 0);
+    assert_int_equal(seal_keyring_load(path, (uid_t)-1, &ring, &err), SEAL_E_PERM);
+    assert_non_null(strstr(err.message, "chmod 600"));
+    assert_int_equal(chmod(path, 0600), 0);
+    snprintf(other, sizeof other, "%s/link", dir);
+    assert_int_equal(symlink(path, other), 0);
+    assert_int_equal(seal_keyring_load(other, (uid_t)-1, &ring, &err), SEAL_E_PERM);
+    assert_non_null(strstr(err.message, "symbolic link"));
+    snprintf(other, sizeof other, "%s/fifo", dir);
+    assert_int_equal(mkfifo(other, 0600), 0);
+    assert_int_equal(seal_keyring_load(other, (uid_t)-1, &ring, &err), SEAL_E_PERM);
+    assert_non_null(strstr(err.message, "not a regular file"));
+    snprintf(other, sizeof other, "%s/big", dir);
+    static uint8_t big[16 + 64 * 40];
+    test_write_file(other, big, sizeof big, 0600);
+    assert_int_equal(seal_keyring_load(other, (uid_t)-1, &ring, &err), SEAL_E_TOO_BIG);
+    snprintf(other, sizeof other, "%s/missing", dir);
+    assert_int_equal(seal_keyring_load(other, (uid_t)-1, &ring, &err), SEAL_E_NOENT);
+    snprintf(other, sizeof other, "%s/nodir/keyring", dir);
+    assert_int_equal(seal_keyring_load(other, (uid_t)-1, &ring, &err), SEAL_E_NOENT);
+    assert_int_equal(seal_keyring_load(path, (uid_t)-1, &ring, &err), SEAL_OK);
+    seal_keyring_free(ring);
+    test_rmrf(dir);
+}
+
 int main(int argc, char **argv)
 {
     if (sodium_init() < 0)
@@ -124,6 +157,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(lock_file_hard_linked_to_another_file_is_not_chowned),
         cmocka_unit_test(keyring_in_a_directory_others_may_write_is_refused),
         cmocka_unit_test(keyring_in_a_directory_of_another_user_is_refused),
+        cmocka_unit_test(unsafe_keyring_files_are_refused_even_for_root),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
