@@ -425,6 +425,46 @@ static void import_of_a_backup_with_a_bad_item_writes_nothing(void **state)
     assert_int_equal(access(cs, F_OK), -1);
 }
 
+/* Each mistake is named, with its fix, before the secret is asked for. */
+static void put_refusals_name_the_fix_before_asking_for_the_secret(void **state)
+{
+    struct env *e = *state;
+    char missing[4300];
+    init(e);
+    assert_int_equal(vs(e, "x\n", "put", "--keyring", e->keyring, "client_secret", NULL), 2);
+    assert_non_null(strstr(e->err, "--store"));
+    assert_int_equal(vs(e, "x\n", "put", "--keyring", e->keyring, "--store", e->store, "--issuer", TEST_ISSUER,
+                        "--client-id", TEST_CLIENT, "Client.Secret", NULL),
+                     1);
+    assert_non_null(strstr(e->err, "not a valid item name"));
+    assert_int_equal(vs(e, "x\n", "put", "--keyring", e->keyring, "--store", e->store, "client_secret", NULL), 1);
+    assert_non_null(strstr(e->err, "--issuer URL --client-id ID"));
+    snprintf(missing, sizeof missing, "%s/no-such-keyring", e->dir);
+    assert_int_equal(vs(e, "x\n", "put", "--keyring", missing, "--store", e->store, "--issuer", TEST_ISSUER,
+                        "--client-id", TEST_CLIENT, "client_secret", NULL),
+                     1);
+    assert_non_null(strstr(e->err, "does not exist"));
+    assert_null(strstr(e->out, "sealed"));
+}
+
+/* An item that does not open is listed as unreadable, in text and JSON. */
+static void list_marks_an_item_that_is_not_a_sealed_file(void **state)
+{
+    struct env *e = *state;
+    char bad[4400];
+    init(e);
+    assert_int_equal(put(e, "grant", "g"), 0);
+    snprintf(bad, sizeof bad, "%s/client_secret", e->store);
+    test_write_file(bad, "not sealed at all", 17, 0600);
+    assert_int_equal(vs(e, NULL, "list", "--store", e->store, NULL), 0);
+    assert_non_null(strstr(e->out, "client_secret"));
+    assert_non_null(strstr(e->out, "unreadable"));
+    assert_int_equal(vs(e, NULL, "list", "--store", e->store, "--json", NULL), 0);
+    assert_non_null(strstr(e->out, "\"error\":"));
+    assert_non_null(strstr(e->out, "\"name\":\"grant\",\"key_id\""));
+    assert_int_equal(vs(e, NULL, "list", NULL), 2);
+}
+
 static void every_command_has_help(void **state)
 {
     struct env *e = *state;
@@ -485,6 +525,8 @@ int main(int argc, char **argv)
         T(export_then_import_restores_the_keyring_and_every_item),
         T(import_with_a_wrong_passphrase_is_refused_and_writes_nothing),
         T(import_of_a_backup_with_a_bad_item_writes_nothing),
+        T(put_refusals_name_the_fix_before_asking_for_the_secret),
+        T(list_marks_an_item_that_is_not_a_sealed_file),
         T(every_command_has_help),
         T(unknown_command_is_a_usage_error),
         T(root_put_with_owner_gives_the_files_to_that_user),

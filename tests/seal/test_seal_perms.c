@@ -140,6 +140,11 @@ static void unsafe_keyring_files_are_refused_even_for_root(void **state)
     static uint8_t big[16 + 64 * 40];
     test_write_file(other, big, sizeof big, 0600);
     assert_int_equal(seal_keyring_load(other, (uid_t)-1, &ring, &err), SEAL_E_TOO_BIG);
+    snprintf(other, sizeof other, "%s/garbage", dir);
+    test_write_file(other, big, 80, 0600);
+    assert_int_equal(seal_keyring_load(other, (uid_t)-1, &ring, &err), SEAL_E_FORMAT);
+    assert_non_null(strstr(err.message, other)); /* names the file, then what is wrong */
+    assert_non_null(strstr(err.message, "vap-seal import"));
     snprintf(other, sizeof other, "%s/missing", dir);
     assert_int_equal(seal_keyring_load(other, (uid_t)-1, &ring, &err), SEAL_E_NOENT);
     snprintf(other, sizeof other, "%s/nodir/keyring", dir);
