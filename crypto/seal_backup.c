@@ -116,3 +116,38 @@ int seal_backup_chunk_next(const uint8_t *buf, size_t len, size_t *off, const ui
     *off += 4 + n;
     return SEAL_OK;
 }
+
+int seal_backup_check(const uint8_t *plain, size_t len, seal_keyring *ring, size_t *items, seal_err *err)
+{
+    size_t off = 0, n = 0, dlen = 0, nlen = 0;
+    const uint8_t *data = NULL, *name = NULL;
+    *items = 0;
+    if (seal_backup_chunk_next(plain, len, &off, &data, &dlen) != SEAL_OK)
+        return seal_fail(err, SEAL_E_FORMAT, "backup holds no keyring: it is not a vap-seal export");
+    int rc = seal_keyring_parse(data, dlen, ring, err);
+    if (rc != SEAL_OK)
+        return rc;
+    for (;;) {
+        char nm[SEAL_NAME_MAX + 1];
+        seal_header h;
+        rc = seal_backup_chunk_next(plain, len, &off, &name, &nlen);
+        if (rc == SEAL_E_NOENT)
+            break;
+        if (rc != SEAL_OK || nlen == 0 || nlen > SEAL_NAME_MAX ||
+            seal_backup_chunk_next(plain, len, &off, &data, &dlen) != SEAL_OK)
+            return seal_fail(err, SEAL_E_FORMAT, "backup is malformed after item %zu", n);
+        memcpy(nm, name, nlen);
+        nm[nlen] = '\0';
+        if (!seal_name_valid(nm))
+            return seal_fail(err, SEAL_E_FORMAT, "backup item %zu has an invalid name", n + 1);
+        if (dlen > SEAL_FILE_MAX || seal_header_parse(data, dlen, &h, err) != SEAL_OK ||
+            strcmp(h.purpose, nm) != 0)
+            return seal_fail(err, SEAL_E_FORMAT, "backup item %s is not a sealed %s item", nm, nm);
+        if (seal_keyring_find(ring, h.key_id) == NULL)
+            return seal_fail(err, SEAL_E_KEY_UNKNOWN, "backup item %s is sealed with a key its keyring "
+                                                      "does not hold", nm);
+        n++;
+    }
+    *items = n;
+    return SEAL_OK;
+}

@@ -390,9 +390,10 @@ int cli_import(cli_opts *o)
     }
     if ((rc = cli_read_passphrase(0, &pass, &pass_len)) != CLI_EXIT_OK)
         goto out;
+    size_t want = 0;
     if (seal_backup_open(pass, pass_len, file, flen, &plain, &plen, &err) != SEAL_OK ||
-        seal_backup_chunk_next(plain, plen, &off, &data, &dlen) != SEAL_OK ||
-        seal_keyring_new(&ring, &err) != SEAL_OK || seal_keyring_parse(data, dlen, ring, &err) != SEAL_OK) {
+        seal_keyring_new(&ring, &err) != SEAL_OK || seal_backup_check(plain, plen, ring, &want, &err) != SEAL_OK ||
+        seal_backup_chunk_next(plain, plen, &off, &data, &dlen) != SEAL_OK) {
         rc = cli_fail("%s: %s", o->input, err.message[0] ? err.message : "backup is malformed");
         goto out;
     }

@@ -15,7 +15,6 @@
 #include <string.h>
 
 static int format_purpose_valid(const uint8_t *p, size_t len);
-static int format_parse_payload(seal_secret *s, size_t len, seal_err *err);
 
 int seal_header_parse(const uint8_t *buf, size_t len, seal_header *out, seal_err *err)
 {
@@ -153,7 +152,7 @@ int seal_format_open(const seal_keyring *ring, const char *purpose, const seal_b
                                            "corrupted; restore it or put the secret again");
     }
     s->used = (size_t)mlen;
-    rc = format_parse_payload(s, (size_t)mlen, err);
+    rc = seal_format_parse_payload(s, (size_t)mlen, err);
     if (rc != SEAL_OK)
         goto out;
     if (bind != NULL && bind->issuer != NULL &&
@@ -186,9 +185,13 @@ static int format_purpose_valid(const uint8_t *p, size_t len)
 
 /* Parses the authenticated payload in s->buf[0..len); copies issuer and
  * client_id, NUL-terminated, to the buffer's tail (SEAL_SECRET_TAIL) so
- * seal_secret_binding can hand out C strings. */
-static int format_parse_payload(seal_secret *s, size_t len, seal_err *err)
+ * seal_secret_binding can hand out C strings.  Authenticated is not
+ * trusted: the tail holds SEAL_BINDING_MAX bytes of each, whatever the
+ * lengths say. */
+int seal_format_parse_payload(seal_secret *s, size_t len, seal_err *err)
 {
+    if (len > SEAL_FILE_MAX)
+        return seal_fail(err, SEAL_E_TOO_BIG, "sealed payload is over %u bytes", SEAL_FILE_MAX);
     size_t raw = 0;
     if (sodium_unpad(&raw, s->buf, len, SEAL_PAD_BLOCK) != 0)
         return seal_fail(err, SEAL_E_FORMAT, "sealed payload has bad padding");
@@ -198,6 +201,9 @@ static int format_parse_payload(seal_secret *s, size_t len, seal_err *err)
     size_t off = 1;
     size_t ilen = seal_get_u16(p + off);
     off += 2;
+    if (ilen == 0 || ilen > SEAL_BINDING_MAX)
+        return seal_fail(err, SEAL_E_FORMAT, "sealed payload names an issuer of %zu bytes (must be 1..%u): "
+                                             "put the secret again", ilen, SEAL_BINDING_MAX);
     if (ilen > raw - off || raw - off - ilen < 2)
         return seal_fail(err, SEAL_E_FORMAT, "sealed payload is malformed");
     s->issuer_off = off;
@@ -205,6 +211,9 @@ static int format_parse_payload(seal_secret *s, size_t len, seal_err *err)
     off += ilen;
     size_t clen = seal_get_u16(p + off);
     off += 2;
+    if (clen == 0 || clen > SEAL_BINDING_MAX)
+        return seal_fail(err, SEAL_E_FORMAT, "sealed payload names a client_id of %zu bytes (must be "
+                                             "1..%u): put the secret again", clen, SEAL_BINDING_MAX);
     if (clen > raw - off || raw - off - clen < 4)
         return seal_fail(err, SEAL_E_FORMAT, "sealed payload is malformed");
     s->client_off = off;
@@ -216,6 +225,10 @@ static int format_parse_payload(seal_secret *s, size_t len, seal_err *err)
         return seal_fail(err, SEAL_E_FORMAT, "sealed payload is malformed");
     s->value_off = off;
     s->value_len = vlen;
+    /* Handed out as C strings: an embedded NUL would cut them short. */
+    if (memchr(p + s->issuer_off, 0, ilen) != NULL || memchr(p + s->client_off, 0, clen) != NULL)
+        return seal_fail(err, SEAL_E_FORMAT, "sealed payload has a NUL in its issuer or client_id: put the "
+                                             "secret again");
     uint8_t *tail = s->buf + SEAL_FILE_MAX;
     s->tail_used = ilen + clen + 2;
     memcpy(tail, p + s->issuer_off, ilen);

@@ -67,6 +67,10 @@ int seal_name_valid_len(const char *name, size_t n);
 /* Sets ERR and returns CODE. */
 int seal_fail(seal_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Parses a decrypted payload of LEN bytes in s->buf (seal_format.c); pure,
+ * so fuzz/fuzz_vseal_payload.c reaches it without a key. */
+int seal_format_parse_payload(seal_secret *s, size_t len, seal_err *err);
+
 /* Finds the entry with ID, or NULL. */
 const struct seal_key *seal_keyring_find(const seal_keyring *ring, const uint8_t id[SEAL_KEY_ID_BYTES]);
 const struct seal_key *seal_keyring_active(const seal_keyring *ring);

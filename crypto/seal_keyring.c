@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define KR_MAGIC "VSEALKR"
@@ -23,6 +24,7 @@
 #define KR_FILE_MAX (KR_HEADER + KR_ENTRY * SEAL_KEYRING_MAX_KEYS)
 
 static int kr_check_zero(const uint8_t *p, size_t n);
+static int kr_check_dir(int dirfd, const char *dir, seal_err *err);
 
 int seal_keyring_new(seal_keyring **out, seal_err *err)
 {
@@ -48,6 +50,8 @@ int seal_keyring_load(const char *path, uid_t owner_ok, seal_keyring **out, seal
     seal_keyring *ring = NULL;
     size_t len = 0;
     int rc = seal_path_split(path, &dirfd, dir, sizeof dir, &base, err);
+    if (rc == SEAL_OK)
+        rc = kr_check_dir(dirfd, dir, err);
     if (rc != SEAL_OK)
         goto out;
     buf = sodium_malloc(KR_FILE_MAX);
@@ -168,6 +172,8 @@ int seal_keyring_save(const seal_keyring *ring, const char *path, uid_t uid, gid
     if (rc != SEAL_OK)
         goto out;
     rc = seal_path_split(path, &dirfd, dir, sizeof dir, &base, err);
+    if (rc == SEAL_OK)
+        rc = kr_check_dir(dirfd, dir, err);
     if (rc != SEAL_OK)
         goto out;
     rc = seal_atomic_prepare(&a, dirfd, dir, base, len, uid, gid, err);
@@ -274,4 +280,23 @@ static int kr_check_zero(const uint8_t *p, size_t n)
         if (p[i] != 0)
             return 0;
     return 1;
+}
+
+/* The keyring's directory, checked as the store's is: whoever may write it
+ * may swap the keyring for one of their own. */
+static int kr_check_dir(int dirfd, const char *dir, seal_err *err)
+{
+    struct stat sb;
+    if (fstat(dirfd, &sb) != 0)
+        return seal_fail(err, SEAL_E_IO, "cannot stat keyring directory %s: %s", dir, strerror(errno));
+    uid_t euid = geteuid();
+    if (euid != 0 && sb.st_uid != euid)
+        return seal_fail(err, SEAL_E_PERM, "keyring directory %s is owned by uid %u, not by this user (uid %u), "
+                                           "and its owner could replace the keyring: run chown %u %s",
+                         dir, (unsigned)sb.st_uid, (unsigned)euid, (unsigned)euid, dir);
+    if ((sb.st_mode & 077) != 0)
+        return seal_fail(err, SEAL_E_PERM, "keyring directory %s is open to group or others (mode %04o), who "
+                                           "could replace the keyring: run chmod 700 %s",
+                         dir, (unsigned)(sb.st_mode & 07777), dir);
+    return SEAL_OK;
 }

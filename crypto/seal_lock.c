@@ -39,12 +39,19 @@ static int lock_take(seal_store *st, const char *name, int exclusive, int nonblo
     if (n > sl && strcmp(name + n - sl, SEAL_PREVIOUS_SUFFIX) == 0)
         n -= sl;
     snprintf(lname, sizeof lname, ".%.*s.lock", (int)n, name);
-    int fd = openat(st->dirfd, lname, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = openat(st->dirfd, lname, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
     if (fd < 0)
         return seal_fail(err, SEAL_E_IO, "cannot open lock file %s/%s: %s (is the store writable by this "
                                          "user?)", st->path, lname, strerror(errno));
+    /* A hard link or a special file in the lock's place would have root
+     * chown, and anyone lock, a file that is not ours. */
     struct stat sb;
-    if (fstat(fd, &sb) == 0 && geteuid() == 0 && st->new_uid != (uid_t)-1 && sb.st_uid != st->new_uid &&
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_nlink != 1) {
+        close(fd);
+        return seal_fail(err, SEAL_E_PERM, "lock file %s/%s is not a regular file with one link (a link to "
+                                           "another file?): remove it; it is recreated", st->path, lname);
+    }
+    if (geteuid() == 0 && st->new_uid != (uid_t)-1 && sb.st_uid != st->new_uid &&
         fchown(fd, st->new_uid, st->new_gid) != 0) {
         int e = errno;
         close(fd);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 
 enum { OPT_KEYRING = 'k', OPT_STORE = 's', OPT_CONFIG = 'c', OPT_INSTANCE = 'i', OPT_HELP = 'h',
@@ -100,6 +101,7 @@ int main(int argc, char **argv)
     /* Secrets pass through this process: never leave them in a core file. */
     struct rlimit no_core = {0, 0};
     setrlimit(RLIMIT_CORE, &no_core);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* and no ptrace attach by the same user */
 
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage_all(argc < 2 ? stderr : stdout);

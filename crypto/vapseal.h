@@ -281,5 +281,10 @@ int seal_backup_chunk_put(uint8_t *dst, size_t cap, size_t *used, const uint8_t 
 /* Reads the chunk at *off in BUF[0..len); advances *off.  SEAL_E_NOENT at
  * the end, SEAL_E_FORMAT if malformed. */
 int seal_backup_chunk_next(const uint8_t *buf, size_t len, size_t *off, const uint8_t **data, size_t *data_len);
+/* Checks a decrypted backup whole before anything is written: the keyring
+ * chunk (parsed into RING), then (name, sealed item) pairs, each name valid
+ * and matching its item's purpose, each item's key in RING.  *items gets
+ * their count.  Pure. */
+int seal_backup_check(const uint8_t *plain, size_t len, seal_keyring *ring, size_t *items, seal_err *err);
 
 #endif

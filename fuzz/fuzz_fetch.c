@@ -39,7 +39,12 @@ static void fuzz_fetch_path_ok(const char *p, size_t len)
     }
     for (size_t k = 0; k < len; k++)
         if ((unsigned char)p[k] <= 0x20 || (unsigned char)p[k] >= 0x7f || p[k] == '?' ||
-            p[k] == '#')
+            p[k] == '#' || p[k] == '\\')
+            abort();
+    /* No encoded '.', '/' or '\\' a decoding server would see as segments. */
+    for (size_t k = 0; k + 2 < len; k++)
+        if (p[k] == '%' && ((p[k + 1] == '2' && ((p[k + 2] | 0x20) == 'e' || (p[k + 2] | 0x20) == 'f')) ||
+                            (p[k + 1] == '5' && (p[k + 2] | 0x20) == 'c')))
             abort();
 }
 
@@ -54,8 +59,9 @@ static void fuzz_fetch_summary(const char *buf, size_t len)
         if (n >= caps[i])
             abort(); /* not terminated inside cap */
         for (size_t k = 0; k < n; k++)
-            if ((unsigned char)out[k] < 0x20 || out[k] == 0x7f)
-                abort(); /* a control character reached a log line */
+            if ((unsigned char)out[k] < 0x20 || out[k] == 0x7f ||
+                ((unsigned char)out[k] == 0xc2 && k + 1 < n && (unsigned char)out[k + 1] <= 0x9f))
+                abort(); /* a control character (C0 or C1) reached a log line */
     }
 }
 

@@ -136,6 +136,12 @@ int cmd_check(struct vaphost *vh, int argc, char **argv)
         for (size_t i = 0; i < rep->n_items && first == NULL; i++)
             if (rep->items[i]->result == VAP_CHECK_FAIL)
                 first = rep->items[i];
+        if (first == NULL) { /* a report counting failures it does not list */
+            vh->api->release(rep);
+            fprintf(stderr, "vap-host: the plugin reported failed checks without naming them: "
+                            "upgrade the plugin\n");
+            return VAPHOST_EXIT_FAILURE;
+        }
         code = vaphost_exit_code(first->code);
         if (code == VAPHOST_EXIT_OK)
             code = VAPHOST_EXIT_FAILURE;
@@ -180,8 +186,10 @@ static void admin_check_text(const vap_check_report *rep)
                                                  : "\u2713";
         skipped += r == VAP_CHECK_SKIP;
         unknown += is_unknown;
+        char msg[1024];
         printf("%s %-12s %s%s\n", mark, it->name,
-               r == VAP_CHECK_WARN ? "warning: " : is_unknown ? "unknown: " : "", it->message);
+               r == VAP_CHECK_WARN ? "warning: " : is_unknown ? "unknown: " : "",
+               vaphost_clean(it->message, msg, sizeof msg));
     }
     printf("%zu checks: %zu passed, %zu with warnings, %zu failed, %zu unknown, %zu not run\n",
            rep->n_items, rep->n_items - rep->n_failed - rep->n_warnings - skipped - unknown,

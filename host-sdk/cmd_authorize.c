@@ -66,6 +66,7 @@ int cmd_authorize(struct vaphost *vh, int argc, char **argv)
             fprintf(stderr, "vap-host: %s\n", why);
             return VAPHOST_EXIT_FAILURE;
         }
+        listener_expect(l, begin->url);
     }
     fprintf(stderr, "Open this address in a browser, sign in to OpenEMR as the staff member "
                     "who authorizes this service, and approve:\n");

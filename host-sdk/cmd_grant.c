@@ -175,13 +175,14 @@ int cmd_fetch(struct vaphost *vh, int argc, char **argv)
 
 int vaphost_read_file(const char *path, size_t cap, char **out, size_t *len)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    int from_stdin = strcmp(path, "-") == 0;
+    FILE *f = from_stdin ? stdin : fopen(path, "rb");
     if (f == NULL)
         return -1;
     char *buf = malloc(cap + 1);
     size_t n = buf ? fread(buf, 1, cap + 1, f) : 0;
     int bad = buf == NULL || ferror(f) || n > cap;
-    if (f != stdin)
+    if (!from_stdin)
         fclose(f);
     if (bad) {
         free(buf);
@@ -193,19 +194,62 @@ int vaphost_read_file(const char *path, size_t cap, char **out, size_t *len)
     return 0;
 }
 
+const char *vaphost_clean(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+    const unsigned char *p = (const unsigned char *)(in ? in : "");
+    while (*p && o + 5 < cap) {
+        size_t n = *p < 0x80             ? 1
+                   : (*p & 0xe0) == 0xc0 ? 2
+                   : (*p & 0xf0) == 0xe0 ? 3
+                   : (*p & 0xf8) == 0xf0 ? 4
+                                         : 0;
+        for (size_t i = 1; i < n; i++)
+            if (p[i] == '\0' || (p[i] & 0xc0) != 0x80)
+                n = 0;
+        int c1 = n == 2 && p[0] == 0xc2 && p[1] <= 0x9f;
+        int bidi = n == 3 && p[0] == 0xe2 &&
+                   ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
+                    (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9));
+        if (n == 0 || (p[0] & 0xfe) == 0xc0) { /* not UTF-8 (or overlong) */
+            out[o++] = '?';
+            p++;
+        } else if (c1 || bidi || (n == 1 && (*p < 0x20 || *p == 0x7f))) {
+            out[o++] = ' ';
+            p += n;
+        } else {
+            memcpy(out + o, p, n);
+            o += n;
+            p += n;
+        }
+    }
+    if (cap > 0)
+        out[o < cap ? o : cap - 1] = '\0';
+    return out;
+}
+
+/* One "label: value" line of text that came from the server. */
+static void grant_print_text(const char *label, const char *value)
+{
+    char clean[1024];
+    printf("%s: %s\n", label, vaphost_clean(value, clean, sizeof clean));
+}
+
 void vaphost_print_grant(const vap_grant_info *gi)
 {
+    if (gi == NULL)
+        return;
     printf("state: %s\n", grant_state_name(gi->state));
     if (VAP_HAS(gi, scope) && gi->scope != NULL)
-        printf("scope: %s\n", gi->scope);
+        grant_print_text("scope", gi->scope);
     if (VAP_HAS(gi, patient) && gi->patient != NULL && gi->patient[0] != '\0')
-        printf("patient: %s\n", gi->patient);
+        grant_print_text("patient", gi->patient);
     if (VAP_HAS(gi, encounter) && gi->encounter != NULL && gi->encounter[0] != '\0')
-        printf("encounter: %s\n", gi->encounter);
+        grant_print_text("encounter", gi->encounter);
     if (VAP_HAS(gi, subject) && gi->subject != NULL && gi->subject[0] != '\0')
-        printf("subject: %s\n", gi->subject);
+        grant_print_text("subject", gi->subject);
     if (VAP_HAS(gi, fhir_user) && gi->fhir_user != NULL && gi->fhir_user[0] != '\0')
-        printf("fhir_user: %s\n", gi->fhir_user);
+        grant_print_text("fhir_user", gi->fhir_user);
     if (VAP_HAS(gi, access_expires_at_ms))
         grant_print_time("access_expires", gi->access_expires_at_ms);
     if (VAP_HAS(gi, obtained_at_ms))

@@ -16,12 +16,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define LISTENER_PATH_MAX 512
 #define LISTENER_PAGE_MAX 4096
 #define LISTENER_RESULT_SUFFIX "/done"
 #define LISTENER_ANSWER_WAIT_S 120 /* the code exchange must finish by then */
+#define LISTENER_STATE_MAX 256
 
 struct listener {
     struct MHD_Daemon *d4, *d6;
@@ -29,6 +32,7 @@ struct listener {
     char result_path[LISTENER_PATH_MAX + 8];
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    char state[LISTENER_STATE_MAX]; /* the pending authorization's state ("" = any) */
     int got_callback;   /* one callback taken; later ones are refused */
     char *target;       /* its path?query, until listener_wait takes it */
     size_t target_len;
@@ -42,7 +46,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                               size_t *upload_size, void **con_cls);
 static void request_done(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe);
-static struct MHD_Daemon *bind_one(struct listener *l, int family, unsigned port);
+static int bind_one(struct listener *l, int family, unsigned port, struct MHD_Daemon **out);
 
 int listener_start(const char *redirect_uri, struct listener **out, char *err, size_t errlen)
 {
@@ -67,24 +71,63 @@ int listener_start(const char *redirect_uri, struct listener **out, char *err, s
         return -1;
     }
     snprintf(l->result_path, sizeof l->result_path, "%s%s", l->path, LISTENER_RESULT_SUFFIX);
-    int want4 = strcmp(host, "::1") != 0;
-    int want6 = strcmp(host, "127.0.0.1") != 0;
-    if (want4)
-        l->d4 = bind_one(l, AF_INET, port);
-    int errno4 = errno;
-    if (want6)
-        l->d6 = bind_one(l, AF_INET6, port);
-    /* "localhost" needs one of the two; an explicit literal needs that one. */
-    if ((want4 && !want6 && !l->d4) || (want6 && !want4 && !l->d6) || (!l->d4 && !l->d6)) {
+    /* Every loopback address the host name stands for, or none: with only
+     * one of 127.0.0.1 and ::1 bound, the browser may reach whatever
+     * program holds the other, and hand it the code. */
+    static const int families[2] = {AF_INET, AF_INET6};
+    for (int i = 0; i < 2; i++) {
+        int fam = families[i];
+        if ((fam == AF_INET && strcmp(host, "::1") == 0) ||
+            (fam == AF_INET6 && strcmp(host, "127.0.0.1") == 0))
+            continue;
+        struct MHD_Daemon **d = fam == AF_INET ? &l->d4 : &l->d6;
+        int e = bind_one(l, fam, port, d);
+        /* A machine without IPv6 has no ::1 another program could hold. */
+        if (e != 0 && fam == AF_INET6 && strcmp(host, "localhost") == 0 &&
+            (e == EADDRNOTAVAIL || e == EAFNOSUPPORT))
+            continue;
+        if (e != 0) {
+            const char *addr = fam == AF_INET ? "127.0.0.1" : "[::1]";
+            if (e == EADDRINUSE)
+                snprintf(err, errlen,
+                         "another program listens on %s:%u: stop it, or register and configure "
+                         "another port in redirect_uri",
+                         addr, port);
+            else
+                snprintf(err, errlen,
+                         "cannot listen on %s:%u (%s): register and configure another port in "
+                         "redirect_uri, or use --no-listen",
+                         addr, port, strerror(e));
+            listener_finish(l, 0);
+            return -1;
+        }
+    }
+    if (!l->d4 && !l->d6) {
         snprintf(err, errlen,
-                 "cannot listen on port %u of this machine's loopback (%s): another program may "
-                 "be using it; stop it, or register and configure another redirect_uri port",
-                 port, strerror(errno4 ? errno4 : errno));
+                 "cannot listen on port %u of this machine's loopback: use --no-listen", port);
         listener_finish(l, 0);
         return -1;
     }
     *out = l;
     return 0;
+}
+
+void listener_expect(struct listener *l, const char *auth_url)
+{
+    const char *q = auth_url ? strchr(auth_url, '?') : NULL;
+    pthread_mutex_lock(&l->mu);
+    l->state[0] = '\0';
+    for (const char *p = q; p != NULL; p = strchr(p + 1, '&')) {
+        if (strncmp(p + 1, "state=", 6) != 0)
+            continue;
+        size_t n = strcspn(p + 7, "&#");
+        if (n > 0 && n < sizeof l->state) {
+            memcpy(l->state, p + 7, n);
+            l->state[n] = '\0';
+        }
+        break;
+    }
+    pthread_mutex_unlock(&l->mu);
 }
 
 int listener_wait(struct listener *l, int timeout_ms, char **target, size_t *target_len)
@@ -302,6 +345,25 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
+/* A callback carries state and a code or an error, and its state is the
+ * pending authorization's (compared in constant time). */
+static int is_answer(struct listener *l, struct MHD_Connection *c)
+{
+    const char *state = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
+    const char *code = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "code");
+    const char *error = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "error");
+    if (state == NULL || state[0] == '\0' ||
+        ((code == NULL || code[0] == '\0') && (error == NULL || error[0] == '\0')))
+        return 0;
+    pthread_mutex_lock(&l->mu);
+    size_t want = strlen(l->state), got = strlen(state);
+    unsigned diff = want != got;
+    for (size_t i = 0; i < want; i++)
+        diff |= (unsigned char)l->state[i] ^ (unsigned char)(i < got ? state[i] : 0);
+    pthread_mutex_unlock(&l->mu);
+    return diff == 0 || want == 0;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **con_cls)
@@ -325,6 +387,28 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (strcmp(url, l->path) != 0)
         return queue_text(c, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n", NULL);
 
+    /* Only the answer to the pending authorization ends the wait: a bare
+     * GET (any local process, or a web page's <img>) must not use it up. */
+    if (!is_answer(l, c)) {
+        /* OpenEMR drops the state when it rejects a scope: the one stateless
+         * error worth a word, in fixed text (the request's is not shown). */
+        const char *e = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "error");
+        int scope = e != NULL && strcmp(e, "invalid_scope") == 0 &&
+                    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state") == NULL;
+        if (scope)
+            fprintf(stderr, "vap-host: the browser came back with invalid_scope and no state, "
+                            "which OpenEMR sends when it rejects a scope of the scope option: "
+                            "still waiting; press Ctrl-C, correct scope= and authorize again\n");
+        return queue_text(c, MHD_HTTP_BAD_REQUEST, "text/html; charset=utf-8",
+                          scope ? "<!doctype html><p>This answer says invalid_scope but carries "
+                                  "no state, so vap-host cannot take it as OpenEMR's and goes on "
+                                  "waiting. OpenEMR answers this way when it rejects a scope: "
+                                  "correct the scope option and authorize again.</p>\n"
+                                : "<!doctype html><p>This address is not the answer to the "
+                                  "authorization vap-host is waiting for (no matching state, or "
+                                  "neither a code nor an error). vap-host goes on waiting.</p>\n",
+                          NULL);
+    }
     pthread_mutex_lock(&l->mu);
     int first = !l->got_callback;
     l->got_callback = 1;
@@ -382,13 +466,15 @@ static void request_done(void *cls, struct MHD_Connection *c, void **con_cls,
     pthread_mutex_unlock(&l->mu);
 }
 
-static struct MHD_Daemon *bind_one(struct listener *l, int family, unsigned port)
+/* Binds FAMILY's loopback address on PORT and starts a daemon on it: 0, or
+ * the errno of the socket calls (the bind's, say EADDRINUSE). */
+static int bind_one(struct listener *l, int family, unsigned port, struct MHD_Daemon **out)
 {
     struct sockaddr_in a4;
     struct sockaddr_in6 a6;
     struct sockaddr *sa;
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ERROR_LOG;
+    socklen_t salen;
+    int one = 1;
     memset(&a4, 0, sizeof a4);
     memset(&a6, 0, sizeof a6);
     if (family == AF_INET) {
@@ -396,15 +482,35 @@ static struct MHD_Daemon *bind_one(struct listener *l, int family, unsigned port
         a4.sin_port = htons((uint16_t)port);
         a4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         sa = (struct sockaddr *)&a4;
+        salen = sizeof a4;
     } else {
         a6.sin6_family = AF_INET6;
         a6.sin6_port = htons((uint16_t)port);
         a6.sin6_addr = in6addr_loopback;
         sa = (struct sockaddr *)&a6;
-        flags |= MHD_USE_IPv6;
+        salen = sizeof a6;
     }
-    return MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, l,
-                            MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)30, MHD_OPTION_NOTIFY_COMPLETED, request_done, l,
-                            MHD_OPTION_END);
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return errno;
+    /* Reuse only frees a port left in TIME_WAIT: Linux still refuses a
+     * port another socket listens on. */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0) ||
+        bind(fd, sa, salen) != 0 || listen(fd, 16) != 0) {
+        int e = errno;
+        close(fd);
+        return e;
+    }
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
+    if (family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    *out = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, l, MHD_OPTION_LISTEN_SOCKET,
+                            fd, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                            MHD_OPTION_NOTIFY_COMPLETED, request_done, l, MHD_OPTION_END);
+    if (*out == NULL) {
+        close(fd);
+        return ENOMEM;
+    }
+    return 0;
 }

@@ -3,9 +3,10 @@
  * OpenEMR's consent page (the redirect URI).
  *
  * libmicrohttpd does the HTTP parsing; this file only routes.  It binds the
- * redirect URI's port on loopback only (127.0.0.1 and ::1 for "localhost"),
- * before the authorization URL is printed, hands exactly one request for the
- * redirect path to the caller, and answers the browser with a 303 to a clean
+ * redirect URI's port on loopback only (127.0.0.1 and ::1 for "localhost",
+ * both or it fails), before the authorization URL is printed, hands exactly
+ * one request for the redirect path to the caller (the one answering the
+ * pending authorization), and answers the browser with a 303 to a clean
  * URL (so the code does not stay in the browser's history) whose page says
  * what happened, HTML-escaped.
  */
@@ -19,6 +20,11 @@ struct listener;
 /* Bind the listener for redirect_uri (http on a loopback host).  0, or -1
  * with a one-line reason in err. */
 int listener_start(const char *redirect_uri, struct listener **out, char *err, size_t errlen);
+
+/* Take the state of the authorization URL AUTH_URL: from now on only a
+ * request carrying that state plus a code or an error is the callback;
+ * anything else is answered 400 and the wait goes on. */
+void listener_expect(struct listener *l, const char *auth_url);
 
 /* Wait up to timeout_ms for the browser's callback.  0 and *target (the
  * request's path and query, malloc'd: the caller wipes and frees it), or -1

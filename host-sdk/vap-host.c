@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "exitcodes.h"
 #include "loader.h"
@@ -143,6 +145,15 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
 
+    /* Tokens, the client secret and the grant pass through this process's
+     * ordinary heap (libcurl, Jansson, form bodies): no core file may
+     * hold them, and no process of the same user may attach and read them. */
+    struct rlimit no_core = {0, 0};
+    if (setrlimit(RLIMIT_CORE, &no_core) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+        fprintf(stderr, "vap-host: cannot turn off core dumps for this process; refusing to handle "
+                        "secrets\n");
+        return VAPHOST_EXIT_FAILURE;
+    }
     vh.verbosity = VAP_LOG_WARN;
     int opt;
     /* '+': stop at the command; its own options follow it. */

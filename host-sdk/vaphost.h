@@ -65,6 +65,10 @@ int vaphost_report(const struct vaphost *vh, int rc, const vap_error *err);
 
 /* Print what a grant looks like (never a token) on stdout. */
 void vaphost_print_grant(const vap_grant_info *gi);
+/* Server text made safe for a terminal, into out (cap bytes, truncated):
+ * ASCII and C1 controls and bidi overrides become spaces, bytes that are
+ * not UTF-8 '?'.  Returns out. */
+const char *vaphost_clean(const char *in, char *out, size_t cap);
 
 int cmd_authorize(struct vaphost *vh, int argc, char **argv);
 int cmd_find_patient(struct vaphost *vh, int argc, char **argv);

@@ -5,12 +5,65 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Replace control characters: a message is one printable line. */
-static void sanitize_line(char *s)
+size_t err_utf8_len(const unsigned char *s)
 {
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            *s = ' ';
+    size_t n;
+    unsigned int cp;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        n = 2, cp = s[0] & 0x1f;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        n = 3, cp = s[0] & 0x0f;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        n = 4, cp = s[0] & 0x07;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return n;
+}
+
+int err_utf8_hidden(const unsigned char *s, size_t n)
+{
+    /* C1 controls U+0080-U+009F (a terminal takes U+009B as CSI) and the
+     * bidirectional embeddings, overrides and isolates, which reorder what
+     * a reader sees. */
+    if (n == 2)
+        return s[0] == 0xc2 && s[1] <= 0x9f;
+    if (n == 3 && s[0] == 0xe2)
+        return (s[1] == 0x80 && s[2] >= 0xaa && s[2] <= 0xae) ||
+               (s[1] == 0x81 && s[2] >= 0xa6 && s[2] <= 0xa9);
+    return 0;
+}
+
+void err_clean_line(char *line)
+{
+    unsigned char *r = (unsigned char *)line, *w = r;
+    while (*r) {
+        size_t n = err_utf8_len(r);
+        if (n == 0) {
+            *w++ = '?';
+            r++;
+        } else if (n == 1) {
+            *w++ = (*r < 0x20 || *r == 0x7f) ? ' ' : *r;
+            r++;
+        } else if (err_utf8_hidden(r, n)) {
+            *w++ = ' ';
+            r += n;
+        } else {
+            memmove(w, r, n);
+            w += n;
+            r += n;
+        }
+    }
+    *w = '\0';
 }
 
 int err_set(vap_error *err, int code, const char *fmt, ...)
@@ -23,7 +76,7 @@ int err_set(vap_error *err, int code, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err->message, sizeof err->message, fmt, ap);
         va_end(ap);
-        sanitize_line(err->message);
+        err_clean_line(err->message);
     }
     return code;
 }
@@ -38,7 +91,7 @@ void err_set_http(vap_error *err, int http_status, int retry_after_s,
     if (VAP_HAS(err, oauth_error)) {
         snprintf(err->oauth_error, sizeof err->oauth_error, "%s",
                  oauth_error ? oauth_error : "");
-        sanitize_line(err->oauth_error);
+        err_clean_line(err->oauth_error);
     }
 }
 

@@ -2,6 +2,8 @@
 #include "core/log.h"
 
 #include <pthread.h>
+#include "core/errors.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
@@ -84,9 +86,7 @@ void plog(int level, const char *fmt, ...)
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     /* Whatever reached the line (server text included) stays one line. */
-    for (char *p = line; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = ' ';
+    err_clean_line(line);
     g_host->log(g_host->ctx, level, line);
 }
 

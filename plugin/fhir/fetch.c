@@ -41,7 +41,6 @@ static int classify_auth_401(const char *body, size_t len);
 static int bearer(struct vap_instance *inst, int64_t deadline, vap_cancel *cancel, int force,
                   uint64_t seen, char token[GRANT_TOKEN_MAX], size_t *hw, uint64_t *gen,
                   int64_t *obtained, vap_error *err);
-static int is_logged_out(const char *body, size_t len);
 
 int fetch_check_path(const char *path, size_t len, vap_error *err)
 {
@@ -63,8 +62,16 @@ int fetch_check_path(const char *path, size_t len, vap_error *err)
             return err_set(err, VAP_E_INVAL,
                            "fetch: absolute URLs are refused; give a path relative to fhir_base "
                            "(e.g. Patient/123)");
-        if (c == '%' && k + 2 < len && path[k + 1] == '2' && (path[k + 2] | 0x20) == 'e')
-            return err_set(err, VAP_E_INVAL, "fetch: encoded dots (%%2e) are refused in paths");
+        /* Encoded '.', '/' and '\\' would let a server or proxy that decodes
+         * them see segments this check never saw. */
+        if (c == '%' && k + 2 < len &&
+            ((path[k + 1] == '2' && ((path[k + 2] | 0x20) == 'e' || (path[k + 2] | 0x20) == 'f')) ||
+             (path[k + 1] == '5' && (path[k + 2] | 0x20) == 'c')))
+            return err_set(
+                err, VAP_E_INVAL,
+                "fetch: encoded dots and slashes (%%2e, %%2f, %%5c) are refused in paths "
+                "(byte %zu)",
+                k + 1);
     }
     /* Segments: none empty, none "." or "..". */
     while (i <= len) {
@@ -251,7 +258,7 @@ int fetch_do(struct vap_instance *inst, const vap_call *call, const vap_fetch_re
         }
         if (rc == VAP_OK && status == 401)
             goto denied;
-        if (rc == VAP_OK && status == 400 && is_logged_out(rs.body, rs.body_len)) {
+        if (rc == VAP_OK && status == 400 && fetch_is_logged_out(rs.body, rs.body_len)) {
             /* Rule 6: OpenEMR's answer after a logout or a revocation.  A
              * refresh cannot help (the refresh token went with it). */
             int mrc = renewed_after_401 ? VAP_OK
@@ -377,10 +384,24 @@ static int classify_auth_401(const char *body, size_t len)
 }
 
 /* OpenEMR's 400 after /logout or a revoked grant (OPENEMR.md section 9). */
-static int is_logged_out(const char *body, size_t len)
+int fetch_is_logged_out(const char *body, size_t len)
 {
     static const char msg[] = "Refresh Token revoked or logged out";
-    return body != NULL && len >= sizeof msg - 1 && memmem(body, len, msg, sizeof msg - 1) != NULL;
+    static const char *const fields[] = {"error", "error_description", "message"};
+    char why[64];
+    if (body == NULL || len < sizeof msg - 1)
+        return 0;
+    /* Only OpenEMR's own error fields: a resource or a proxy page that
+     * quotes the phrase must not cost the practice its grant. */
+    json_t *root = pjson_parse(body, len, 1u << 20, why, sizeof why);
+    int hit = 0;
+    for (size_t i = 0; root != NULL && json_is_object(root) && i < sizeof fields / sizeof fields[0];
+         i++) {
+        const char *v = pjson_str(root, fields[i]);
+        hit |= v != NULL && strstr(v, msg) != NULL;
+    }
+    json_decref(root);
+    return hit;
 }
 
 static void fetch_obj_dtor(void *obj)

@@ -12,10 +12,14 @@ struct vap_instance;
 #define FETCH_PATH_MAX 2048
 #define FETCH_QUERY_MAX 4096
 
-/* Check a path relative to the base: no scheme, no "..", no "%2e", no
+/* Check a path relative to the base: no scheme, no "..", no "%2e" "%2f" "%5c", no
  * control characters, no '?' '#' '\\' or empty segments; one leading '/' is
  * allowed.  Pure.  VAP_OK or VAP_E_INVAL with the reason. */
 int fetch_check_path(const char *path, size_t len, vap_error *err);
+/* 1 if a 400 body is OpenEMR's "Refresh Token revoked or logged out"
+ * (the grant is dead), in its error, error_description or message field
+ * only.  Pure. */
+int fetch_is_logged_out(const char *body, size_t len);
 /* A query: printable, no space, '#', CR or LF.  Pure. */
 int fetch_check_query(const char *query, size_t len, vap_error *err);
 

@@ -216,11 +216,14 @@ int http_request_do(struct http_client *c, const struct http_request *rq,
     curl_easy_getinfo(slot->easy, CURLINFO_RESPONSE_CODE, &code);
     rs->status = (int)code;
     struct http_xfer *x = &slot->x;
-    if (x->buf == NULL && (x->buf = malloc(1)) != NULL)
+    if (x->buf == NULL) { /* an empty body still gets a buffer to terminate */
+        char *one = malloc(1);
+        if (one == NULL) {
+            rc = err_set(err, VAP_E_NOMEM, "out of memory reading %s", host);
+            goto out;
+        }
+        x->buf = one;
         x->cap = 1;
-    if (x->buf == NULL) {
-        rc = err_set(err, VAP_E_NOMEM, "out of memory reading %s", host);
-        goto out;
     }
     x->buf[x->len] = '\0';
     rs->body = x->buf;

@@ -37,6 +37,7 @@
 #include "oauth/token.h"
 #include "oauth/tokenresp.h"
 
+static int stateless_error(const redirect_result *r, vap_error *err);
 static int exchange_code(struct vap_instance *inst, const struct authz_endpoints *ep,
                          const authtx *tx, const char *code, int64_t deadline_ms,
                          vap_cancel *cancel, tokresp *tr, vap_error *err);
@@ -203,6 +204,16 @@ int authorize_complete(struct vap_instance *inst, const vap_call *call, const ch
     if (r.state != NULL)
         take_rc = authtx_take(inst->authz.tx, plugin_now_ms(), r.state, strlen(r.state), &tx,
                               &take_err);
+    /* Nothing in a callback is believed, an error= included, before its
+     * state is found among the pending authorizations. */
+    if (r.state == NULL) {
+        rc = stateless_error(&r, err);
+        goto out;
+    }
+    if (take_rc != VAP_OK || tx == NULL) { /* unknown, already used, or expired */
+        rc = err_set(err, take_rc != VAP_OK ? take_rc : VAP_E_PROTOCOL, "%s", take_err.message);
+        goto out;
+    }
     if ((rc = authz_endpoints(inst, deadline, cancel, 0, &ep, err)) != VAP_OK)
         goto out;
     /* RFC 9207: an iss in the response must be ours; required if advertised. */
@@ -221,16 +232,6 @@ int authorize_complete(struct vap_instance *inst, const vap_call *call, const ch
     }
     if (r.error != NULL) {
         rc = redirect_error_status(&r, err);
-        goto out;
-    }
-    if (r.state == NULL) {
-        rc = err_set(err, VAP_E_PROTOCOL,
-                     "the callback has no state: it does not answer an authorization started "
-                     "here; start again with vap-host authorize");
-        goto out;
-    }
-    if (take_rc != VAP_OK || tx == NULL) { /* unknown, already used, or expired */
-        rc = err_set(err, take_rc != VAP_OK ? take_rc : VAP_E_PROTOCOL, "%s", take_err.message);
         goto out;
     }
     if (r.code == NULL || r.code[0] == '\0') {
@@ -453,6 +454,33 @@ void authz_settle(struct vap_instance *inst)
 }
 
 /* ---- helpers --------------------------------------------------------------- */
+
+/* A callback without state answers nothing started here, so an error= in
+ * it is not the server's verdict (anyone can send the browser there).  But
+ * OpenEMR itself drops the state when it rejects a scope (OPENEMR.md §7):
+ * say what that would mean, without taking it as the answer. */
+static int stateless_error(const redirect_result *r, vap_error *err)
+{
+    if (r->error != NULL && strcmp(r->error, "invalid_scope") == 0) {
+        vap_error said;
+        VAP_INIT(vap_error, said);
+        redirect_error_status(r, &said);
+        return err_set(err, VAP_E_PROTOCOL, "unverified (no state; OpenEMR omits it here): %s",
+                       said.message);
+    }
+    if (r->error != NULL) {
+        char code[64];
+        tokresp_clean_text(r->error, code, sizeof code);
+        return err_set(err, VAP_E_PROTOCOL,
+                       "the callback says error=%s but carries no state: it does not answer an "
+                       "authorization started here and is not believed; start again with "
+                       "vap-host authorize",
+                       code);
+    }
+    return err_set(err, VAP_E_PROTOCOL,
+                   "the callback has no state: it does not answer an authorization started "
+                   "here; start again with vap-host authorize");
+}
 
 static int exchange_code(struct vap_instance *inst, const struct authz_endpoints *ep,
                          const authtx *tx, const char *code, int64_t deadline_ms,

@@ -201,8 +201,8 @@ void tokresp_clean_text(const char *in, char *out, size_t out_size)
             out[o] = '?';
         else if (n == 1)
             out[o] = (*p < 0x20 || *p == 0x7f) ? ' ' : (char)*p;
-        else
-            memcpy(out + o, p, n);
+        else /* a C1 control or bidi override becomes spaces */
+            memcpy(out + o, err_utf8_hidden(p, n) ? (const unsigned char *)"    " : p, n);
         o += take;
         p += take;
     }

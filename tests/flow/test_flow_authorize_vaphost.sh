@@ -20,6 +20,20 @@
 #   find_patient_on_a_server_that_empties_paged_searches   find-patient sends
 #       no _count, so it finds matches where OpenEMR 7.0.3 empties paged
 #       searches
+#   bare_get_does_not_end_the_wait   a GET without state, with a state of
+#       another authorization, or with state but neither code nor error
+#       gets 400 and the wait goes on: the browser's real callback completes
+#   taken_loopback_port_fails_before_the_url   another program on
+#       127.0.0.1:PORT: vap-host fails at once, prints no URL, and its one
+#       error line names the address and port
+#   error_without_state_is_not_believed   ?error=access_denied with no
+#       state is not reported as a denial (the state is checked first)
+#   c1_controls_never_reach_the_terminal   an error_description with
+#       UTF-8 C1 controls (CSI) and bidi overrides reaches stderr without them
+#   core_dumps_and_ptrace_are_off   a waiting vap-host authorize has a core
+#       limit of 0 (/proc/PID/limits) and is not dumpable, so no process of
+#       its user may attach: /proc/PID/status then belongs to root, not to
+#       the (unprivileged) user vap-host runs as
 #   unregistered_redirect_uri_is_named   OpenEMR answers a redirect URI it
 #       does not know with 401 JSON invalid_client in the browser, so nothing
 #       would come back: authorize asks first and exits 4 at once, before any
@@ -226,6 +240,89 @@ note_finds_the_encounter_by_euuid)
     nrc=$?
     [ "$nrc" -eq 0 ] || fail "note exit $nrc: $(cat "$tmp/n.err")"
     grep -q '"sid"' "$tmp/n.out" || fail "note answer: $(cat "$tmp/n.out")"
+    ;;
+bare_get_does_not_end_the_wait)
+    start_authorize
+    state=$(printf '%s' "$url" | sed -n 's/.*[?&]state=\([^&]*\).*/\1/p')
+    [ -n "$state" ] || fail "no state in the URL: $url"
+    for probe in "$redirect" "$redirect?code=abc" "$redirect?state=$state" \
+        "$redirect?state=not-$state&code=abc" "$redirect?state=${state}x&error=access_denied"; do
+        code=$(browser -o /dev/null -w '%{http_code}' "$probe")
+        [ "$code" = 400 ] || fail "$probe answered $code, want 400"
+    done
+    approve
+    hdrs=$(browser -o /dev/null -D - "$callback") || fail "the listener did not answer"
+    printf '%s\n' "$hdrs" | head -n 1 | grep -q ' 303' || fail "the real callback got: $hdrs"
+    loc=$(printf '%s\n' "$hdrs" | tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
+    browser -o /dev/null "http://localhost:$port$loc" || fail "no result page"
+    finish_authorize
+    [ "$rc" -eq 0 ] || fail "exit $rc; stderr: $(cat "$tmp/host.err")"
+    ;;
+taken_loopback_port_fails_before_the_url)
+    mkfifo "$tmp/occ.out" || exit 1
+    /usr/bin/python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
+print("ready", flush=True); time.sleep(120)' "$port" >"$tmp/occ.out" &
+    occ_pid=$!
+    read -r ready <"$tmp/occ.out" || fail "the other program did not start"
+    "$vap_host" -c "$tmp/plugins.conf" authorize --no-browser --wait 30 \
+        </dev/null >"$tmp/host.out" 2>"$tmp/host.err"
+    rc=$?
+    kill "$occ_pid" 2>/dev/null
+    wait "$occ_pid" 2>/dev/null
+    [ "$rc" -ne 0 ] || fail "exit 0 with 127.0.0.1:$port taken"
+    [ -s "$tmp/host.out" ] && fail "the URL was printed although the port is taken: $(cat "$tmp/host.out")"
+    [ "$(wc -l <"$tmp/host.err")" -eq 1 ] || fail "want one error line: $(cat "$tmp/host.err")"
+    grep -q "another program listens on 127.0.0.1:$port: stop it, or register and configure another port" \
+        "$tmp/host.err" || fail "stderr: $(cat "$tmp/host.err")"
+    ;;
+error_without_state_is_not_believed)
+    start_authorize --no-listen
+    printf '%s\n' "$redirect?error=access_denied&error_description=denied" >&4
+    finish_authorize
+    [ "$rc" -ne 5 ] || fail "a stateless error=access_denied was believed (exit 5, denied)"
+    [ "$rc" -ne 0 ] || fail "exit 0"
+    case $last in *state*) ;; *) fail "last stderr line does not name the missing state: $last" ;; esac
+    ;;
+c1_controls_never_reach_the_terminal)
+    start_authorize
+    state=$(printf '%s' "$url" | sed -n 's/.*[?&]state=\([^&]*\).*/\1/p')
+    browser -o /dev/null "$redirect?error=access_denied&error_description=x%c2%9b31mred%c2%9d%e2%80%aespoof%e2%81%a6end&state=$state" ||
+        fail "the listener did not answer"
+    finish_authorize
+    [ "$rc" -eq 5 ] || fail "exit $rc, want 5 (denied); stderr: $(cat "$tmp/host.err")"
+    grep -q 'red' "$tmp/host.err" || fail "the description is not shown: $(cat "$tmp/host.err")"
+    LC_ALL=C grep -q "$(printf '\302[\200-\237]')" "$tmp/host.err" && fail "a C1 control reached stderr"
+    LC_ALL=C grep -q "$(printf '\342\200[\252-\256]')\|$(printf '\342\201[\246-\251]')" "$tmp/host.err" &&
+        fail "a bidi override reached stderr"
+    ;;
+core_dumps_and_ptrace_are_off)
+    # Dumpable shows from outside only as the owner of /proc/PID: run
+    # vap-host as an unprivileged user (nobody when the test is root).
+    runas=
+    if [ "$(id -u)" = 0 ]; then
+        chown -R 65534:65534 "$tmp/store" "$tmp/keyring" "$tmp/plugins.conf" "$tmp/vap_openemr.so" || exit 1
+        chown 65534:65534 "$tmp" && chmod 0700 "$tmp" && chmod 0755 "$tmp/sim" && chmod 0644 "$ca" || exit 1
+        runas="setpriv --reuid=65534 --regid=65534 --clear-groups"
+    fi
+    mkfifo "$tmp/host.out" "$tmp/host.in" || exit 1
+    ulimit -c unlimited 2>/dev/null || ulimit -c 1000000 2>/dev/null
+    $runas "$vap_host" -c "$tmp/plugins.conf" authorize --no-browser --wait 30 \
+        <"$tmp/host.in" >"$tmp/host.out" 2>"$tmp/host.err" &
+    host_pid=$!
+    exec 4>"$tmp/host.in" 3<"$tmp/host.out"
+    read -r url <&3 || fail "no URL on stdout; stderr: $(cat "$tmp/host.err")"
+    limits=$(cat "/proc/$host_pid/limits") || fail "cannot read /proc/$host_pid/limits"
+    printf '%s\n' "$limits" | grep -Eq '^Max core file size +0 +0 ' ||
+        fail "core files are not off: $(printf '%s\n' "$limits" | grep core)"
+    grep -q '^Uid:' "/proc/$host_pid/status" || fail "cannot read /proc/$host_pid/status"
+    runs_as=$(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$host_pid/status")
+    owner=$(stat -c %u "/proc/$host_pid/status")
+    [ "$runs_as" != 0 ] || fail "vap-host runs as root: cannot tell whether it is dumpable"
+    [ "$owner" = 0 ] || fail "vap-host (uid $runs_as) is dumpable: /proc/$host_pid/status belongs to uid $owner"
+    kill "$host_pid"
+    wait "$host_pid" 2>/dev/null
+    host_pid=
     ;;
 *)
     fail "unknown case"

@@ -521,6 +521,83 @@ static void import_with_a_wrong_passphrase_is_refused_and_writes_nothing(void **
     assert_int_equal(access(k2, F_OK), -1);
 }
 
+/* A backup whose last item is not a sealed file: vap-seal import must
+ * refuse it before writing the keyring or any item. */
+static void import_of_a_backup_with_a_bad_item_writes_nothing(void **state)
+{
+    struct env *e = *state;
+    static const uint8_t fill[] = {0x42};
+    static const int active[] = {SEAL_KEY_ACTIVE};
+    static uint8_t plain[SEAL_FILE_MAX * 2], item[SEAL_FILE_MAX];
+    uint8_t ring_img[16 + 64];
+    size_t ring_len = test_ring_image(fill, active, 1, ring_img), item_len = 0, used = 0;
+    seal_keyring *ring = test_ring(fill, active, 1);
+    seal_err err;
+    assert_int_equal(seal_format_seal(ring, "client_secret", &bind_ok, 1, 1, (const uint8_t *)"cs", 2, item,
+                                      sizeof item, &item_len, &err),
+                     SEAL_OK);
+    seal_keyring_free(ring);
+    assert_int_equal(seal_backup_chunk_put(plain, sizeof plain, &used, ring_img, ring_len), SEAL_OK);
+    assert_int_equal(seal_backup_chunk_put(plain, sizeof plain, &used, (const uint8_t *)"client_secret", 13), SEAL_OK);
+    assert_int_equal(seal_backup_chunk_put(plain, sizeof plain, &used, item, item_len), SEAL_OK);
+    assert_int_equal(seal_backup_chunk_put(plain, sizeof plain, &used, (const uint8_t *)"grant", 5), SEAL_OK);
+    assert_int_equal(seal_backup_chunk_put(plain, sizeof plain, &used, (const uint8_t *)"not sealed", 10), SEAL_OK);
+    uint8_t *bak_img = NULL;
+    size_t bak_len = 0;
+    assert_int_equal(seal_backup_seal("pw", 2, 1, 8u << 20, plain, used, &bak_img, &bak_len, &err), SEAL_OK);
+    char bak[4300], k2[4300], s2[4300], cs[4400];
+    snprintf(bak, sizeof bak, "%s/bad.vsb", e->dir);
+    snprintf(k2, sizeof k2, "%s/keys2/ring", e->dir);
+    snprintf(s2, sizeof s2, "%s/store2", e->dir);
+    snprintf(cs, sizeof cs, "%s/client_secret", s2);
+    test_write_file(bak, bak_img, bak_len, 0600);
+    free(bak_img);
+    assert_int_equal(vs(e, "pw\n", "import", "--keyring", k2, "--store", s2, "--input", bak, NULL), 1);
+    assert_non_null(strstr(e->err, "grant"));
+    assert_int_equal(access(k2, F_OK), -1);
+    assert_int_equal(access(cs, F_OK), -1);
+}
+
+/* Each mistake is named, with its fix, before the secret is asked for. */
+static void put_refusals_name_the_fix_before_asking_for_the_secret(void **state)
+{
+    struct env *e = *state;
+    char missing[4300];
+    init(e);
+    assert_int_equal(vs(e, "x\n", "put", "--keyring", e->keyring, "client_secret", NULL), 2);
+    assert_non_null(strstr(e->err, "--store"));
+    assert_int_equal(vs(e, "x\n", "put", "--keyring", e->keyring, "--store", e->store, "--issuer", TEST_ISSUER,
+                        "--client-id", TEST_CLIENT, "Client.Secret", NULL),
+                     1);
+    assert_non_null(strstr(e->err, "not a valid item name"));
+    assert_int_equal(vs(e, "x\n", "put", "--keyring", e->keyring, "--store", e->store, "client_secret", NULL), 1);
+    assert_non_null(strstr(e->err, "--issuer URL --client-id ID"));
+    snprintf(missing, sizeof missing, "%s/no-such-keyring", e->dir);
+    assert_int_equal(vs(e, "x\n", "put", "--keyring", missing, "--store", e->store, "--issuer", TEST_ISSUER,
+                        "--client-id", TEST_CLIENT, "client_secret", NULL),
+                     1);
+    assert_non_null(strstr(e->err, "does not exist"));
+    assert_null(strstr(e->out, "sealed"));
+}
+
+/* An item that does not open is listed as unreadable, in text and JSON. */
+static void list_marks_an_item_that_is_not_a_sealed_file(void **state)
+{
+    struct env *e = *state;
+    char bad[4400];
+    init(e);
+    assert_int_equal(put(e, "grant", "g"), 0);
+    snprintf(bad, sizeof bad, "%s/client_secret", e->store);
+    test_write_file(bad, "not sealed at all", 17, 0600);
+    assert_int_equal(vs(e, NULL, "list", "--store", e->store, NULL), 0);
+    assert_non_null(strstr(e->out, "client_secret"));
+    assert_non_null(strstr(e->out, "unreadable"));
+    assert_int_equal(vs(e, NULL, "list", "--store", e->store, "--json", NULL), 0);
+    assert_non_null(strstr(e->out, "\"error\":"));
+    assert_non_null(strstr(e->out, "\"name\":\"grant\",\"key_id\""));
+    assert_int_equal(vs(e, NULL, "list", NULL), 2);
+}
+
 static void every_command_has_help(void **state)
 {
     struct env *e = *state;
@@ -585,6 +662,9 @@ int main(int argc, char **argv)
         T(rotate_key_reseals_every_item_and_retires_the_old_key),
         T(export_then_import_restores_the_keyring_and_every_item),
         T(import_with_a_wrong_passphrase_is_refused_and_writes_nothing),
+        T(import_of_a_backup_with_a_bad_item_writes_nothing),
+        T(put_refusals_name_the_fix_before_asking_for_the_secret),
+        T(list_marks_an_item_that_is_not_a_sealed_file),
         T(every_command_has_help),
         T(unknown_command_is_a_usage_error),
         T(root_put_with_owner_gives_the_files_to_that_user),

@@ -317,6 +317,74 @@ static void error_messages_never_contain_the_secret(void **state)
     assert_null(strstr(err.message, "s3cret"));
 }
 
+/* Seals, under the header of f->file (client_secret, key 0x42), a payload
+ * built by hand: what a writer other than seal_format_seal could produce.
+ * Layout (seal_format.c): u8 1 | u16 ilen | issuer | u16 clen | client_id
+ * | u32 vlen | value, sodium_pad'ed to 256. */
+static size_t reseal_payload(struct fx *f, size_t ilen, size_t clen, uint8_t *out, size_t cap)
+{
+    static uint8_t p[SEAL_FILE_MAX];
+    const size_t hlen = 43 + strlen("client_secret") + 24;
+    const char *value = "hello";
+    size_t raw = 1 + 2 + ilen + 2 + clen + 4 + strlen(value), padded = 0;
+    assert_true(raw + 256 + hlen + 16 <= cap);
+    p[0] = 1;
+    p[1] = (uint8_t)ilen, p[2] = (uint8_t)(ilen >> 8);
+    memset(p + 3, 'i', ilen);
+    p[3 + ilen] = (uint8_t)clen, p[4 + ilen] = (uint8_t)(clen >> 8);
+    memset(p + 5 + ilen, 'c', clen);
+    uint32_t vl = (uint32_t)strlen(value);
+    for (int i = 0; i < 4; i++)
+        p[5 + ilen + clen + i] = (uint8_t)(vl >> (8 * i));
+    memcpy(p + 9 + ilen + clen, value, vl);
+    assert_int_equal(sodium_pad(&padded, p, raw, 256, sizeof p), 0);
+    uint8_t master[32], enc[32];
+    memset(master, fill_a[0], sizeof master);
+    assert_int_equal(crypto_kdf_derive_from_key(enc, sizeof enc, 1, "VSEALenc", master), 0);
+    memcpy(out, f->file, hlen);
+    unsigned long long clen_out = 0;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(out + hlen, &clen_out, p, padded, out, hlen, NULL,
+                                               out + 43 + strlen("client_secret"), enc);
+    return hlen + (size_t)clen_out;
+}
+
+static void sealed_issuer_longer_than_binding_max_is_refused_not_overflowed(void **state)
+{
+    struct fx *f = *state;
+    static uint8_t file[SEAL_FILE_MAX];
+    static const size_t cases[][2] = {
+        {12000, 11}, {SEAL_BINDING_MAX + 1, 11}, {11, 12000}, {11, SEAL_BINDING_MAX + 1},
+        {SEAL_BINDING_MAX + 1, SEAL_BINDING_MAX + 1}, {0, 11}, {11, 0},
+    };
+    seal_err err;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t len = reseal_payload(f, cases[i][0], cases[i][1], file, sizeof file);
+        assert_int_equal(seal_format_open(f->ring, "client_secret", NULL, file, len, f->s, &err), SEAL_E_FORMAT);
+        assert_null(seal_secret_data(f->s));
+    }
+    /* Both at the limit still open (the tail holds exactly that). */
+    size_t len = reseal_payload(f, SEAL_BINDING_MAX, SEAL_BINDING_MAX, file, sizeof file);
+    assert_int_equal(seal_format_open(f->ring, "client_secret", NULL, file, len, f->s, &err), SEAL_OK);
+    seal_binding b;
+    assert_int_equal(seal_secret_binding(f->s, &b), SEAL_OK);
+    assert_int_equal(strlen(b.issuer), SEAL_BINDING_MAX);
+    assert_int_equal(strlen(b.client_id), SEAL_BINDING_MAX);
+}
+
+static void every_error_code_has_its_own_name(void **state)
+{
+    (void)state;
+    for (int a = SEAL_E_BUSY; a <= SEAL_OK; a++) {
+        assert_string_not_equal(seal_strerror(a), "unknown error");
+        for (int b = a + 1; b <= SEAL_OK; b++)
+            assert_string_not_equal(seal_strerror(a), seal_strerror(b));
+    }
+    assert_string_equal(seal_strerror(SEAL_E_BUSY - 1), "unknown error");
+    assert_string_equal(seal_strerror(1), "unknown error");
+    seal_err err;
+    assert_int_equal(seal_init(&err), SEAL_OK);
+}
+
 static void golden_file_opens_to_the_recorded_value(void **state)
 {
     (void)state;
@@ -387,6 +455,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(binding_mismatch_is_a_binding_error, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(header_parse_reads_generation_without_the_key, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(error_messages_never_contain_the_secret, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(sealed_issuer_longer_than_binding_max_is_refused_not_overflowed, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test(every_error_code_has_its_own_name),
         cmocka_unit_test(golden_file_opens_to_the_recorded_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
