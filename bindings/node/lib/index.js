@@ -92,8 +92,6 @@ class Response {
     if (!keepBody) this._body = null;
   }
 
-  [Symbol.dispose]() { this.close(); }
-
   toJSON() {
     return { status: this.status, contentType: this.contentType, pages: this.pages,
       headers: this.headers };
@@ -251,11 +249,15 @@ class Instance {
     this._api.instance_free(this._inst);
   }
 
-  [Symbol.asyncDispose]() { return this.close(); }
-
   [Symbol.for('nodejs.util.inspect.custom')]() {
     return `Instance { name: '${this.name}', plugin: '${this.plugin} ${this.version}' }`;
   }
+}
+
+// `using` / `await using` where the runtime has them (Node 20+).
+if (Symbol.dispose) Response.prototype[Symbol.dispose] = function dispose() { this.close(); };
+if (Symbol.asyncDispose) {
+  Instance.prototype[Symbol.asyncDispose] = function asyncDispose() { return this.close(); };
 }
 
 function summary(res) {

@@ -128,5 +128,6 @@ test('the TypeScript declarations compile against a typed caller', () => {
   const path = require('node:path');
   const tsc = path.join(__dirname, '..', 'node_modules', 'typescript', 'bin', 'tsc');
   execFileSync(process.execPath, [tsc, '--noEmit', '--strict', '--lib', 'es2022,dom,esnext.disposable',
-    '--types', 'node', '--skipLibCheck', path.join(__dirname, 'typed.ts')], { stdio: 'pipe' });
+    '--types', 'node', '--typeRoots', path.join(__dirname, '..', 'node_modules', '@types'),
+    '--skipLibCheck', path.join(__dirname, 'typed.ts')], { stdio: 'pipe' });
 });

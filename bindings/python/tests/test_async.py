@@ -7,6 +7,7 @@ import time
 import pytest
 
 import vap
+from conftest import RENEWAL_ON_PLUGIN_CLOCK
 
 TOKEN = "/oauth2/default/token"
 SLOW_MS = 6000
@@ -73,8 +74,17 @@ def test_cancelling_the_task_ends_the_call_during_a_slow_token_request(fresh, fr
     assert took < SLOW_MS / 1000 / 2, f"cancel took {took:.2f}s"
 
 
+@pytest.mark.xfail(not RENEWAL_ON_PLUGIN_CLOCK, strict=True,
+                   reason="renewal on the plugin's own clock (DESIGN rule 10) is not in "
+                          "this plugin yet")
 def test_the_grant_survives_a_cancelled_renewal(fresh, fresh_emr):
     _slow_token_then_cancel(fresh, fresh_emr, 0.3)
+    # Let the slow token request reach the server and be answered.
+    t0 = time.monotonic()
+    while fresh.counters()["token_requests"]["refresh_token"] < 1 and \
+            time.monotonic() - t0 < 30:
+        time.sleep(0.1)
+    time.sleep(0.5)
     # The renewal finishes on the plugin's own clock; the next call is served.
     with fresh_emr.fetch("Patient", "_count=1", timeout=SLOW_MS / 1000 + 10) as r:
         assert r.status == 200

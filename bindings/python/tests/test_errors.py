@@ -81,12 +81,12 @@ def test_config_error_names_the_unknown_option(world):
 
 def test_config_error_for_a_missing_config(world):
     e = raised(vap.ConfigError, lambda: vap.open(world.dir + "/none.conf"))
-    assert "none.conf" in e.message and "VAP_CONFIG" in e.message and "-c" not in e.message
+    assert "none.conf" in e.message and "VAP_CONFIG" in e.message and "-c CONFIG" not in e.message
 
 
 def test_config_error_for_an_unknown_instance(world):
     e = raised(vap.ConfigError, lambda: vap.open(world.conf, "other"))
-    assert "instance=" in e.message and "-i" not in e.message
+    assert "instance=" in e.message and "-i NAME" not in e.message
 
 
 def test_config_error_for_a_group_writable_config(world):
