@@ -154,3 +154,18 @@ test('the grant survives an aborted renewal', { todo: RENEWAL_ON_PLUGIN_CLOCK ? 
   assert.equal((await again.refresh()).state, 'valid');
   await again.close();
 }));
+
+test('ProtocolError for a next link off the FHIR base', () => fresh(async (fw, inst) => {
+  await fw.control('faults', { route: FHIR, kind: 'next_link_foreign', count: 50 });
+  const e = await rejectsWith(vap.ProtocolError,
+    inst.fetch('Patient', { query: '_count=3', allPages: true }));
+  assert.match(e.message, /outside fhir_base/);
+}));
+
+test('Unsupported when the plugin lacks the call', async () => {
+  const mod = path.join(w.dir, 'testmod_good.so');
+  fs.copyFileSync(path.join(path.dirname(LIBVAPHOST), '..', 'tests', 'host', 'testmod_good.so'), mod);
+  const t = vap.load(mod);
+  await throwsWith(vap.Unsupported, () => t.fetch('Patient'));
+  await t.close();
+});

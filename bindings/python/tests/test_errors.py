@@ -125,3 +125,18 @@ def test_seal_error_for_another_keyring(world):
 def test_truncated_answer_is_unavailable_not_a_crash(fresh, fresh_emr):
     fresh.control("faults", {"route": FHIR, "kind": "truncated", "count": 50})
     raised(vap.Unavailable, lambda: fresh_emr.fetch("Patient"))
+
+
+def test_protocol_error_for_a_next_link_off_the_fhir_base(fresh, fresh_emr):
+    fresh.control("faults", {"route": FHIR, "kind": "next_link_foreign", "count": 50})
+    e = raised(vap.ProtocolError, lambda: fresh_emr.fetch("Patient", "_count=3",
+                                                          all_pages=True))
+    assert "outside fhir_base" in e.message
+
+
+def test_unsupported_when_the_plugin_lacks_the_call(world):
+    mod = os.path.join(world.dir, "testmod_good.so")
+    shutil.copy(os.path.join(os.path.dirname(LIBVAPHOST), "..", "tests", "host",
+                             "testmod_good.so"), mod)
+    with vap.load(mod) as t:
+        raised(vap.Unsupported, lambda: t.fetch("Patient"))
