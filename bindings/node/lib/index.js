@@ -175,7 +175,8 @@ class Instance {
     }
     if (body !== null && typeof body === 'object' && !Buffer.isBuffer(body) &&
         !(body instanceof Uint8Array)) body = JSON.stringify(body);
-    if (typeof body === 'string') body = Buffer.from(body);
+    const ours = typeof body === 'string'; // our copy of the body: wiped after the call
+    if (ours) body = Buffer.from(body);
     method = String(method).toUpperCase();
     if (!['GET', 'POST', 'PUT'].includes(method)) {
       throw new InvalidArgument(`method must be GET, POST or PUT, not ${JSON.stringify(opts.method)}`);
@@ -188,7 +189,12 @@ class Instance {
       max_pages: opts.maxPages || 0 };
     const out = [null];
     const err = vapError();
-    const rc = await this._run(fn, (call) => [this._inst, call, req, out, err], opts);
+    let rc;
+    try {
+      rc = await this._run(fn, (call) => [this._inst, call, req, out, err], opts);
+    } finally {
+      if (ours) body.fill(0);
+    }
     if (rc !== S.OK) {
       throw raise(this._api, rc, err, out[0] ? new Response(this._api, out[0], { detached: true })
         : null);
