@@ -92,13 +92,24 @@ function descriptor(apiPtr) {
 let lib = null;
 function library() {
   if (lib) return lib;
-  const where = process.env.VAP_HOST_LIB || 'libvaphost.so.1';
-  let l;
-  try {
-    l = koffi.load(where);
-  } catch (e) {
+  // $VAP_HOST_LIB, else the library path, then where `ninja install` puts it
+  // before ldconfig ran.
+  const tries = process.env.VAP_HOST_LIB ? [process.env.VAP_HOST_LIB]
+    : ['libvaphost.so.1', '/usr/local/lib/x86_64-linux-gnu/libvaphost.so.1',
+      '/usr/local/lib/libvaphost.so.1', '/usr/lib/x86_64-linux-gnu/libvaphost.so.1'];
+  let l = null;
+  let why = null;
+  for (const t of tries) {
+    try {
+      l = koffi.load(t);
+      break;
+    } catch (e) {
+      if (!why) why = e;
+    }
+  }
+  if (!l) {
     const { ConfigError } = require('./errors');
-    throw new ConfigError(`cannot load libvaphost (${where}): ${e.message}; install ` +
+    throw new ConfigError(`cannot load libvaphost (${tries[0]}): ${why.message}; install ` +
       'vap-openemr (ninja -C build install) or set VAP_HOST_LIB to libvaphost.so.1',
     { code: status.E_CONFIG });
   }

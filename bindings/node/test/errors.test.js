@@ -169,3 +169,11 @@ test('Unsupported when the plugin lacks the call', async () => {
   await throwsWith(vap.Unsupported, () => t.fetch('Patient'));
   await t.close();
 });
+
+test('ConfigError when libvaphost is missing', () => {
+  const out = execFileSync(process.execPath, ['-e', "const vap = require('.'); " +
+    'try { vap.configPath(); } catch (e) { console.log(e.name, e.message); }'],
+  { cwd: path.join(__dirname, '..'), encoding: 'utf8',
+    env: { ...process.env, VAP_HOST_LIB: '/nonexistent/libvaphost.so.1' } });
+  assert.match(out, /^ConfigError cannot load libvaphost \(\/nonexistent\/libvaphost\.so\.1\).*VAP_HOST_LIB/);
+});

@@ -4,6 +4,7 @@ and none carrying a token or secret."""
 import os
 import shutil
 import subprocess
+import sys
 import threading
 
 import pytest
@@ -140,3 +141,13 @@ def test_unsupported_when_the_plugin_lacks_the_call(world):
                              "testmod_good.so"), mod)
     with vap.load(mod) as t:
         raised(vap.Unsupported, lambda: t.fetch("Patient"))
+
+
+def test_config_error_when_libvaphost_is_missing():
+    code = ("import vap\ntry:\n    vap.config_path()\nexcept vap.ConfigError as e:\n"
+            "    print(e)\n")
+    env = dict(os.environ, VAP_HOST_LIB="/nonexistent/libvaphost.so.1")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         cwd=os.path.join(os.path.dirname(__file__), ".."))
+    assert "cannot load libvaphost (/nonexistent/libvaphost.so.1)" in out.stdout
+    assert "VAP_HOST_LIB" in out.stdout

@@ -132,6 +132,8 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+_INSTALL_DIRS = ("/usr/local/lib/x86_64-linux-gnu", "/usr/local/lib",
+                 "/usr/lib/x86_64-linux-gnu")
 _lib = None
 _lib_lock = threading.Lock()
 
@@ -142,13 +144,21 @@ def library() -> ctypes.CDLL:
     global _lib
     with _lib_lock:
         if _lib is None:
-            path = os.environ.get("VAP_HOST_LIB") or "libvaphost.so.1"
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError as e:
+            path = os.environ.get("VAP_HOST_LIB")
+            # the library path, then where `ninja install` puts it before ldconfig ran
+            tries = [path] if path else ["libvaphost.so.1"] + [
+                f"{d}/libvaphost.so.1" for d in _INSTALL_DIRS]
+            lib = None
+            for t in tries:
+                try:
+                    lib = ctypes.CDLL(t)
+                    break
+                except OSError as e:
+                    why = e
+            if lib is None:
                 from .errors import ConfigError
                 raise ConfigError(
-                    f"cannot load libvaphost ({path}): {e}; install vap-openemr "
+                    f"cannot load libvaphost ({tries[0]}): {why}; install vap-openemr "
                     "(ninja -C build install) or set VAP_HOST_LIB to libvaphost.so.1",
                     code=E_CONFIG) from None
             lib.vaph_config_path.restype = c_char_p
