@@ -28,7 +28,9 @@ PY
 "$bench" "$base" "$dir/ca.pem" "$plugin" "$dir/work" setup
 echo "== $n requests per row, nginx on loopback, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 # The C host: CPU per warm fetch on one thread (user+system over n requests).
-/usr/bin/time -f '%U %S' -o "$dir/c.time" "$bench" "$base" "$dir/ca.pem" "$plugin" "$dir/work" loop-plugin "$n"
-awk -v n="$n" '{ printf "C host (fetch-bench loop-plugin), 1 thread: %.1f us CPU per request\n", ($1 + $2) * 1e6 / n }' "$dir/c.time"
+if [ -x /usr/bin/time ]; then # Debian package "time"
+    /usr/bin/time -f '%U %S' -o "$dir/c.time" "$bench" "$base" "$dir/ca.pem" "$plugin" "$dir/work" loop-plugin "$n"
+    awk -v n="$n" '{ printf "C host (fetch-bench loop-plugin), 1 thread: %.1f us CPU per request\n", ($1 + $2) * 1e6 / n }' "$dir/c.time"
+fi
 PYTHONPATH=$here/../bindings/python /usr/bin/python3 "$here/bindings_bench.py" "$base" "$dir/ca.pem" "$plugin" "$dir/work" "$n"
 NODE_EXTRA_CA_CERTS=$dir/ca.pem node "$here/bindings_bench.cjs" "$base" "$dir/ca.pem" "$plugin" "$dir/work" "$n"
