@@ -56,7 +56,7 @@ VAPH_API int vaph_open(const char *config, const char *instance, const vap_host_
     char why[512], where[1024];
     vapconf *conf = NULL;
     const vapconf_instance *ci;
-    const char *path = vaph_config_path(config);
+    const char *path = config != NULL ? config : vaph_config_path(NULL);
 
     *api = NULL;
     *inst = NULL;

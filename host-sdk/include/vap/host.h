@@ -54,7 +54,7 @@ const char *vaph_config_path(const char *config);
 const vap_host_api *vaph_stderr_host(int verbosity);
 
 /*
- * Read config (vaph_config_path(config)), pick the instance called instance
+ * Read config (NULL: vaph_config_path(NULL)), pick the instance called instance
  * (NULL: the only one in the file), load its module with host (NULL:
  * vaph_stderr_host(VAP_LOG_WARN)) and create the instance with its options.
  * On success returns VAP_OK with *api, *inst and, when name is non-NULL, the
