@@ -131,3 +131,24 @@ test('the TypeScript declarations compile against a typed caller', () => {
     '--types', 'node', '--typeRoots', path.join(__dirname, '..', 'node_modules', '@types'),
     '--skipLibCheck', path.join(__dirname, 'typed.ts')], { stdio: 'pipe' });
 });
+
+test('a dropped response is still released (finalizer backstop)', () => {
+  const { execFileSync } = require('node:child_process');
+  const code = `
+    const vap = require(${JSON.stringify(require('node:path').join(__dirname, '..'))});
+    const emr = vap.open({ config: ${JSON.stringify(w.conf)} });
+    let released = 0;
+    const release = emr._api.release;
+    emr._api.release = (p) => { released++; release(p); };
+    (async () => {
+      await (async () => { const r = await emr.fetch('Patient', { query: '_count=1' }); void r.status; })();
+      for (let i = 0; i < 20 && released === 0; i++) {
+        global.gc();
+        await new Promise((res) => setTimeout(res, 20));
+      }
+      console.log(released);
+      await emr.close();
+    })();`;
+  const out = execFileSync(process.execPath, ['--expose-gc', '-e', code], { encoding: 'utf8' });
+  assert.equal(out.trim(), '1');
+});
