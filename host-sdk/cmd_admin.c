@@ -12,6 +12,7 @@
 
 #include "admconf.h"
 #include "exitcodes.h"
+#include "loader.h"
 #include "vaphost.h"
 
 static const char *admin_result_name(int result);
@@ -57,9 +58,17 @@ int cmd_register(struct vaphost *vh, int argc, char **argv)
     printf("Registered \"%s\" with OpenEMR as a confidential client.\n", client_name);
     printf("client_id: %s\n", res->client_id);
     int keyed = 0;
-    for (size_t i = 0; vh->conf_inst != NULL && i < vh->conf_inst->n_opts; i++)
-        keyed |= strcmp(vh->conf_inst->opts[i].key, "client_auth") == 0 &&
-                 strcmp(vh->conf_inst->opts[i].value, "private_key_jwt") == 0;
+    /* The config was read by vaph_open; read it again for the one option
+     * that decides what was sealed. */
+    vapconf *conf = NULL;
+    char why_conf[256];
+    if (vaploader_read_config(vh->config_path, &conf, why_conf, sizeof why_conf) == VAP_OK) {
+        const vapconf_instance *ci = vapconf_find(conf, vh->instance_name);
+        for (size_t i = 0; ci != NULL && i < ci->n_opts; i++)
+            keyed |= strcmp(ci->opts[i].key, "client_auth") == 0 &&
+                     strcmp(ci->opts[i].value, "private_key_jwt") == 0;
+        vapconf_free(conf);
+    }
     if (keyed)
         printf("Its signing key is sealed in the store (item client_key) and its public JWKS was "
                "registered; no client secret is kept.\n");

@@ -11,11 +11,12 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include <vap/host.h>
+
 #include "exitcodes.h"
-#include "loader.h"
 #include "vaphost.h"
 
-#define VAPHOST_DEFAULT_CONFIG "/etc/vap/plugins.conf"
+#define VAPHOST_DEFAULT_CONFIG VAPH_DEFAULT_CONFIG
 
 static const struct vaphost_command vaphost_commands[] = {
     {"authorize", "authorize [--no-listen] [--no-browser] [--wait SECONDS]",
@@ -130,7 +131,6 @@ static const struct vaphost_command *vaphost_find_command(const char *name);
 static int vaphost_wants_help(int argc, char **argv);
 static int vaphost_printable(const char *s, size_t max);
 static int vaphost_open(struct vaphost *vh, vap_host_api *host);
-static int vaphost_pick_instance(struct vaphost *vh);
 static void vaphost_close(struct vaphost *vh);
 
 int main(int argc, char **argv)
@@ -209,11 +209,7 @@ int main(int argc, char **argv)
         code = cmd->run(&vh, argc - optind, argv + optind);
         goto out;
     }
-    if (config == NULL) {
-        const char *env = getenv("VAP_CONFIG");
-        config = (env != NULL && env[0] != '\0') ? env : VAPHOST_DEFAULT_CONFIG;
-    }
-    vh.config_path = config;
+    vh.config_path = config != NULL ? config : vaph_config_path(NULL);
     code = vaphost_open(&vh, &host);
     if (code != VAPHOST_EXIT_OK)
         goto out;
@@ -332,83 +328,27 @@ static int vaphost_printable(const char *s, size_t max)
     return n > 0;
 }
 
-/* Config -> instance -> module -> instance_new; exit code on failure. */
+/* Config -> instance -> module -> instance_new (libvaphost); exit code on
+ * failure. */
 static int vaphost_open(struct vaphost *vh, vap_host_api *host)
 {
-    char why[512];
-    vap_error err;
-
-    int rc = vaploader_read_config(vh->config_path, &vh->conf, why, sizeof why);
-    if (rc != VAP_OK) {
-        if (rc == VAP_E_IO)
-            fprintf(stderr, "vap-host: %s (name the config with -c CONFIG or VAP_CONFIG)\n",
-                    why);
-        else
-            fprintf(stderr, "vap-host: %s\n", why);
-        return rc == VAP_E_NOMEM ? VAPHOST_EXIT_FAILURE : VAPHOST_EXIT_USAGE;
-    }
-    int code = vaphost_pick_instance(vh);
-    if (code != VAPHOST_EXIT_OK)
-        return code;
+    vaph_error err;
 
     VAP_INIT(vap_host_api, *host);
     host->ctx = vh;
     host->log = vaphost_log;
-    rc = vaploader_load(vh->conf_inst->module, host, &vh->api, why, sizeof why);
-    if (rc != VAP_OK) {
-        fprintf(stderr, "vap-host: %s:%u: %s\n", vh->config_path, vh->conf_inst->line, why);
-        return rc == VAP_E_NOMEM ? VAPHOST_EXIT_FAILURE : VAPHOST_EXIT_USAGE;
-    }
-    VAP_INIT(vap_error, err);
-    rc = vh->api->instance_new(vh->conf_inst->opts, vh->conf_inst->n_opts, &vh->inst, &err);
-    if (rc != VAP_OK) {
-        vh->inst = NULL;
-        fprintf(stderr, "vap-host: %s:%u: instance %s: %.*s\n", vh->config_path,
-                vh->conf_inst->line, vh->instance_name, (int)sizeof err.message,
-                err.message[0] ? err.message
-                               : (vh->api->strerror ? vh->api->strerror(rc) : "refused"));
-        return rc == VAP_E_CONFIG ? VAPHOST_EXIT_USAGE : vaphost_exit_code(rc);
-    }
-    return VAPHOST_EXIT_OK;
-}
-
-static int vaphost_pick_instance(struct vaphost *vh)
-{
-    const vapconf *conf = vh->conf;
-    if (vh->instance_name != NULL) {
-        vh->conf_inst = vapconf_find(conf, vh->instance_name);
-        if (vh->conf_inst == NULL) {
-            char names[256] = "";
-            size_t used = 0;
-            for (size_t i = 0; i < conf->n_inst && used < sizeof names; i++) {
-                int w = snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
-                                 conf->inst[i].name);
-                used = w < 0 ? sizeof names : used + (size_t)w;
-            }
-            if (conf->n_inst == 0)
-                fprintf(stderr, "vap-host: %s has no instance named %s: it configures none\n",
-                        vh->config_path, vh->instance_name);
-            else
-                fprintf(stderr, "vap-host: %s has no instance named %s; its instances are: %s\n",
-                        vh->config_path, vaphost_printable(vh->instance_name, 64)
-                                             ? vh->instance_name : "(that name)", names);
-            return VAPHOST_EXIT_USAGE;
-        }
+    int rc = vaph_open(vh->config_path, vh->instance_name, host, &vh->api, &vh->inst,
+                       vh->name_buf, sizeof vh->name_buf, &err);
+    if (rc == VAP_OK) {
+        vh->instance_name = vh->name_buf;
         return VAPHOST_EXIT_OK;
     }
-    if (conf->n_inst == 0) {
-        fprintf(stderr, "vap-host: %s configures no instance; add a line NAME MODULE "
-                        "key=value ... (see vap-plugins.conf(5))\n", vh->config_path);
-        return VAPHOST_EXIT_USAGE;
-    }
-    if (conf->n_inst > 1) {
-        fprintf(stderr, "vap-host: %s configures %zu instances; choose one with -i NAME "
-                        "(e.g. -i %s)\n", vh->config_path, conf->n_inst, conf->inst[0].name);
-        return VAPHOST_EXIT_USAGE;
-    }
-    vh->conf_inst = &conf->inst[0];
-    vh->instance_name = vh->conf_inst->name;
-    return VAPHOST_EXIT_OK;
+    vh->api = NULL;
+    vh->inst = NULL;
+    fprintf(stderr, "vap-host: %s\n", err.message);
+    if (err.stage == VAPH_STAGE_INSTANCE)
+        return rc == VAP_E_CONFIG ? VAPHOST_EXIT_USAGE : vaphost_exit_code(rc);
+    return rc == VAP_E_NOMEM ? VAPHOST_EXIT_FAILURE : VAPHOST_EXIT_USAGE;
 }
 
 static void vaphost_close(struct vaphost *vh)
@@ -416,6 +356,4 @@ static void vaphost_close(struct vaphost *vh)
     if (vh->inst != NULL)
         vh->api->instance_free(vh->inst);
     vh->inst = NULL;
-    vapconf_free(vh->conf);
-    vh->conf = NULL;
 }

@@ -15,8 +15,7 @@ struct vaphost {
     const char *config_path;
     const char *instance_name;    /* -i, or the only instance in the file */
     int verbosity;                /* highest vap_log_level printed          */
-    vapconf *conf;
-    const vapconf_instance *conf_inst;
+    char name_buf[VAPCONF_MAX_NAME + 1]; /* the instance libvaphost chose  */
     const vap_plugin_api *api;
     vap_instance *inst;
     vap_host_api *host; /* static in main: the plugin keeps it */
