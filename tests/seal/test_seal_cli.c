@@ -569,7 +569,7 @@ static void put_refusals_name_the_fix_before_asking_for_the_secret(void **state)
     assert_int_equal(vs(e, "x\n", "put", "--keyring", e->keyring, "--store", e->store, "--issuer", TEST_ISSUER,
                         "--client-id", TEST_CLIENT, "Client.Secret", NULL),
                      1);
-    assert_non_null(strstr(e->err, "not a valid item name"));
+    assert_non_null(strstr(e->err, "nothing reads an item by that name"));
     assert_int_equal(vs(e, "x\n", "put", "--keyring", e->keyring, "--store", e->store, "client_secret", NULL), 1);
     assert_non_null(strstr(e->err, "--issuer URL --client-id ID"));
     snprintf(missing, sizeof missing, "%s/no-such-keyring", e->dir);
