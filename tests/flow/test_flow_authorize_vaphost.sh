@@ -300,14 +300,22 @@ core_dumps_and_ptrace_are_off)
     # Dumpable shows from outside only as the owner of /proc/PID: run
     # vap-host as an unprivileged user (nobody when the test is root).
     runas=
+    host_bin=$vap_host
     if [ "$(id -u)" = 0 ]; then
-        chown -R 65534:65534 "$tmp/store" "$tmp/keyring" "$tmp/plugins.conf" "$tmp/vap_openemr.so" || exit 1
+        # The build tree may be closed to nobody (a clone under mktemp -d):
+        # run copies of vap-host and its libvaphost from the test's directory.
+        mkdir "$tmp/bin" && cp "$vap_host" "$tmp/bin/vap-host" &&
+            cp -L "$(dirname "$vap_host")/libvaphost.so.1" "$tmp/bin/" || exit 1
+        host_bin="$tmp/bin/vap-host"
+        export LD_LIBRARY_PATH="$tmp/bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+        chown -R 65534:65534 "$tmp/store" "$tmp/keyring" "$tmp/plugins.conf" "$tmp/vap_openemr.so" \
+            "$tmp/bin" || exit 1
         chown 65534:65534 "$tmp" && chmod 0700 "$tmp" && chmod 0755 "$tmp/sim" && chmod 0644 "$ca" || exit 1
         runas="setpriv --reuid=65534 --regid=65534 --clear-groups"
     fi
     mkfifo "$tmp/host.out" "$tmp/host.in" || exit 1
     ulimit -c unlimited 2>/dev/null || ulimit -c 1000000 2>/dev/null
-    $runas "$vap_host" -c "$tmp/plugins.conf" authorize --no-browser --wait 30 \
+    $runas "$host_bin" -c "$tmp/plugins.conf" authorize --no-browser --wait 30 \
         <"$tmp/host.in" >"$tmp/host.out" 2>"$tmp/host.err" &
     host_pid=$!
     exec 4>"$tmp/host.in" 3<"$tmp/host.out"
