@@ -566,7 +566,7 @@ static int config_unknown_option(const char *key, vap_error *err)
             break;
         used += (size_t)w;
     }
-    return err_set(err, VAP_E_CONFIG, "option '%.16s' unknown; known: %s", key, list);
+    return err_set(err, VAP_E_CONFIG, "'%.16s' is no option; known: %s", key, list);
 }
 
 /* One message, not two: the line to paste is in it when it fits in
