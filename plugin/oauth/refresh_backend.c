@@ -63,6 +63,23 @@ static int classify(const struct http_response *rs, int ra, vap_error *err)
     return rc;
 }
 
+/* invalid_client to a backend client: disabled (as every new one starts),
+ * or its registered keys do not hold the sealed one. */
+static int client_refused(const struct http_response *rs, vap_error *err)
+{
+    tokresp_error e;
+    char desc[64];
+    if (tokresp_error_parse(rs->body, rs->body_len, &e) != 0)
+        e.description[0] = '\0';
+    tokresp_clean_text(e.description[0] ? e.description : "no reason given", desc, sizeof desc);
+    int rc = err_set(err, VAP_E_CLIENT,
+                     "OpenEMR refused the backend client (invalid_client: %s): an admin must "
+                     "enable it in Administration > System > API Clients, and its JWKS there "
+                     "must hold the sealed key (publish vap-seal jwks)", desc);
+    err_set_http(err, rs->status, 0, "invalid_client");
+    return rc;
+}
+
 /* The token request, transient failures retried inside the deadline. */
 static int request(struct vap_instance *inst, const struct authz_endpoints *ep,
                    int64_t deadline_ms, tokresp *tr, vap_error *err)
@@ -82,6 +99,11 @@ static int request(struct vap_instance *inst, const struct authz_endpoints *ep,
         rc = token_post_client(inst, ep->token, DISC_AUTH_PRIVATE_KEY_JWT, &form, deadline_ms,
                                NULL, &rs, err);
         http_form_free(&form);
+        if (rc == VAP_E_CLIENT && (rs.status == 400 || rs.status == 401)) {
+            rc = client_refused(&rs, err);
+            http_response_free(&rs);
+            return rc;
+        }
         int status = rc == VAP_OK ? rs.status : 0;
         int ra = rc == VAP_OK ? http_retry_after_s(rs.hdrs.retry_after,
                                                    strlen(rs.hdrs.retry_after),
