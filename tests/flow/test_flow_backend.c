@@ -271,6 +271,13 @@ static void backend_services(void)
               exp > due && due > 0,
           "status_reports_the_backend_token_with_no_refresh_token");
 
+    vap_grant_info *life = NULL;
+    VAP_INIT(vap_error, err);
+    check(k.api->status(inst, NULL, &life, &err) == VAP_OK &&
+              life->access_expires_at_ms - life->obtained_at_ms == 60000,
+          "backend_tokens_live_60_s");
+    k.api->release(life);
+
     /* ahead of expiry: the token is handed out while one renewal runs */
     long n = cc_requests();
     fakehost_set_now_ms(k.fh, due + (exp - due) / 4);
