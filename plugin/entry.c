@@ -216,6 +216,8 @@ static int api_status(vap_instance *inst, const vap_call *call, vap_grant_info *
                        "no client_id in the config: register the client first (vap-host "
                        "register), or add client_id=... from Administration > System > API "
                        "Clients");
+    if (refresh_backend(&inst->cfg))
+        return refresh_backend_status(inst, out, err);
     int64_t now = plugin_now_ms(); /* the host's clock, read with no lock held */
     pthread_mutex_lock(&inst->scratch_mu);
     /* While this process renews (it holds the grant's exclusive lock), or

@@ -27,14 +27,14 @@ enum opt_id {
     OPT_STORE, OPT_KEYRING, OPT_CA_FILE, OPT_CLIENT_AUTH, OPT_TIMEOUT_MS,
     OPT_PIN_SHA256, OPT_REFRESH_MARGIN_S, OPT_LEEWAY_S, OPT_MAX_RESPONSE,
     OPT_CONNECTIONS, OPT_WARM_CONNECTIONS, OPT_PROXY, OPT_LOG_LEVEL, OPT_RENEW_TIMEOUT_MS,
-    OPT_COUNT
+    OPT_GRANT, OPT_COUNT
 };
 
 static const char *const opt_names[OPT_COUNT] = {
     "issuer", "fhir_base", "client_id", "redirect_uri", "scope", "store",
     "keyring", "ca_file", "client_auth", "timeout_ms", "pin_sha256",
     "refresh_margin_s", "leeway_s", "max_response_bytes", "connections", "warm_connections",
-    "proxy", "log_level", "renew_timeout_ms"};
+    "proxy", "log_level", "renew_timeout_ms", "grant"};
 
 static int check_issuer(const char *v, vap_error *err);
 static int check_fhir_base(const char *v, vap_error *err);
@@ -48,6 +48,8 @@ static int parse_long(const char *key, const char *v, long min, long max,
 static char *derive_api_base(const char *fhir_base);
 static int config_unknown_option(const char *key, vap_error *err);
 static int config_scope_refused(const struct scope_report *rep, vap_error *err);
+static int config_grant(const char *grant, const char *scope_given, struct config *cfg,
+                        const char **scope, vap_error *err);
 
 int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
                         vap_error *err)
@@ -101,10 +103,24 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
         return rc;
 
     const char *scope = val[OPT_SCOPE] ? val[OPT_SCOPE] : CONFIG_DEFAULT_SCOPE;
+    if ((rc = config_grant(val[OPT_GRANT], val[OPT_SCOPE], cfg, &scope, err)) != VAP_OK)
+        return rc;
     struct scope_report rep;
     if (scope_check(scope, strlen(scope), &rep) != 0)
         return config_scope_refused(&rep, err);
     cfg->scope_warnings = rep.warnings;
+    if (cfg->grant == CONFIG_GRANT_CLIENT_CREDENTIALS) {
+        /* Backend services never get a refresh token or an id_token. */
+        cfg->scope_warnings &= ~(SCOPE_WARN_NO_OFFLINE | SCOPE_WARN_NO_OPENID);
+        if (!scope_has_prefix(scope, "system/"))
+            return err_set(err, VAP_E_CONFIG,
+                           "grant=client_credentials needs system/ scopes (for example "
+                           "scope=api:fhir system/Patient.read system/Appointment.read)");
+        if (scope_has_prefix(scope, "user/") || scope_has_prefix(scope, "patient/"))
+            return err_set(err, VAP_E_CONFIG,
+                           "grant=client_credentials is given system/ scopes only (OpenEMR drops "
+                           "user/ and patient/ ones): replace them with system/ scopes");
+    }
 
     cfg->log_level = VAP_LOG_INFO;
     if (val[OPT_LOG_LEVEL]) {
@@ -135,6 +151,11 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
                            "client_auth=%.32s is not known: use client_auth=auto, basic, post or "
                            "private_key_jwt", a);
     }
+    if (cfg->grant == CONFIG_GRANT_CLIENT_CREDENTIALS &&
+        cfg->client_auth != CLIENT_AUTH_PRIVATE_KEY_JWT)
+        return err_set(err, VAP_E_CONFIG,
+                       "client_credentials needs client_auth=private_key_jwt and a key sealed "
+                       "with vap-seal keygen");
     cfg->timeout_ms = CONFIG_DEFAULT_TIMEOUT_MS;
     cfg->refresh_margin_s = CONFIG_DEFAULT_REFRESH_MARGIN_S;
     cfg->leeway_s = CONFIG_DEFAULT_LEEWAY_S;
@@ -190,6 +211,24 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
         config_free(cfg);
         return err_set(err, VAP_E_NOMEM, "out of memory reading the options");
     }
+    return VAP_OK;
+}
+
+/* grant=authorization_code (the default) or client_credentials (SMART
+ * Backend Services), whose default scope is the system/ reads. */
+static int config_grant(const char *grant, const char *scope_given, struct config *cfg,
+                        const char **scope, vap_error *err)
+{
+    cfg->grant = CONFIG_GRANT_AUTHORIZATION_CODE;
+    if (grant == NULL || strcmp(grant, "authorization_code") == 0)
+        return VAP_OK;
+    if (strcmp(grant, "client_credentials") != 0)
+        return err_set(err, VAP_E_CONFIG,
+                       "grant=%.32s is not known: use grant=authorization_code (a staff member "
+                       "authorizes) or grant=client_credentials (backend services)", grant);
+    cfg->grant = CONFIG_GRANT_CLIENT_CREDENTIALS;
+    if (scope_given == NULL)
+        *scope = CONFIG_DEFAULT_SYSTEM_SCOPE;
     return VAP_OK;
 }
 
@@ -545,7 +584,7 @@ static int config_unknown_option(const char *key, vap_error *err)
             break;
         used += (size_t)w;
     }
-    return err_set(err, VAP_E_CONFIG, "option '%.16s' unknown; known: %s", key, list);
+    return err_set(err, VAP_E_CONFIG, "'%.16s' is no option; known: %s", key, list);
 }
 
 /* One message, not two: the line to paste is in it when it fits in

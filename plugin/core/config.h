@@ -5,6 +5,11 @@
 #include <stddef.h>
 #include <vap/plugin.h>
 
+enum config_grant {
+    CONFIG_GRANT_AUTHORIZATION_CODE = 0, /* a staff member authorizes          */
+    CONFIG_GRANT_CLIENT_CREDENTIALS      /* SMART Backend Services: no user    */
+};
+
 enum client_auth {
     CLIENT_AUTH_AUTO = 0,
     CLIENT_AUTH_BASIC,
@@ -17,6 +22,10 @@ enum client_auth {
     "openid fhirUser offline_access api:fhir api:oemr user/Patient.read "          \
     "user/Appointment.read user/MedicationRequest.read user/Encounter.read "       \
     "user/AllergyIntolerance.read user/patient.read user/encounter.read user/soap_note.write"
+/* grant=client_credentials: what a system/ token may read (US Core). */
+#define CONFIG_DEFAULT_SYSTEM_SCOPE                                                \
+    "api:fhir system/Patient.read system/Appointment.read system/Encounter.read "  \
+    "system/MedicationRequest.read system/AllergyIntolerance.read"
 #define CONFIG_DEFAULT_TIMEOUT_MS 10000L
 #define CONFIG_DEFAULT_REFRESH_MARGIN_S 300L
 #define CONFIG_DEFAULT_LEEWAY_S 120L
@@ -40,6 +49,7 @@ struct config {
     char *proxy;        /* NULL: from the environment (proxy=env); "": none;
                            else the proxy URL                               */
     enum client_auth client_auth;
+    enum config_grant grant;
     int log_level;         /* VAP_LOG_*: lines above it are not logged     */
     long timeout_ms;
     long refresh_margin_s;

@@ -209,6 +209,12 @@ int fetch_do(struct vap_instance *inst, const vap_call *call, const vap_fetch_re
         (query && (rc = fetch_check_query(query, strlen(query), err)) != VAP_OK))
         return rc;
 
+    if (write && (flags & VAP_FETCH_STANDARD_API) && refresh_backend(cfg))
+        return err_set(err, VAP_E_DENIED,
+                       "fetch: this instance uses backend services (grant=client_credentials) "
+                       "and a system/ token cannot write SOAP notes or other standard-API "
+                       "records (OpenEMR grants those scopes only as user/ and patient/): use "
+                       "grant=authorization_code, authorized by a staff member, for writes");
     const char *base = (flags & VAP_FETCH_STANDARD_API) ? cfg->api_base : cfg->fhir_base;
     const char *path = req->path[0] == '/' ? req->path + 1 : req->path;
     size_t ulen = strlen(base) + 1 + strlen(path) + (query ? 1 + strlen(query) : 0) + 1;

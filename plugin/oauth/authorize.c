@@ -94,6 +94,11 @@ int authorize_begin(struct vap_instance *inst, const vap_call *call,
     const struct config *cfg = &inst->cfg;
     int64_t deadline = authz_deadline(inst, call);
 
+    if (refresh_backend(cfg))
+        return err_set(err, VAP_E_CONFIG,
+                       "this instance uses backend services (grant=client_credentials) and "
+                       "needs no staff sign-in: there is nothing to authorize; the token is "
+                       "obtained with the sealed key on first need");
     if (cfg->client_id == NULL)
         return err_set(err, VAP_E_CONFIG,
                        "no client_id in the config: register the client first (vap-host "
@@ -192,6 +197,11 @@ int authorize_complete(struct vap_instance *inst, const vap_call *call, const ch
     int rc, logged = 0;
     memset(&r, 0, sizeof r);
 
+    if (refresh_backend(cfg))
+        return err_set(err, VAP_E_CONFIG,
+                       "this instance uses backend services (grant=client_credentials) and "
+                       "needs no staff sign-in: there is nothing to authorize; the token is "
+                       "obtained with the sealed key on first need");
     if (cfg->client_id == NULL)
         return err_set(err, VAP_E_CONFIG, "no client_id in the config: register the client first");
     if ((rc = redirect_parse(callback, len, &r, err)) != VAP_OK ||

@@ -189,6 +189,8 @@ void refresh_schedule_ahead(struct vap_instance *inst)
 
 int64_t refresh_due_ms(const struct config *cfg, const struct grant *g)
 {
+    if (g != NULL && refresh_backend(cfg) && g->access_expires_at_ms > 0)
+        return g->access_expires_at_ms - refresh_margin_ms(cfg->refresh_margin_s, g->lifetime_s);
     if (g == NULL || g->reauth_required || g->refresh_token[0] == '\0')
         return 0;
     return g->access_expires_at_ms - refresh_margin_ms(cfg->refresh_margin_s, g->lifetime_s);
@@ -343,7 +345,8 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
         /* Rule 10: a token still valid for more than half the margin is
          * handed out (unless after a 401) while the renewal runs in the
          * background: the caller never waits for a token request. */
-        int still_good = r->loaded && !force && g->refresh_token[0] != '\0' &&
+        int renewable = g->refresh_token[0] != '\0' || refresh_backend(&inst->cfg);
+        int still_good = r->loaded && !force && renewable &&
                          !r->pending.active && now + margin / 2 < g->access_expires_at_ms;
         if (!fresh_enough && still_good && !r->refreshing && !r->closing &&
             submit_locked(r, 0, 0) != 0)
@@ -360,7 +363,7 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
             rc = VAP_OK;
             break;
         }
-        if (r->loaded && g->refresh_token[0] == '\0') {
+        if (r->loaded && !renewable) {
             rc = err_set(err, VAP_E_REAUTH_REQUIRED,
                          "the access token has expired and the server issued no refresh token "
                          "(offline_access was not granted): authorize again and keep "
@@ -460,6 +463,11 @@ static int load_locked(struct vap_instance *inst, vap_error *err)
     struct refresher *r = &inst->refresher;
     if (inst->cfg.client_id == NULL)
         return err_set(err, VAP_E_CONFIG, "no client_id in the config: register the client first");
+    if (refresh_backend(&inst->cfg)) {
+        /* Nothing stored: the first need obtains the token. */
+        r->loaded = 1;
+        return VAP_OK;
+    }
     int rc = secrets_grant_read(&inst->secrets, &inst->cfg, r->cur, err);
     if (rc == 1)
         return err_set(err, VAP_E_REAUTH_REQUIRED,

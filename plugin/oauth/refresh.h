@@ -143,6 +143,17 @@ void refresh_install(struct vap_instance *inst, const struct grant *g);
 /* Forget the in-memory grant (reload, or after an authorization). */
 void refresh_invalidate(struct vap_instance *inst);
 
+/* ---- SMART Backend Services (grant=client_credentials, refresh_backend.c) ----
+ * The access token is kept in memory only, obtained on first need and
+ * renewed ahead of expiry by the same single-flight renewal; no grant is
+ * ever read or sealed. */
+int refresh_backend(const struct config *cfg);
+/* The renewal's body in that mode: one client_credentials request. */
+int refresh_renew_backend(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *cancel,
+                          vap_error *err);
+/* status: the token in memory, described (never the token itself). */
+int refresh_backend_status(struct vap_instance *inst, vap_grant_info **out, vap_error *err);
+
 /* The scope to send on refresh (rule 3): the granted scopes with
  * offline_access always and pseudo-scopes (nonce) never.  Pure. */
 int refresh_scope(const char *granted, char *out, size_t cap);

@@ -40,6 +40,8 @@ int refresh_renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *ca
     int rc;
     memset(&tr, 0, sizeof tr);
 
+    if (refresh_backend(cfg))
+        return refresh_renew_backend(inst, deadline_ms, cancel, err);
     if ((rc = secrets_ensure_open(&inst->secrets, cfg, err)) != VAP_OK)
         return rc;
     /* Discovery and the JWKS first: no lock is held across a request we

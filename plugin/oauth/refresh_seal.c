@@ -24,6 +24,10 @@ int refresh_mark_reauth(struct vap_instance *inst, uint64_t seen_generation, int
     seal_err se = {0};
     struct grant *disk = grant_new();
     int rc;
+    if (refresh_backend(cfg)) { /* backend services: no grant to mark */
+        grant_free(disk);
+        return VAP_OK;
+    }
     if (disk == NULL)
         return err_set(err, VAP_E_NOMEM, "out of memory");
     uint64_t recovered = 0;

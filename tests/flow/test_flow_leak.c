@@ -348,9 +348,12 @@ static void pkjwt_flows(void)
         gnutls_privkey_deinit(key);
     seal_store_close(st);
     sodium_free(img);
+    /* also a backend services client (client_credentials, system/ scopes) */
+    flowkit_control(&K, "system-scopes", "{\"enabled\":true}", NULL, 0);
     snprintf(body, sizeof body,
              "{\"client_id\":\"" PK_CLIENT "\",\"redirect_uris\":[\"" FLOW_REDIRECT "\"],\"scope\":\""
-             FLOW_SCOPE "\",\"jwks\":{\"keys\":[%s]}}", jwk);
+             FLOW_SCOPE " system/Patient.read\",\"client_secret\":\"never-sent-by-the-plugin\","
+             "\"grant_types\":[\"client_credentials\"],\"jwks\":{\"keys\":[%s]}}", jwk);
     check(flowkit_control(&K, "clients", body, NULL, 0) == 200, "pkjwt_client_registered");
     vap_instance *pi = NULL;
     vap_error err;
@@ -384,6 +387,24 @@ static void pkjwt_flows(void)
     hay_err(&err);
     K.api->release(gi);
     flowkit_control(&K, "skew", "{\"seconds\":0}", NULL, 0);
+    K.api->instance_free(pi);
+    /* backend services: two tokens obtained (the first one revoked), a note refused */
+    check(flowkit_instance(&K, &pi, &err, "client_id", PK_CLIENT, "client_auth", "private_key_jwt",
+                           "store", pk_store, "grant", "client_credentials", "scope",
+                           "api:fhir system/Patient.read", NULL) == VAP_OK, "backend_instance");
+    for (int i = 0; i < 2; i++) {
+        flowkit_control(&K, "expire-access-tokens", "{}", NULL, 0);
+        VAP_INIT(vap_error, err);
+        check(K.api->fetch(pi, NULL, &req, &resp, &err) == VAP_OK, "backend_token_obtained");
+        hay_err(&err);
+        K.api->release(resp);
+        resp = NULL;
+    }
+    VAP_INIT(vap_error, err);
+    check(K.api->status(pi, NULL, &gi, &err) == VAP_OK && gi->has_refresh_token == 0,
+          "backend_status");
+    hay_err(&err);
+    K.api->release(gi);
     K.api->instance_free(pi);
 }
 

@@ -144,7 +144,18 @@ void sim_h_control(sim_req *q, sim_resp *r, const char *rest)
             bad(r, "access-ttl needs {\"seconds\": N} with 1 <= N <= 86400");
         } else {
             __atomic_store_n(&s->access_ttl, (int)json_integer_value(v), __ATOMIC_RELAXED);
+            __atomic_store_n(&s->cc_ttl, (int)json_integer_value(v), __ATOMIC_RELAXED);
             sim_resp_json(r, 200, json_pack("{s:I}", "access_ttl", json_integer_value(v)));
+        }
+    } else if (strcmp(rest, "system-scopes") == 0) {
+        /* Administration -> Config -> Connectors, "Enable OpenEMR FHIR
+         * System Scopes" (rest_system_scopes_api) */
+        json_t *e = json_object_get(in, "enabled");
+        if (!json_is_boolean(e)) {
+            bad(r, "system-scopes needs {\"enabled\": true|false}");
+        } else {
+            __atomic_store_n(&sim_system_scopes, json_is_true(e), __ATOMIC_RELAXED);
+            sim_resp_json(r, 200, json_pack("{s:b}", "enabled", json_is_true(e)));
         }
     } else if (strcmp(rest, "faults") == 0) {
         faults(q, r, in);
@@ -343,9 +354,10 @@ static void counters(sim_req *q, sim_resp *r, int reset)
     pthread_mutex_lock(&s->lock);
     json_int_t live_access = (json_int_t)s->access.count, live_refresh = (json_int_t)s->refresh.count;
     pthread_mutex_unlock(&s->lock);
-    sim_resp_json(r, 200, json_pack("{s:{s:I,s:I,s:I},s:I,s:o,s:{s:I,s:I}}",
+    sim_resp_json(r, 200, json_pack("{s:{s:I,s:I,s:I,s:I},s:I,s:o,s:{s:I,s:I}}",
         "token_requests", "authorization_code", (json_int_t)g[SIM_G_CODE], "refresh_token",
         (json_int_t)g[SIM_G_REFRESH], "other", (json_int_t)g[SIM_G_OTHER],
+        "client_credentials", (json_int_t)g[SIM_G_CC],
         "revoked_refresh_reuse", (json_int_t)reuse, "routes", routes,
         "stored", "access_tokens", live_access, "refresh_tokens", live_refresh));
 }

@@ -81,6 +81,8 @@ void sim_h_fhir(sim_req *q, sim_resp *r, const char *rest)
     const char *rn = sim_res_name(t);
     int by_user = sim_scope_allows(ti.scope, "user", rn, op);
     int by_patient = sim_scope_allows(ti.scope, "patient", rn, op);
+    /* system/ scopes, like user/ ones, see every patient */
+    by_user |= sim_scope_allows(ti.scope, "system", rn, op);
     if (!by_user && !by_patient) {
         missing_scope(q, r);
         return;

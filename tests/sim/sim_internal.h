@@ -87,6 +87,7 @@ typedef struct sim_client {
     int enabled;
     json_t *jwks;           /* registered public keys (private_key_jwt), or NULL */
     char *jwks_uri;         /* or where to fetch them, or NULL */
+    int grant_cc;           /* registered with grant_types ["client_credentials"] */
 } sim_client;
 
 typedef struct sim_grant {
@@ -100,6 +101,7 @@ typedef struct sim_grant {
     char *nonce;
     long long iat, exp;
     int revoked, logged_out;
+    int system;             /* client_credentials: OpenEMR's API system user, 60 s */
     /* code only */
     char *redirect_uri;     /* NULL = not sent at /authorize */
     char *challenge;        /* NULL = no PKCE */
@@ -261,7 +263,10 @@ typedef struct sim_fault {
     int kind, remaining, status, ms;
 } sim_fault;
 
-enum { SIM_G_CODE = 0, SIM_G_REFRESH, SIM_G_OTHER, SIM_G_COUNT };
+enum { SIM_G_CODE = 0, SIM_G_REFRESH, SIM_G_OTHER, SIM_G_CC, SIM_G_COUNT };
+/* The global "Enable OpenEMR FHIR System Scopes" (rest_system_scopes_api):
+ * off by default; /_sim/control/system-scopes {"enabled"} sets it. */
+extern int sim_system_scopes;
 #define SIM_MAX_ROUTES 48
 #define SIM_CACHE_SLOTS 2048
 
@@ -329,6 +334,7 @@ struct sim_server {
     int nkeys;
     long long skew;
     int access_ttl;
+    int cc_ttl;             /* client_credentials tokens: 60 s, or access-ttl once set */
     unsigned long inserts;
     sim_fault faults[SIM_MAX_FAULTS];
 

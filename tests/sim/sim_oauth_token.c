@@ -19,6 +19,7 @@ typedef struct client_auth {
 
 static void code_grant(sim_req *q, sim_resp *r, const sim_client *c, const client_auth *ca);
 static void refresh_grant(sim_req *q, sim_resp *r, const sim_client *c, const client_auth *ca);
+static void cc_grant(sim_req *q, sim_resp *r, const sim_client *c);
 static void issue(sim_req *q, sim_resp *r, const sim_grant *base, const char *scope,
                   const char *nonce, const char *old_refresh);
 static int read_client_auth(const sim_req *q, client_auth *ca);
@@ -37,7 +38,8 @@ void sim_h_token(sim_req *q, sim_resp *r)
     const char *gt = q->form_ok ? sim_form_get(&q->form, "grant_type") : NULL;
     client_auth ca;
     int g = !gt ? SIM_G_OTHER : strcmp(gt, "authorization_code") == 0 ? SIM_G_CODE
-          : strcmp(gt, "refresh_token") == 0 ? SIM_G_REFRESH : SIM_G_OTHER;
+          : strcmp(gt, "refresh_token") == 0 ? SIM_G_REFRESH
+          : strcmp(gt, "client_credentials") == 0 ? SIM_G_CC : SIM_G_OTHER;
     __atomic_fetch_add(&s->grant_count[g], 1, __ATOMIC_RELAXED);
     r->no_store = 1;
     if (!gt) {
@@ -64,6 +66,12 @@ void sim_h_token(sim_req *q, sim_resp *r)
         }
     }
     int asserted = sim_pkjwt_present(q);
+    if (g == SIM_G_CC && !asserted) {
+        /* CustomClientCredentialsGrant: only a jwt-bearer assertion. */
+        sim_oauth_error(r, 401, "invalid_client", "Client authentication failed",
+                        "The client assertion type is not supported");
+        return;
+    }
     if (asserted) {
         char *id = NULL;
         if (sim_pkjwt_authenticate(q, r, g, &id) != 0)
@@ -84,6 +92,7 @@ void sim_h_token(sim_req *q, sim_resp *r)
         snap.secret = sim_strdup0(c->secret);
         snap.scope = strdup(c->scope);
         snap.enabled = c->enabled;
+        snap.grant_cc = c->grant_cc;
     }
     pthread_mutex_unlock(&s->lock);
     int lax = __atomic_load_n(&s->cfg.openemr_quirks, __ATOMIC_RELAXED);
@@ -92,6 +101,8 @@ void sim_h_token(sim_req *q, sim_resp *r)
         (!asserted && secret_checked && !(lax && g == SIM_G_CODE && !ca.secret) &&
          !secret_eq(ca.secret, snap.secret))) {
         invalid_client(r, &ca);
+    } else if (g == SIM_G_CC) {
+        cc_grant(q, r, &snap);
     } else if (g == SIM_G_CODE) {
         code_grant(q, r, &snap, &ca);
     } else {
@@ -284,6 +295,71 @@ static void refresh_grant(sim_req *q, sim_resp *r, const sim_client *c, const cl
 /* Makes access (+ refresh, + id_token) for a grant and answers 200 like
  * OpenEMR's IdTokenSMARTResponse.  old_refresh (refresh grant) is revoked
  * together with its access token, with no grace period. */
+/* SMART Backend Services (CustomClientCredentialsGrant,
+ * ClientGrantTypePolicy): a client registered for it, system/ scopes only
+ * (user/ and patient/ ones are dropped), each known to the server (so
+ * none while rest_system_scopes_api is off) and registered; no refresh
+ * token, no id_token; the token acts as the API system user. */
+static void cc_grant(sim_req *q, sim_resp *r, const sim_client *c)
+{
+    const char *want = sim_form_get(&q->form, "scope");
+    char bad[200], hint[300], *scope = NULL;
+    size_t cap;
+    if (!c->grant_cc) {
+        sim_oauth_error(r, 400, "unauthorized_client",
+                        "The authenticated client is not authorized to use this authorization "
+                        "grant type.", "Check the client's grant_types");
+        return;
+    }
+    if (!want || !*want)
+        want = c->scope;
+    cap = strlen(want) + 1;
+    if (!(scope = calloc(1, cap))) {
+        sim_api_error(r, 500, "out of memory");
+        return;
+    }
+    hint[0] = '\0';
+    for (const char *p = want; *p;) {
+        while (*p == ' ')
+            p++;
+        size_t n = strcspn(p, " ");
+        if (n == 0)
+            break;
+        if (n >= sizeof bad) {
+            snprintf(hint, sizeof hint, "Check the requested scope");
+            break;
+        }
+        memcpy(bad, p, n);
+        bad[n] = '\0';
+        p += n;
+        if (strncmp(bad, "user/", 5) == 0 || strncmp(bad, "patient/", 8) == 0)
+            continue;
+        if (!sim_scope_known(bad, n) || !sim_scope_has(c->scope, bad)) {
+            snprintf(hint, sizeof hint, "Check the `%s` scope", bad);
+            break;
+        }
+        if (strncmp(bad, "system/", 7) == 0 || strncmp(bad, "api:", 4) == 0) {
+            if (*scope)
+                strcat(scope, " ");
+            strcat(scope, bad);
+        }
+    }
+    if (!hint[0] && !sim_scope_has_prefix(scope, "system/"))
+        snprintf(hint, sizeof hint, "Check the `scope` parameter: system/ scopes are required");
+    if (hint[0]) {
+        sim_oauth_error(r, 400, "invalid_scope", SIM_DESC_INVALID_SCOPE, hint);
+    } else {
+        sim_grant base;
+        memset(&base, 0, sizeof base);
+        base.client_id = c->id;
+        base.sub = "9a0d7f5e-5c3b-4e8e-9f3a-0e5e7a1c0001"; /* the API system user */
+        base.patient = -1;
+        base.system = 1;
+        issue(q, r, &base, scope, NULL, NULL);
+    }
+    free(scope);
+}
+
 static void issue(sim_req *q, sim_resp *r, const sim_grant *base, const char *scope,
                   const char *nonce, const char *old_refresh)
 {
@@ -294,7 +370,7 @@ static void issue(sim_req *q, sim_resp *r, const sim_grant *base, const char *sc
     char puuid[40] = "";
     json_t *claims = NULL, *scopes = json_array(), *out = NULL;
     sim_grant *ag = NULL, *rg = NULL;
-    int ttl = __atomic_load_n(&s->access_ttl, __ATOMIC_RELAXED);
+    int ttl = __atomic_load_n(base->system ? &s->cc_ttl : &s->access_ttl, __ATOMIC_RELAXED);
     int fst = 0, fms = 0;
     int idfault = sim_fault_take(s, TOKEN_PATH, SIM_F_IDT_FIRST, SIM_F_IDT_LAST, &fst, &fms);
     int odd = sim_fault_take(s, TOKEN_PATH, SIM_F_TOKEN_ODD_FIRST, SIM_F_TOKEN_ODD_LAST, NULL, NULL);
@@ -377,6 +453,7 @@ static void issue(sim_req *q, sim_resp *r, const sim_grant *base, const char *sc
     ag->username = sim_strdup0(base->username);
     ag->patient_user = base->patient_user;
     ag->patient = base->patient;
+    ag->system = base->system;
     ag->scope = strdup(scope);
     ag->iat = now;
     ag->exp = now + ttl;

@@ -155,6 +155,17 @@ int sim_pkjwt_register(sim_client *c, const json_t *in, char *why, size_t wl)
         snprintf(why, wl, "jwks_uri must be an https URL");
         return -1;
     }
+    /* ClientGrantTypePolicy: client_credentials needs a confidential
+     * client with keys and system/ scopes. */
+    const json_t *gts = json_object_get(in, "grant_types"), *gt;
+    size_t i;
+    json_array_foreach(gts, i, gt) if (sim_streq(json_string_value(gt), "client_credentials"))
+        c->grant_cc = 1;
+    if (c->grant_cc && (!c->secret || (!jwks && !uri) || !sim_scope_has_prefix(c->scope, "system/"))) {
+        snprintf(why, wl, "client_credentials needs a confidential client (application_type "
+                          "private), a jwks or jwks_uri, and system/ scopes");
+        return -1;
+    }
     c->jwks = jwks ? json_deep_copy(jwks) : NULL;
     c->jwks_uri = uri ? strdup(uri) : NULL;
     return 0;

@@ -25,6 +25,8 @@ static const char *const api_res[] = {
 static const char *const api_patient_res[] = {
     "patient", "encounter", "appointment", "allergy", "medication", "medical_problem", NULL};
 
+int sim_system_scopes;
+
 static int in_list(const char *const *l, const char *s, size_t len);
 static int v2_letters_ok(const char *p, size_t len);
 static int has_letter(const char *p, size_t len, char c);
@@ -40,8 +42,12 @@ int sim_scope_known(const char *s, size_t len)
     size_t clen = (size_t)(slash - s);
     int patient_ctx = clen == 7 && memcmp(s, "patient", 7) == 0;
     int user_ctx = clen == 4 && memcmp(s, "user", 4) == 0;
-    if (!patient_ctx && !user_ctx)
-        return 0;           /* system/ scopes are off, as in a default install */
+    /* system/ scopes exist only while rest_system_scopes_api is on (off in
+     * a default install); they name FHIR resources only. */
+    int system_ctx = clen == 6 && memcmp(s, "system", 6) == 0 &&
+                     __atomic_load_n(&sim_system_scopes, __ATOMIC_RELAXED);
+    if (!patient_ctx && !user_ctx && !system_ctx)
+        return 0;
     const char *res = slash + 1;
     size_t rest = len - clen - 1;
     const char *dot = memchr(res, '.', rest);
@@ -59,7 +65,8 @@ int sim_scope_known(const char *s, size_t len)
         plen = (size_t)(q - perm);
     }
     int fhir = in_list(fhir_res, res, rlen);
-    int api = user_ctx ? in_list(api_res, res, rlen) : in_list(api_patient_res, res, rlen);
+    int api = system_ctx ? 0
+              : user_ctx ? in_list(api_res, res, rlen) : in_list(api_patient_res, res, rlen);
     if (!fhir && !api)
         return 0;
     if (has_category && !(fhir && (in_list((const char *const[]){"Condition", "Observation",

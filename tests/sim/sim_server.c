@@ -82,6 +82,9 @@ int sim_start(const sim_config *cfg, sim_server **out, char *err, size_t errlen)
     if (s->cfg.threads <= 0)
         s->cfg.threads = 2;
     s->access_ttl = s->cfg.access_ttl > 0 ? s->cfg.access_ttl : 3600;
+    /* Backend Services tokens live 60 s unless a lifetime other than the
+     * default was asked for. */
+    s->cc_ttl = s->cfg.access_ttl > 0 && s->cfg.access_ttl != 3600 ? s->cfg.access_ttl : 60;
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->cache_lock, NULL);
     if (sodium_init() < 0) {

@@ -311,6 +311,7 @@ int main(int argc, char **argv)
     run(t_token_cases, only, &ran, &failed);
     run(t_fhir_cases, only, &ran, &failed);
     run(t_observed_cases, only, &ran, &failed);
+    run(t_backend_cases, only, &ran, &failed);
     run(local_cases, only, &ran, &failed);
     t_req_cleanup();
     sim_stop(g_srv);

@@ -83,5 +83,6 @@ long t_status_of_get(const char *path, const char *bearer);
 int sim_streq_t(const char *a, const char *b);              /* NULL-safe strcmp == 0 */
 int sim_scope_has_t(const char *list, const char *word);    /* word in space list */
 
-extern const tcase t_oauth_cases[], t_token_cases[], t_fhir_cases[], t_observed_cases[];
+extern const tcase t_oauth_cases[], t_token_cases[], t_fhir_cases[], t_observed_cases[],
+    t_backend_cases[];
 #endif
