@@ -33,4 +33,7 @@ if [ -x /usr/bin/time ]; then # Debian package "time"
     awk -v n="$n" '{ printf "C host (fetch-bench loop-plugin), 1 thread: %.1f us CPU per request\n", ($1 + $2) * 1e6 / n }' "$dir/c.time"
 fi
 PYTHONPATH=$here/../bindings/python /usr/bin/python3 "$here/bindings_bench.py" "$base" "$dir/ca.pem" "$plugin" "$dir/work" "$n"
+# The Node binding's koffi, from its lockfile, as scripts/test-bindings does.
+[ -d "$here/../bindings/node/node_modules/koffi" ] ||
+    (cd "$here/../bindings/node" && npm ci --no-audit --no-fund --loglevel=error)
 NODE_EXTRA_CA_CERTS=$dir/ca.pem node "$here/bindings_bench.cjs" "$base" "$dir/ca.pem" "$plugin" "$dir/work" "$n"
