@@ -95,8 +95,9 @@ VAPH_API int vaph_open(const char *config, const char *instance, const vap_host_
                                "%s has no instance named %s: it configures none", path, shown);
             else
                 rc = vaph_fail(err, VAP_E_CONFIG, VAPH_STAGE_CONFIG,
-                               "%s has no instance named %s; its instances are: %s", path, shown,
-                               names);
+                               "%s has no instance named %s; its instances are: %s; choose one "
+                               "with -i NAME (e.g. -i %s)", path, shown, names,
+                               conf->inst[0].name);
             goto out;
         }
     } else if (conf->n_inst == 0) {

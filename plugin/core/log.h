@@ -29,7 +29,8 @@ void plog_instance_remove(int level);
 int plog_enter(int level);
 void plog_leave(int *prev);
 /* For the length of the enclosing block. */
-#define PLOG_AS(level) int plog_prev_ __attribute__((cleanup(plog_leave))) = plog_enter(level)
+#define PLOG_AS(level) \
+    int plog_prev_ __attribute__((cleanup(plog_leave), unused)) = plog_enter(level)
 
 /* A metric through the host, if it takes metrics. */
 void pmetric(const char *name, double value);

@@ -173,18 +173,18 @@ static int submit_locked(struct refresher *r, int force, uint64_t seen)
 void refresh_schedule_ahead(struct vap_instance *inst)
 {
     struct refresher *r = &inst->refresher;
+    int64_t now = plugin_now_ms(); /* before the lock: a host callback */
     pthread_mutex_lock(&r->mu);
     const struct grant *g = r->cur;
     int64_t exp = g->access_expires_at_ms;
     int64_t due = refresh_due_ms(&inst->cfg, r->loaded ? g : NULL);
-    int skip = due <= 0 || r->ahead_for_expiry == exp || r->closing;
-    if (!skip)
+    /* Queued under r->mu, so that once refresh_shutdown has set closing
+     * nothing queues a timer it would not settle. */
+    if (due > 0 && r->ahead_for_expiry != exp && !r->closing) {
         r->ahead_for_expiry = exp;
+        renewer_submit(&r->ahead, renewer_mono_ms() + (due > now ? due - now : 0));
+    }
     pthread_mutex_unlock(&r->mu);
-    if (skip)
-        return;
-    int64_t now = plugin_now_ms(); /* no lock held: a host callback */
-    renewer_submit(&r->ahead, renewer_mono_ms() + (due > now ? due - now : 0));
 }
 
 int64_t refresh_due_ms(const struct config *cfg, const struct grant *g)
@@ -262,20 +262,15 @@ static void renew_job_run(struct renewer_job *job)
     r->last_rc = rrc;
     r->last_err = mine;
     pthread_cond_broadcast(&r->cv);
-    int closing = r->closing;
-    pthread_mutex_unlock(&r->mu);
-    if (closing)
-        return;
-    if (rrc == VAP_OK) {
-        refresh_schedule_ahead(inst);
-    } else {
+    if (rrc != VAP_OK && !r->closing) {
         /* The background renewal failed (server down?): look again in a
          * while; callers that need a token meanwhile renew themselves. */
-        pthread_mutex_lock(&r->mu);
         r->ahead_for_expiry = 0;
-        pthread_mutex_unlock(&r->mu);
         renewer_submit(&r->ahead, renewer_mono_ms() + REFRESH_AHEAD_RETRY_MS);
     }
+    pthread_mutex_unlock(&r->mu);
+    if (rrc == VAP_OK)
+        refresh_schedule_ahead(inst); /* it checks closing itself */
 }
 
 void refresh_shutdown(struct vap_instance *inst)

@@ -9,7 +9,9 @@
  * the process; it runs while at least one instance exists.
  *
  * A job is owned by its submitter (usually embedded in an instance) and is
- * run at most once per submission, never concurrently with itself. */
+ * run at most once per submission, never concurrently with itself.  The
+ * renewer's lock is innermost: a caller may submit while holding its own
+ * lock, and no job is run with the renewer's lock held. */
 #ifndef VAP_RENEWER_H
 #define VAP_RENEWER_H
 

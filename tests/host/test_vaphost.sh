@@ -104,12 +104,12 @@ no_such_instance)
     write_conf "openemr $plugin $good_opts"
     run -c "$tmp/plugins.conf" -i other status
     expect_rc 2
-    expect_last "vap-host: $tmp/plugins.conf has no instance named other; its instances are: openemr"
+    expect_last "vap-host: $tmp/plugins.conf has no instance named other; its instances are: openemr; choose one with -i NAME (e.g. -i openemr)"
     write_conf "one $plugin $good_opts
 two $plugin $good_opts"
     run -c "$tmp/plugins.conf" -i three status
     expect_rc 2
-    expect_last "vap-host: $tmp/plugins.conf has no instance named three; its instances are: one, two"
+    expect_last "vap-host: $tmp/plugins.conf has no instance named three; its instances are: one, two; choose one with -i NAME (e.g. -i one)"
     ;;
 version)
     run --version
