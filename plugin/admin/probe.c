@@ -12,6 +12,7 @@
 #include "core/errors.h"
 #include "http/http.h"
 #include "instance.h"
+#include "core/log.h"
 #include "oauth/token.h"
 #include "oauth/tokenresp.h"
 
@@ -22,6 +23,7 @@ int probe_client(struct vap_instance *inst, const char *token_url, unsigned auth
                  vap_cancel *cancel, int *verdict, char *detail, size_t detail_cap,
                  vap_error *err)
 {
+    PMETRIC_PAUSED;
     char token[64];
     struct http_form form;
     struct http_response rs;

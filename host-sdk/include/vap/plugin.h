@@ -202,8 +202,9 @@ typedef struct vap_call {
  */
 
 /* Metric names (append-only; a host may match on them).
- * Token endpoint requests (code exchange, refresh, check's probe), one
- * counter per request by outcome, and each request's duration: */
+ * Token endpoint requests (code exchange, refresh, client credentials; not
+ * the probes of check and register), one counter per request by outcome,
+ * and each request's duration: */
 #define VAP_METRIC_TOKEN_OK "token.requests.ok"                   /* 2xx              */
 #define VAP_METRIC_TOKEN_REAUTH "token.requests.reauth_required"  /* grant/code dead  */
 #define VAP_METRIC_TOKEN_CLIENT "token.requests.client_rejected"  /* invalid_client   */
