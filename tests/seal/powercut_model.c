@@ -60,7 +60,7 @@ struct pc_model {
     struct pc_inode inodes[PC_MAX_INODES];
     size_t ninodes;
     char snapdir[4096];
-    size_t calls;
+    size_t calls, total; /* replayed, recorded */
 };
 
 static int pc_fail(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -153,7 +153,7 @@ int pc_model_walk(pc_model *m, const char *root, pc_check_fn check, void *ctx, s
     int rc = 0;
     if (f != NULL)
         rewind(f);
-    st.total = total;
+    st.total = m->total = total;
     st.last = last;
     rc = pc_states(m, &st, check, ctx, states, why, cap);
     while (rc == 0 && f != NULL && fgets(line, sizeof line, f) != NULL) {
@@ -179,7 +179,7 @@ int pc_model_walk(pc_model *m, const char *root, pc_check_fn check, void *ctx, s
 
 size_t pc_model_calls(const pc_model *m)
 {
-    return m->calls;
+    return m->total;
 }
 
 void pc_model_free(pc_model *m)

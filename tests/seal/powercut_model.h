@@ -3,7 +3,8 @@
  * the calls seal_shim.c recorded in $SEAL_SHIM_SNAPDIR (record mode).
  *
  * The model: a file's bytes are on disk only as of its last fsync (the
- * shim's snapshot; never fsynced: empty).  A change to a directory entry
+ * shim's snapshot; never fsynced: empty; later writes lost, not torn: the
+ * product never rewrites a file in place).  A change to a directory entry
  * (create, rename, unlink) is on disk once that directory is fsynced;
  * before that, the filesystem may have written any in-order prefix of the
  * directory's pending changes (its journal is ordered), chosen
@@ -50,7 +51,8 @@ int pc_model_new(const pc_watch *w, size_t n, const char *snapdir, pc_model **ou
  * on the first failed check or on a call the model cannot represent. */
 int pc_model_walk(pc_model *m, const char *root, pc_check_fn check, void *ctx, size_t *states, char *why,
                   size_t cap);
-/* Calls recorded, as of the last walk. */
+/* Calls in the record, as counted by the last walk (all of them, even
+ * when the walk stopped at a failed state). */
 size_t pc_model_calls(const pc_model *m);
 void pc_model_free(pc_model *m);
 
