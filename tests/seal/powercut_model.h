@@ -47,7 +47,8 @@ typedef struct pc_model pc_model;
  * empties SNAPDIR's record.  0, or -1 with WHY. */
 int pc_model_new(const pc_watch *w, size_t n, const char *snapdir, pc_model **out, char *why, size_t cap);
 /* Replays SNAPDIR/events into the states under ROOT (created, 0700) and
- * runs CHECK on each; *STATES counts them.  -1 with WHY (naming the state)
+ * runs CHECK on each; *STATES counts them.  Once per model (the replay
+ * moves it on).  -1 with WHY (naming the state)
  * on the first failed check or on a call the model cannot represent. */
 int pc_model_walk(pc_model *m, const char *root, pc_check_fn check, void *ctx, size_t *states, char *why,
                   size_t cap);
