@@ -233,8 +233,8 @@ static const char *const suggest_cases[] = {
     "openid fhirUser patient/*.read Patient.read FH*.write Encounter.read", /* bare write */
     "*.$",                                                                 /* bare wildcard */
     "openid *.read *.write",
-    "openid fhirUser patient/*.read patient/*.write Patient.read Encounter.read "
-    "DiagnosticReport.read Medication.read",
+    ("openid fhirUser patient/*.read patient/*.write Patient.read Encounter.read "
+     "DiagnosticReport.read Medication.read"),
 };
 
 static void run_suggest_case(const char *scope)
