@@ -143,7 +143,7 @@ void check_scopes(struct vap_instance *inst, const struct check_state *st,
                   advice[0] ? ". " : "", advice);
         return;
     }
-    for (unsigned bit = 1; bit != 0 && bit <= SCOPE_WARN_PATIENT_NO_LAUNCH; bit <<= 1)
+    for (unsigned bit = 1; bit != 0 && bit <= SCOPE_WARN_LAST; bit <<= 1)
         if (cfg->scope_warnings & bit) {
             check_add(l, "scopes", VAP_CHECK_WARN, VAP_OK, "%s", config_scope_warning_text(bit));
             return;

@@ -48,6 +48,7 @@ static int parse_long(const char *key, const char *v, long min, long max,
 static char *derive_api_base(const char *fhir_base);
 static int config_unknown_option(const char *key, vap_error *err);
 static int config_scope_refused(const struct scope_report *rep, vap_error *err);
+static int config_scope_grant(enum config_grant grant, const char *scope, vap_error *err);
 static int config_grant(const char *grant, const char *scope_given, struct config *cfg,
                         const char **scope, vap_error *err);
 
@@ -109,18 +110,13 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
     if (scope_check(scope, strlen(scope), &rep) != 0)
         return config_scope_refused(&rep, err);
     cfg->scope_warnings = rep.warnings;
-    if (cfg->grant == CONFIG_GRANT_CLIENT_CREDENTIALS) {
+    if ((rc = config_scope_grant(cfg->grant, scope, err)) != VAP_OK)
+        return rc;
+    if (cfg->grant == CONFIG_GRANT_CLIENT_CREDENTIALS)
         /* Backend services never get a refresh token or an id_token. */
         cfg->scope_warnings &= ~(SCOPE_WARN_NO_OFFLINE | SCOPE_WARN_NO_OPENID);
-        if (!scope_has_prefix(scope, "system/"))
-            return err_set(err, VAP_E_CONFIG,
-                           "grant=client_credentials needs system/ scopes (for example "
-                           "scope=api:fhir system/Patient.read system/Appointment.read)");
-        if (scope_has_prefix(scope, "user/") || scope_has_prefix(scope, "patient/"))
-            return err_set(err, VAP_E_CONFIG,
-                           "grant=client_credentials is given system/ scopes only (OpenEMR drops "
-                           "user/ and patient/ ones): replace them with system/ scopes");
-    }
+    else
+        cfg->scope_warnings &= ~SCOPE_WARN_SYSTEM; /* refused above */
 
     cfg->log_level = VAP_LOG_INFO;
     if (val[OPT_LOG_LEVEL]) {
@@ -232,6 +228,61 @@ static int config_grant(const char *grant, const char *scope_given, struct confi
     return VAP_OK;
 }
 
+/* The scope's contexts must fit the grant: system/ scopes are issued only
+ * to backend services, and a backend token drops user/ and patient/ ones.
+ * The message names the first misfit and the line to use instead; a line
+ * too long for the message is logged at error level as the line to paste. */
+static int config_scope_grant(enum config_grant grant, const char *scope, vap_error *err)
+{
+    int backend = grant == CONFIG_GRANT_CLIENT_CREDENTIALS;
+    char first[96], fixed[1024];
+    const char *misfit = backend ? (scope_first_with_prefix(scope, "user/", first, sizeof first) == 0 ||
+                                            scope_first_with_prefix(scope, "patient/", first,
+                                                                    sizeof first) == 0
+                                        ? first
+                                        : NULL)
+                                 : (scope_first_with_prefix(scope, "system/", first,
+                                                            sizeof first) == 0
+                                        ? first
+                                        : NULL);
+    if (misfit == NULL) {
+        if (backend && !scope_has_prefix(scope, "system/"))
+            return err_set(err, VAP_E_CONFIG,
+                           "grant=client_credentials needs system/ scopes (for example "
+                           "scope=\"api:fhir system/Patient.read system/Appointment.read\")");
+        return VAP_OK;
+    }
+    int moved = scope_to_context(scope, backend ? "system" : "user", fixed, sizeof fixed);
+    if (moved <= 0)
+        snprintf(fixed, sizeof fixed, "%s", backend ? CONFIG_DEFAULT_SYSTEM_SCOPE
+                                                    : CONFIG_DEFAULT_SCOPE);
+    char msg[sizeof err->message + 1];
+    int w = backend
+                ? snprintf(msg, sizeof msg,
+                           "scope has %s, but grant=client_credentials (backend services) gets "
+                           "system/ scopes only; use: scope=\"%s\"",
+                           misfit, fixed)
+                : snprintf(msg, sizeof msg,
+                           "scope has %s, which OpenEMR grants to backend services only "
+                           "(grant=client_credentials); for a line a staff member authorizes "
+                           "use: scope=\"%s\"",
+                           misfit, fixed);
+    if (w > 0 && (size_t)w < sizeof err->message)
+        return err_set(err, VAP_E_CONFIG, "%s", msg);
+    plog(VAP_LOG_ERROR, "scope to paste: scope=\"%s\"", fixed);
+    if (backend)
+        return err_set(err, VAP_E_CONFIG,
+                       "scope has %.64s, but grant=client_credentials (backend services) gets "
+                       "system/ scopes only: paste the scope= line printed above, or remove "
+                       "grant=client_credentials for a line a staff member authorizes",
+                       misfit);
+    return err_set(err, VAP_E_CONFIG,
+                   "scope has %.64s, which OpenEMR grants to backend services only: paste the "
+                   "user/ scope= line printed above, or, for backend services, add "
+                   "grant=client_credentials client_auth=private_key_jwt",
+                   misfit);
+}
+
 const char *config_scope_warning_text(unsigned bit)
 {
     switch (bit) {
@@ -250,6 +301,10 @@ const char *config_scope_warning_text(unsigned bit)
     case SCOPE_WARN_UNKNOWN:
         return "scope names scopes this OpenEMR version may not know; OpenEMR rejects the "
                "whole authorization on the first unknown scope";
+    case SCOPE_WARN_SYSTEM:
+        return "scope uses system/ scopes, which are practice-wide by nature: the token reads "
+               "every patient's records, and OpenEMR's audit log shows each request as its API "
+               "system user, not a staff member";
     case SCOPE_WARN_PATIENT_NO_LAUNCH:
         return "scope has patient/ scopes without launch/patient: a staff login gets no "
                "patient picker, so there is no patient to bind to; add launch/patient";
