@@ -73,7 +73,7 @@ static const struct vaphost_command vaphost_commands[] = {
      "failed check's class (below), 0 when none failed.\n"
      "  --json   the same as a JSON object {\"ok\",\"failed\",\"warnings\",\"checks\":[...]}\n",
      VAP_CAP_CHECK, cmd_check, 0},
-    {"register", "register [--name NAME] [--write-config]",
+    {"register", "register [--name NAME] [--write-config] [--backend [--jwks-uri URL]]",
      "register this service as a client with OpenEMR",
      "Registers a confidential client (application_type private) at OpenEMR's\n"
      "registration endpoint with the configured redirect_uri and scope.  The client\n"
@@ -82,7 +82,15 @@ static const struct vaphost_command vaphost_commands[] = {
      "created the client disabled (user/ scopes), the steps to enable it.\n"
      "  --name NAME      the client name shown in OpenEMR (default: Voice AI Platform)\n"
      "  --write-config   write client_id= into this instance's config line (the old\n"
-     "                   file is kept as CONFIG.bak); other lines are not touched\n",
+     "                   file is kept as CONFIG.bak); other lines are not touched\n"
+     "  --backend        a backend services client (the line has grant=client_credentials\n"
+     "                   client_auth=private_key_jwt): grant_types client_credentials,\n"
+     "                   private_key_jwt, the system/ scopes, and the public half of the\n"
+     "                   key vap-seal keygen sealed (run it first), inline\n"
+     "  --jwks-uri URL   with --backend: register this https URL, which already serves\n"
+     "                   the output of vap-seal jwks, instead of the key inline (for\n"
+     "                   OpenEMR versions that refuse an inline jwks); written to the\n"
+     "                   line as jwks_uri= so check can read it\n",
      VAP_CAP_REGISTER, cmd_register, 0},
     {"note",
      "note --patient ID --encounter ID (--subjective T --objective T --assessment T "

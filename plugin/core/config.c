@@ -27,14 +27,14 @@ enum opt_id {
     OPT_STORE, OPT_KEYRING, OPT_CA_FILE, OPT_CLIENT_AUTH, OPT_TIMEOUT_MS,
     OPT_PIN_SHA256, OPT_REFRESH_MARGIN_S, OPT_LEEWAY_S, OPT_MAX_RESPONSE,
     OPT_CONNECTIONS, OPT_WARM_CONNECTIONS, OPT_PROXY, OPT_LOG_LEVEL, OPT_RENEW_TIMEOUT_MS,
-    OPT_GRANT, OPT_COUNT
+    OPT_GRANT, OPT_JWKS_URI, OPT_COUNT
 };
 
 static const char *const opt_names[OPT_COUNT] = {
     "issuer", "fhir_base", "client_id", "redirect_uri", "scope", "store",
     "keyring", "ca_file", "client_auth", "timeout_ms", "pin_sha256",
     "refresh_margin_s", "leeway_s", "max_response_bytes", "connections", "warm_connections",
-    "proxy", "log_level", "renew_timeout_ms", "grant"};
+    "proxy", "log_level", "renew_timeout_ms", "grant", "jwks_uri"};
 
 static int check_issuer(const char *v, vap_error *err);
 static int check_fhir_base(const char *v, vap_error *err);
@@ -43,6 +43,7 @@ static int check_abs_path(const char *key, const char *v, vap_error *err);
 static int check_client_id(const char *v, vap_error *err);
 static int check_pin(const char *v, vap_error *err);
 static int check_proxy(const char *v, vap_error *err);
+static int check_jwks_uri(const char *v, vap_error *err);
 static int parse_long(const char *key, const char *v, long min, long max,
                       long *out, vap_error *err);
 static char *derive_api_base(const char *fhir_base);
@@ -101,6 +102,8 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
     if (val[OPT_PIN_SHA256] && (rc = check_pin(val[OPT_PIN_SHA256], err)) != 0)
         return rc;
     if (val[OPT_PROXY] && (rc = check_proxy(val[OPT_PROXY], err)) != 0)
+        return rc;
+    if (val[OPT_JWKS_URI] && (rc = check_jwks_uri(val[OPT_JWKS_URI], err)) != 0)
         return rc;
 
     const char *scope = val[OPT_SCOPE] ? val[OPT_SCOPE] : CONFIG_DEFAULT_SCOPE;
@@ -197,13 +200,15 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
     cfg->keyring = strdup(val[OPT_KEYRING]);
     cfg->ca_file = val[OPT_CA_FILE] ? strdup(val[OPT_CA_FILE]) : NULL;
     cfg->pin_sha256 = val[OPT_PIN_SHA256] ? strdup(val[OPT_PIN_SHA256]) : NULL;
+    cfg->jwks_uri = val[OPT_JWKS_URI] ? strdup(val[OPT_JWKS_URI]) : NULL;
     const char *px = val[OPT_PROXY];
     int px_given = px != NULL && strcmp(px, "env") != 0;
     cfg->proxy = px_given ? strdup(strcmp(px, "none") == 0 ? "" : px) : NULL;
     if (!cfg->issuer || !cfg->fhir_base || !cfg->api_base || !cfg->redirect_uri ||
         !cfg->scope || !cfg->store || !cfg->keyring ||
         (val[OPT_CLIENT_ID] && !cfg->client_id) || (val[OPT_CA_FILE] && !cfg->ca_file) ||
-        (val[OPT_PIN_SHA256] && !cfg->pin_sha256) || (px_given && !cfg->proxy)) {
+        (val[OPT_PIN_SHA256] && !cfg->pin_sha256) || (val[OPT_JWKS_URI] && !cfg->jwks_uri) ||
+        (px_given && !cfg->proxy)) {
         config_free(cfg);
         return err_set(err, VAP_E_NOMEM, "out of memory reading the options");
     }
@@ -317,7 +322,7 @@ void config_free(struct config *cfg)
 {
     char **fields[] = {&cfg->issuer, &cfg->fhir_base, &cfg->api_base, &cfg->client_id,
                        &cfg->redirect_uri, &cfg->scope, &cfg->store, &cfg->keyring,
-                       &cfg->ca_file, &cfg->pin_sha256, &cfg->proxy};
+                       &cfg->ca_file, &cfg->pin_sha256, &cfg->proxy, &cfg->jwks_uri};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         free(*fields[i]);
         *fields[i] = NULL;
@@ -516,6 +521,21 @@ bad:
 /* proxy=none, env, or a proxy URL (scheme, host, optional port) as libcurl's
  * URL parser reads it.  No secret is ever an option: a user or password is
  * refused, and no message echoes the value (it might hold one). */
+/* Where OpenEMR reads the client's public keys (registered with
+ * vap-host register --backend --jwks-uri): https, no spaces. */
+static int check_jwks_uri(const char *v, vap_error *err)
+{
+    if (strncmp(v, "https://", 8) != 0 || v[8] == '\0' || v[8] == '/')
+        return err_set(err, VAP_E_CONFIG,
+                       "jwks_uri must be the https URL where OpenEMR reads this client's public "
+                       "keys (for example jwks_uri=https://keys.example.org/vap/jwks.json)");
+    for (const char *p = v; *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '#')
+            return err_set(err, VAP_E_CONFIG,
+                           "jwks_uri must be a plain https URL without spaces or a #fragment");
+    return VAP_OK;
+}
+
 static int check_proxy(const char *v, vap_error *err)
 {
     static const char *const schemes[] = {"http", "https", "socks4", "socks4a", "socks5", "socks5h"};
@@ -639,7 +659,8 @@ static int config_unknown_option(const char *key, vap_error *err)
             break;
         used += (size_t)w;
     }
-    return err_set(err, VAP_E_CONFIG, "'%.16s' is no option; known: %s", key, list);
+    /* the key is cut short so that every option name fits in the message */
+    return err_set(err, VAP_E_CONFIG, "'%.8s' is not an option: %s", key, list);
 }
 
 /* One message, not two: the line to paste is in it when it fits in

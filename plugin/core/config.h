@@ -46,6 +46,8 @@ struct config {
     char *keyring;      /* keyring file                                     */
     char *ca_file;      /* NULL: the system bundle file                     */
     char *pin_sha256;   /* NULL, or curl's "sha256//...;sha256//..."        */
+    char *jwks_uri;     /* NULL, or where OpenEMR reads the client's public
+                           keys (check compares it with the sealed key)     */
     char *proxy;        /* NULL: from the environment (proxy=env); "": none;
                            else the proxy URL                               */
     enum client_auth client_auth;
