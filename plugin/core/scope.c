@@ -308,6 +308,22 @@ int scope_to_context(const char *scope, const char *to, char *out, size_t cap)
     return moved;
 }
 
+void scope_without_prefix(const char *scope, const char *prefix, char *out, size_t cap)
+{
+    size_t pl = strlen(prefix);
+    if (cap == 0)
+        return;
+    out[0] = '\0';
+    for (const char *p = scope; p != NULL && *p;) {
+        while (*p == ' ')
+            p++;
+        size_t n = strcspn(p, " ");
+        if (n > 0 && !(n >= pl && strncmp(p, prefix, pl) == 0) && out_add(out, cap, p, n) != 0)
+            return;
+        p += n;
+    }
+}
+
 int scope_first_with_prefix(const char *scope, const char *prefix, char *out, size_t cap)
 {
     size_t pl = strlen(prefix);

@@ -63,6 +63,10 @@ int scope_to_context(const char *scope, const char *to, char *out, size_t cap);
  * into out (cap bytes); 0 when found, -1 when there is none. */
 int scope_first_with_prefix(const char *scope, const char *prefix, char *out, size_t cap);
 
+/* scope without the scopes that start with prefix, into out (cap bytes;
+ * cut at a scope boundary). Pure. */
+void scope_without_prefix(const char *scope, const char *prefix, char *out, size_t cap);
+
 /* The granted scopes after a token response: the response's scopes
  * (returned; NULL = the server did not say, keep previous as it is) without
  * the pseudo-scope nonce, plus every api:* scope of previous that the

@@ -273,6 +273,234 @@ static int register_jwks_uri_without_backend_grant_is_refused(void)
     return 0;
 }
 
+/* ---- check ------------------------------------------------------------------- */
+
+/* A registered backend client on a store of its own: id and kid out. */
+static const char *registered(const char *name, int by_uri, char kid[CKEY_KID_MAX], char *id,
+                              size_t cap)
+{
+    char jwks[2048], url[256];
+    vap_register_result *res = NULL;
+    vap_error err;
+    system_scopes(1);
+    const char *store = store_with_key(name, kid, jwks, sizeof jwks);
+    if (store == NULL || (by_uri && host_doc(name, jwks, url, sizeof url) != 0))
+        return NULL;
+    int rc = register_backend(store, by_uri ? url : NULL, &res, &err);
+    if (rc != VAP_OK) {
+        printf("  register: %s\n", err.message);
+        return NULL;
+    }
+    snprintf(id, cap, "%s", res->client_id);
+    k.api->release(res);
+    return store;
+}
+
+static vap_check_report *check_backend_instance(const char *store, const char *id,
+                                                const char *jwks_uri)
+{
+    vap_instance *in = NULL;
+    vap_error err;
+    if (BACKEND(in, err, store, id, "jwks_uri", jwks_uri, NULL) != VAP_OK) {
+        printf("  instance: %s\n", err.message);
+        return NULL;
+    }
+    vap_check_report *rep = run_check(in);
+    k.api->instance_free(in);
+    return rep;
+}
+
+/* The item's message is exactly want (result and, with FAIL, code too). */
+static int item_exact(const vap_check_report *rep, const char *name, int result, int code,
+                      const char *want)
+{
+    const vap_check_item *it = item(rep, name);
+    int ok = item_is(rep, name, result, code, NULL) && strcmp(it->message, want) == 0;
+    if (!ok)
+        printf("  %s:\n    got:  %s\n    want: %s\n", name, it->message, want);
+    return ok;
+}
+
+static int check_backend_enabled_client_gets_a_real_token(void)
+{
+    char kid[CKEY_KID_MAX], id[128], want[512];
+    const char *store = registered("s-ck-ok", 0, kid, id, sizeof id);
+    EXPECT(store && enable_client(id, 1) == 0, "setup");
+    vap_check_report *rep = check_backend_instance(store, id, NULL);
+    EXPECT(rep != NULL, "no report");
+    int ok = rep->n_failed == 0 &&
+             item_exact(rep, "pkce", VAP_CHECK_SKIP, 0,
+                        "not needed: grant=client_credentials has no authorization step") &&
+             item_exact(rep, "redirect_uri", VAP_CHECK_SKIP, 0,
+                        "not checked: grant=client_credentials has no browser sign-in, so "
+                        "OpenEMR never redirects to it") &&
+             item_exact(rep, "grant", VAP_CHECK_SKIP, 0,
+                        "not checked: grant=client_credentials keeps no grant; a token is asked "
+                        "for when needed (the token item above asked for one)") &&
+             item_exact(rep, "scopes", VAP_CHECK_WARN, 0,
+                        "scope uses system/ scopes, which are practice-wide by nature: the token "
+                        "reads every patient's records, and OpenEMR's audit log shows each "
+                        "request as its API system user, not a staff member") &&
+             item_exact(rep, "system_scopes", VAP_CHECK_PASS, 0,
+                        "on: OpenEMR granted the configured system/ scopes");
+    snprintf(want, sizeof want, "signing key sealed (RS384, kid %s)", kid);
+    ok = ok && item_exact(rep, "key", VAP_CHECK_PASS, 0, want);
+    snprintf(want, sizeof want,
+             "whether OpenEMR holds key %s is not known here: the key was registered inline (or "
+             "by hand), and OpenEMR shows no client's registered keys; the token request below "
+             "tells whether it accepts the key",
+             kid);
+    ok = ok && item_exact(rep, "jwks", VAP_CHECK_UNKNOWN, 0, want);
+    snprintf(want, sizeof want,
+             "OpenEMR issued a client_credentials token (valid 60 s) to client_id=%s signing "
+             "with key %s: the client is enabled and its key registered; the token was wiped, "
+             "not kept",
+             id, kid);
+    ok = ok && item_exact(rep, "token", VAP_CHECK_PASS, 0, want) &&
+         item_is(rep, "fhir", VAP_CHECK_PASS, 0, NULL);
+    k.api->release(rep);
+    EXPECT(ok, "report");
+    return 0;
+}
+
+static int check_backend_disabled_client_is_named(void)
+{
+    char kid[CKEY_KID_MAX], id[128], want[768];
+    const char *store = registered("s-ck-off", 0, kid, id, sizeof id);
+    EXPECT(store != NULL, "setup");
+    vap_check_report *rep = check_backend_instance(store, id, NULL);
+    EXPECT(rep != NULL, "no report");
+    snprintf(want, sizeof want,
+             "OpenEMR refused client_id=%s signing with key %s (invalid_client: Client "
+             "authentication failed): the client is disabled (new backend clients are: "
+             "Administration > System > API Clients > Edit > Enable), or its registered keys "
+             "lack %s (register the output of vap-seal jwks)",
+             id, kid, kid);
+    int ok = item_exact(rep, "token", VAP_CHECK_FAIL, VAP_E_CLIENT, want) &&
+             item_exact(rep, "system_scopes", VAP_CHECK_UNKNOWN, 0,
+                        "not known: OpenEMR refused the client before it looked at the scopes");
+    k.api->release(rep);
+    EXPECT(ok, "report");
+    return 0;
+}
+
+static int check_backend_unknown_key_is_named(void)
+{
+    char kid[CKEY_KID_MAX], other[CKEY_KID_MAX], id[128], jwks[2048], body[4096], want[768];
+    const char *store = registered("s-ck-key", 0, kid, id, sizeof id);
+    EXPECT(store && enable_client(id, 1) == 0, "setup");
+    /* the admin's copy of the client now holds another key only */
+    EXPECT(store_with_key("s-ck-key-other", other, jwks, sizeof jwks) != NULL, "other key");
+    snprintf(body, sizeof body, "{\"client_id\":\"%s\",\"jwks\":%s}", id, jwks);
+    EXPECT(flowkit_control(&k, "client-jwks", body, NULL, 0) == 200, "client-jwks");
+    vap_check_report *rep = check_backend_instance(store, id, NULL);
+    EXPECT(rep != NULL, "no report");
+    snprintf(want, sizeof want,
+             "unknown key: OpenEMR does not accept key %s for client_id=%s (invalid_client: No "
+             "key with kid %s is registered for this client): register the output of vap-seal "
+             "jwks with the client",
+             kid, id, kid);
+    int ok = item_exact(rep, "token", VAP_CHECK_FAIL, VAP_E_CLIENT, want);
+    k.api->release(rep);
+    EXPECT(ok, "report");
+    return 0;
+}
+
+static int check_backend_system_scopes_off_names_the_switch(void)
+{
+    char kid[CKEY_KID_MAX], id[128], want[512];
+    const char *store = registered("s-ck-sys", 0, kid, id, sizeof id);
+    EXPECT(store && enable_client(id, 1) == 0, "setup");
+    system_scopes(0);
+    vap_check_report *rep = check_backend_instance(store, id, NULL);
+    system_scopes(1);
+    EXPECT(rep != NULL, "no report");
+    snprintf(want, sizeof want,
+             "no token: OpenEMR accepted client_id=%s and key %s (it checks the client first) "
+             "but refused the scopes; see system_scopes",
+             id, kid);
+    int ok = item_exact(rep, "system_scopes", VAP_CHECK_FAIL, VAP_E_CONFIG,
+                        "off: OpenEMR refused system/Patient.read (invalid_scope) and lists no "
+                        "system/ scopes; an OpenEMR administrator must switch on \"Enable "
+                        "OpenEMR FHIR System Scopes\" (rest_system_scopes_api, Administration > "
+                        "Config > Connectors)") &&
+             item_exact(rep, "token", VAP_CHECK_FAIL, VAP_E_CONFIG, want) &&
+             /* the scopes item leaves system/ scopes to the token request */
+             item_is(rep, "scopes", VAP_CHECK_WARN, 0, "practice-wide");
+    k.api->release(rep);
+    EXPECT(ok, "report");
+    return 0;
+}
+
+static int check_backend_jwks_uri_is_read_and_compared(void)
+{
+    char kid[CKEY_KID_MAX], id[128], url[256], want[768];
+    const char *store = registered("s-ck-uri", 1, kid, id, sizeof id);
+    EXPECT(store != NULL, "setup");
+    /* the URL the registration used, served by the simulator */
+    snprintf(url, sizeof url, "%s/_sim/hosted/s-ck-uri", k.base);
+    vap_check_report *rep = check_backend_instance(store, id, url);
+    EXPECT(rep != NULL, "no report");
+    snprintf(want, sizeof want,
+             "jwks_uri %s lists the sealed key %s (OpenEMR reads the client's keys there)", url,
+             kid);
+    int ok = item_exact(rep, "jwks", VAP_CHECK_PASS, 0, want);
+    /* published, yet refused: the client is disabled */
+    snprintf(want, sizeof want,
+             "disabled client: OpenEMR refused client_id=%s (invalid_client: Client "
+             "authentication failed) though its jwks_uri lists key %s; enable it: Administration "
+             "> System > API Clients > Edit > Enable",
+             id, kid);
+    ok = ok && item_exact(rep, "token", VAP_CHECK_FAIL, VAP_E_CLIENT, want);
+    k.api->release(rep);
+    EXPECT(ok, "report (published, disabled)");
+    /* the document loses the key: check says so before OpenEMR refuses */
+    EXPECT(enable_client(id, 1) == 0 && host_doc("s-ck-uri", "{\"keys\":[]}", url, sizeof url) == 0,
+           "setup 2");
+    rep = check_backend_instance(store, id, url);
+    EXPECT(rep != NULL, "no report");
+    snprintf(want, sizeof want,
+             "%s does not list the sealed key %s, so OpenEMR cannot verify this client's token "
+             "requests: publish the output of vap-seal jwks there",
+             url, kid);
+    ok = item_exact(rep, "jwks", VAP_CHECK_FAIL, VAP_E_CLIENT, want) &&
+         item_is(rep, "token", VAP_CHECK_FAIL, VAP_E_CLIENT, "unknown key: ");
+    k.api->release(rep);
+    EXPECT(ok, "report (not published)");
+    return 0;
+}
+
+static int check_backend_before_registration_names_the_next_step(void)
+{
+    char kid[CKEY_KID_MAX], want[512];
+    const char *store = store_with_key("s-ck-noid", kid, NULL, 0);
+    EXPECT(store != NULL, "setup");
+    vap_check_report *rep = check_backend_instance(store, NULL, NULL);
+    EXPECT(rep != NULL, "no report");
+    snprintf(want, sizeof want, "signing key sealed (RS384, kid %s)", kid);
+    int ok = item_exact(rep, "key", VAP_CHECK_PASS, 0, want) &&
+             item_exact(rep, "system_scopes", VAP_CHECK_SKIP, 0,
+                        "not checked: no client_id yet") &&
+             item_exact(rep, "token", VAP_CHECK_FAIL, VAP_E_CONFIG,
+                        "no client_id in the config: run vap-host register --backend (after "
+                        "vap-seal keygen), or copy the Client ID from Administration > System > "
+                        "API Clients into client_id=");
+    k.api->release(rep);
+    EXPECT(ok, "report with a key");
+    store = new_store("s-ck-nokey", NULL, NULL);
+    rep = check_backend_instance(store, NULL, NULL);
+    EXPECT(rep != NULL, "no report");
+    snprintf(want, sizeof want,
+             "no signing key is sealed in %s: run vap-seal keygen -c CONFIG, then vap-host "
+             "register --backend",
+             store);
+    ok = item_exact(rep, "key", VAP_CHECK_FAIL, VAP_E_CONFIG, want) &&
+         item_exact(rep, "jwks", VAP_CHECK_SKIP, 0, "not checked: no usable signing key");
+    k.api->release(rep);
+    EXPECT(ok, "report without a key");
+    return 0;
+}
+
 static const struct admin_case cases[] = {
     ADMIN_CASE(register_backend_without_a_key_names_keygen),
     ADMIN_CASE(register_backend_inline_binds_the_key_to_the_new_client),
@@ -281,6 +509,12 @@ static const struct admin_case cases[] = {
     ADMIN_CASE(register_backend_by_jwks_uri_works_where_inline_is_refused),
     ADMIN_CASE(register_backend_jwks_uri_without_the_key_registers_nothing),
     ADMIN_CASE(register_jwks_uri_without_backend_grant_is_refused),
+    ADMIN_CASE(check_backend_enabled_client_gets_a_real_token),
+    ADMIN_CASE(check_backend_disabled_client_is_named),
+    ADMIN_CASE(check_backend_unknown_key_is_named),
+    ADMIN_CASE(check_backend_system_scopes_off_names_the_switch),
+    ADMIN_CASE(check_backend_jwks_uri_is_read_and_compared),
+    ADMIN_CASE(check_backend_before_registration_names_the_next_step),
 };
 
 int main(int argc, char **argv)

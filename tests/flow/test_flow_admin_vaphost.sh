@@ -174,6 +174,24 @@ register_backend_after_keygen)
     "$vap_seal" verify --keyring "$tmp/keyring" --store "$tmp/store" --issuer "$issuer" \
         --client-id "$id" >/dev/null 2>&1 || fail "the key is not bound to $id"
     "$vap_seal" list --store "$tmp/store" | grep -q '^client_secret' && fail "a client secret was kept"
+    # check asks for a real token: refused while the client is disabled ...
+    host check
+    [ "$rc" -eq 4 ] || fail "check before enabling: exit $rc, want 4: $(cat "$tmp/out")"
+    grep -q '^✗ token .*the client is disabled' "$tmp/out" || fail "token line: $(cat "$tmp/out")"
+    case $last in "vap-host: 1 of 12 checks failed (first: token)"*) ;;
+    *) fail "last stderr line: $last" ;; esac
+    # ... issued once it is enabled; what cannot be known is never a tick
+    enable "$id" || fail "sim control"
+    host check
+    [ "$rc" -eq 0 ] || fail "check after enabling: exit $rc: $(cat "$tmp/out")"
+    grep -q "^✓ token        OpenEMR issued a client_credentials token" "$tmp/out" &&
+        grep -q "^? jwks         unknown: whether OpenEMR holds key $kid is not known here" "$tmp/out" &&
+        grep -q '^- redirect_uri not checked: grant=client_credentials has no browser sign-in' "$tmp/out" &&
+        grep -q '^- grant        not checked: grant=client_credentials keeps no grant' "$tmp/out" &&
+        grep -q '^✓ scopes       warning: scope uses system/ scopes, which are practice-wide by nature' "$tmp/out" ||
+        fail "check output: $(cat "$tmp/out")"
+    grep -qx '12 checks: 7 passed, 1 with warnings, 0 failed, 1 unknown, 3 not run' "$tmp/out" ||
+        fail "summary: $(tail -n 1 "$tmp/out")"
     ;;
 register_backend_by_jwks_uri)
     backend_line
@@ -193,6 +211,10 @@ register_backend_by_jwks_uri)
     grep -q " jwks_uri=$url " "$tmp/plugins.conf" || grep -q " jwks_uri=$url\$" "$tmp/plugins.conf" ||
         fail "jwks_uri not written: $(cat "$tmp/plugins.conf")"
     [ "$(client_id | wc -c)" -eq 44 ] || fail "client_id not written"
+    # check reads the jwks_uri written into the line
+    host check
+    grep -q "^✓ jwks         jwks_uri $url lists the sealed key" "$tmp/out" ||
+        fail "check output: $(cat "$tmp/out")"
     ;;
 register_backend_on_a_code_flow_line_exits_2)
     host register --backend
