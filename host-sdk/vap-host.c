@@ -69,7 +69,14 @@ static const struct vaphost_command vaphost_commands[] = {
      "  secret        always ?: OpenEMR checks it only at the first code exchange\n"
      "  fhir          the FHIR API answers /metadata\n"
      "  grant         a grant is stored, with its scopes and expiry\n"
-     "Nothing is created or spent on the server.  Exits with the code of the first\n"
+     "With grant=client_credentials, pkce, redirect_uri and grant are skipped, and\n"
+     "client and secret give way to a real client_credentials token request\n"
+     "(the token is wiped, never kept):\n"
+     "  key           a signing key is sealed for this client (its kid)\n"
+     "  jwks          the jwks_uri= lists that kid (? when the key went inline)\n"
+     "  system_scopes OpenEMR's \"Enable OpenEMR FHIR System Scopes\" is on\n"
+     "  token         OpenEMR issues a token: the client is enabled, its key known\n"
+     "Nothing else is created or spent on the server.  Exits with the code of the first\n"
      "failed check's class (below), 0 when none failed.\n"
      "  --json   the same as a JSON object {\"ok\",\"failed\",\"warnings\",\"checks\":[...]}\n",
      VAP_CAP_CHECK, cmd_check, 0},
