@@ -15,6 +15,7 @@
 #include "admin/probe.h"
 #include "clientkey.h"
 #include "core/errors.h"
+#include "core/log.h"
 #include "core/scope.h"
 #include "http/http.h"
 #include "instance.h"
@@ -178,6 +179,7 @@ static void token_items(struct vap_instance *inst, int64_t deadline, vap_cancel 
             check_add(l, "token", VAP_CHECK_SKIP, VAP_OK, "not asked for: %s", why);
         return;
     }
+    PMETRIC_PAUSED; /* check's question, not the line's traffic */
     http_form_init(&form);
     http_response_init(&rs);
     if (http_form_add(&form, "grant_type", "client_credentials") != 0 ||

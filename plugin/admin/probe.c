@@ -85,6 +85,7 @@ out:
 int probe_jwks_uri(struct vap_instance *inst, const char *url, const char *kid,
                    int64_t deadline_ms, vap_cancel *cancel, int *found, vap_error *err)
 {
+    PMETRIC_PAUSED;
     static const char *const accept[] = {"Accept: application/json"};
     struct http_request rq = {.method = "GET", .url = url, .headers = accept, .n_headers = 1,
                               .max_response = ADM_BODY_CAP, .deadline_ms = deadline_ms,

@@ -363,6 +363,28 @@ static int check_backend_enabled_client_gets_a_real_token(void)
     return 0;
 }
 
+/* check's token request is a question: no token metric a monitor sees. */
+static int check_backend_token_request_is_not_counted(void)
+{
+    char kid[CKEY_KID_MAX], id[128];
+    const char *store = registered("s-ck-metric", 0, kid, id, sizeof id);
+    EXPECT(store && enable_client(id, 1) == 0, "setup");
+    static const char *const names[] = {VAP_METRIC_TOKEN_OK, VAP_METRIC_TOKEN_REAUTH,
+                                        VAP_METRIC_TOKEN_CLIENT, VAP_METRIC_TOKEN_UNAVAILABLE,
+                                        VAP_METRIC_TOKEN_OTHER, VAP_METRIC_TOKEN_MS};
+    int before = 0, after = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        before += fakehost_metric_count(k.fh, names[i]);
+    vap_check_report *rep = check_backend_instance(store, id, NULL);
+    int issued = item_is(rep, "token", VAP_CHECK_PASS, 0, NULL);
+    k.api->release(rep);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        after += fakehost_metric_count(k.fh, names[i]);
+    EXPECT(issued, "no token issued");
+    EXPECT(after == before, "%d token metrics from check", after - before);
+    return 0;
+}
+
 static int check_backend_disabled_client_is_named(void)
 {
     char kid[CKEY_KID_MAX], id[128], want[768];
@@ -510,6 +532,7 @@ static const struct admin_case cases[] = {
     ADMIN_CASE(register_backend_jwks_uri_without_the_key_registers_nothing),
     ADMIN_CASE(register_jwks_uri_without_backend_grant_is_refused),
     ADMIN_CASE(check_backend_enabled_client_gets_a_real_token),
+    ADMIN_CASE(check_backend_token_request_is_not_counted),
     ADMIN_CASE(check_backend_disabled_client_is_named),
     ADMIN_CASE(check_backend_unknown_key_is_named),
     ADMIN_CASE(check_backend_system_scopes_off_names_the_switch),
