@@ -523,6 +523,25 @@ static int check_backend_before_registration_names_the_next_step(void)
     return 0;
 }
 
+static int check_backend_key_of_another_client_is_named(void)
+{
+    char kid[CKEY_KID_MAX];
+    /* made before registration, then the client_id copied in by hand */
+    const char *store = store_with_key("s-ck-bound", kid, NULL, 0);
+    EXPECT(store != NULL, "setup");
+    vap_check_report *rep = check_backend_instance(store, "copied-by-hand", NULL);
+    EXPECT(rep != NULL, "no report");
+    int ok = item_exact(rep, "key", VAP_CHECK_FAIL, VAP_E_SEAL,
+                        "the sealed signing key belongs to another client than "
+                        "client_id=copied-by-hand (or to none yet): remove client_id= and run "
+                        "vap-host register --backend, which ties the key to the client it "
+                        "registers") &&
+             item_exact(rep, "token", VAP_CHECK_SKIP, 0, "not asked for: no usable signing key");
+    k.api->release(rep);
+    EXPECT(ok, "report");
+    return 0;
+}
+
 static const struct admin_case cases[] = {
     ADMIN_CASE(register_backend_without_a_key_names_keygen),
     ADMIN_CASE(register_backend_inline_binds_the_key_to_the_new_client),
@@ -538,6 +557,7 @@ static const struct admin_case cases[] = {
     ADMIN_CASE(check_backend_system_scopes_off_names_the_switch),
     ADMIN_CASE(check_backend_jwks_uri_is_read_and_compared),
     ADMIN_CASE(check_backend_before_registration_names_the_next_step),
+    ADMIN_CASE(check_backend_key_of_another_client_is_named),
 };
 
 int main(int argc, char **argv)
