@@ -55,6 +55,13 @@ int client_key_set_read(struct secrets *s, const struct config *cfg, const char 
             "client_auth=private_key_jwt, but no signing key is sealed in %s: run vap-seal "
             "keygen -c CONFIG and register the output of vap-seal jwks with OpenEMR",
             cfg->store);
+    if (r == SEAL_E_BINDING)
+        return err_set(err, VAP_E_SEAL,
+                       "the signing key sealed in %.100s belongs to another client than "
+                       "client_id=%.64s (or to none yet, made before registration): on a line "
+                       "without client_id, vap-host register --backend ties it to the client it "
+                       "registers",
+                       cfg->store, client_id ? client_id : "(none)");
     if (r != SEAL_OK)
         return secrets_map_error(&se, err);
     if (pr != CKEY_OK || ckey_set_find(out, CKEY_CURRENT) == NULL) {

@@ -539,6 +539,16 @@ static int check_backend_key_of_another_client_is_named(void)
              item_exact(rep, "token", VAP_CHECK_SKIP, 0, "not asked for: no usable signing key");
     k.api->release(rep);
     EXPECT(ok, "report");
+    /* and a token request on that line says the same, in the words of the key */
+    vap_error err;
+    char want[512];
+    int rc = backend_token(store, "copied-by-hand", &err);
+    snprintf(want, sizeof want,
+             "the signing key sealed in %s belongs to another client than "
+             "client_id=copied-by-hand (or to none yet, made before registration): on a line "
+             "without client_id, vap-host register --backend ties it to the client it registers",
+             store);
+    EXPECT(rc == VAP_E_SEAL && strcmp(err.message, want) == 0, "%d: %s", rc, err.message);
     return 0;
 }
 
