@@ -25,7 +25,8 @@ enum client_auth {
 /* grant=client_credentials: what a system/ token may read (US Core). */
 #define CONFIG_DEFAULT_SYSTEM_SCOPE                                                \
     "api:fhir system/Patient.read system/Appointment.read system/Encounter.read "  \
-    "system/MedicationRequest.read system/AllergyIntolerance.read"
+    "system/MedicationRequest.read system/AllergyIntolerance.read "                \
+    "system/Condition.read system/Observation.read"
 #define CONFIG_DEFAULT_TIMEOUT_MS 10000L
 #define CONFIG_DEFAULT_REFRESH_MARGIN_S 300L
 #define CONFIG_DEFAULT_LEEWAY_S 120L
