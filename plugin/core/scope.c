@@ -203,18 +203,24 @@ static struct classified classify(const char *p, size_t n)
     return c;
 }
 
+/* The next space-separated word of text[0..len) from *i: its length (0 at
+ * the end); *start gets its offset and *i moves past it. */
+static size_t next_word(const char *text, size_t len, size_t *i, size_t *start)
+{
+    while (*i < len && text[*i] == ' ')
+        (*i)++;
+    *start = *i;
+    while (*i < len && text[*i] != ' ')
+        (*i)++;
+    return *i - *start;
+}
+
 int scope_has(const char *scope, size_t len, const char *name)
 {
-    size_t nl = strlen(name), i = 0;
-    while (i < len) {
-        while (i < len && scope[i] == ' ')
-            i++;
-        size_t s = i;
-        while (i < len && scope[i] != ' ')
-            i++;
-        if (i > s && i - s == nl && memcmp(scope + s, name, nl) == 0)
+    size_t nl = strlen(name), i = 0, s, n;
+    while ((n = next_word(scope, len, &i, &s)) > 0)
+        if (n == nl && memcmp(scope + s, name, nl) == 0)
             return 1;
-    }
     return 0;
 }
 
@@ -233,15 +239,10 @@ int scope_has_prefix(const char *scope, const char *prefix)
 
 int scope_has_std_api(const char *scope, size_t len)
 {
-    for (size_t i = 0; i < len;) {
-        while (i < len && scope[i] == ' ')
-            i++;
-        size_t s = i;
-        while (i < len && scope[i] != ' ')
-            i++;
-        if (i > s && classify(scope + s, i - s).kind == K_STDAPI)
+    size_t i = 0, s, n;
+    while ((n = next_word(scope, len, &i, &s)) > 0)
+        if (classify(scope + s, n).kind == K_STDAPI)
             return 1;
-    }
     return 0;
 }
 
@@ -253,14 +254,9 @@ int scope_granted_merge(const char *returned, const char *previous, char *out, s
     out[0] = '\0';
     for (int pass = 0; pass < 2; pass++) {
         const char *p = pass == 0 ? src : (returned != NULL && previous != NULL ? previous : "");
-        for (size_t i = 0, n = strlen(p); i < n;) {
-            while (i < n && p[i] == ' ')
-                i++;
-            size_t s = i;
-            while (i < n && p[i] != ' ')
-                i++;
-            size_t l = i - s;
-            if (l == 0 || (l == 5 && memcmp(p + s, "nonce", 5) == 0))
+        size_t i = 0, s, l, n = strlen(p);
+        while ((l = next_word(p, n, &i, &s)) > 0) {
+            if (l == 5 && memcmp(p + s, "nonce", 5) == 0)
                 continue;
             if (pass == 1 && (l < 5 || memcmp(p + s, "api:", 4) != 0))
                 continue;
@@ -277,16 +273,9 @@ int scope_to_context(const char *scope, const char *to, char *out, size_t cap)
     if (cap == 0)
         return -1;
     out[0] = '\0';
-    for (size_t i = 0, len = strlen(scope); i < len;) {
-        while (i < len && scope[i] == ' ')
-            i++;
-        size_t s = i;
-        while (i < len && scope[i] != ' ')
-            i++;
-        if (i == s)
-            continue;
+    size_t i = 0, s, n, len = strlen(scope);
+    while ((n = next_word(scope, len, &i, &s)) > 0) {
         const char *p = scope + s;
-        size_t n = i - s;
         struct classified c = classify(p, n);
         int resource = c.kind == K_FHIR || c.kind == K_STDAPI;
         if (!resource) {
@@ -369,21 +358,15 @@ int scope_check(const char *scope, size_t len, struct scope_report *rep)
 
     struct tok toks[SCOPE_MAX_TOKENS];
     size_t nt = 0;
-    for (size_t i = 0; i < len;) {
-        while (i < len && scope[i] == ' ')
-            i++;
-        size_t s = i;
-        while (i < len && scope[i] != ' ')
-            i++;
-        if (i == s)
-            continue;
+    size_t i = 0, s, n;
+    while ((n = next_word(scope, len, &i, &s)) > 0) {
         if (nt == SCOPE_MAX_TOKENS) {
             rep->refused = 1;
             snprintf(rep->reason, sizeof rep->reason, "more than %d scopes", SCOPE_MAX_TOKENS);
             return -1;
         }
         toks[nt].p = scope + s;
-        toks[nt].n = i - s;
+        toks[nt].n = n;
         nt++;
     }
 
