@@ -120,13 +120,21 @@ static int conn_ok(PGconn *c)
     return c != NULL && PQstatus(c) == CONNECTION_OK;
 }
 
+/* libpq prints server notices (a shutdown's WARNING) on stderr, which is
+ * the host's: say nothing instead. */
+static void quiet_notice(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg;
+}
+
 static int unreachable(PGconn *c, vap_error *err)
 {
     char why[200];
     pq_text(c ? PQerrorMessage(c) : "out of memory", why, sizeof why);
     return err_set(err, VAP_E_UNAVAILABLE,
-                   "the grant store (PostgreSQL) cannot be reached: %s; the access token in "
-                   "memory is used while it lasts", why);
+                   "the grant store (PostgreSQL) cannot be reached: %s; check that it runs "
+                   "and that this machine may connect (pg_hba.conf, ~/.pgpass)", why);
 }
 
 /* (Re)connect *c: synchronous_commit on for the session, so a commit that
@@ -143,6 +151,7 @@ static int connect_conn(struct pgstore *s, PGconn **c, vap_error *err)
     *c = PQconnectdbParams(keys, vals, 1);
     if (!conn_ok(*c))
         return unreachable(*c, err);
+    PQsetNoticeProcessor(*c, quiet_notice, NULL);
     PGresult *res = PQexec(*c, "SET synchronous_commit = on");
     int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     PQclear(res);
