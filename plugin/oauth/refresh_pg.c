@@ -25,6 +25,12 @@
 #include "store/pgstore.h"
 
 #define PG_PENDING_RETRY_MS 1000
+/* The lease outlives the renewal's own budget by this much: a holder whose
+ * commit failed keeps the only live refresh token in memory and retries on
+ * its callers' calls; after a database restart the others wait for it this
+ * long (a holder that dies without a restart is seen at once: its session's
+ * advisory lock goes with it). */
+#define PG_LEASE_GRACE_MS 300000
 
 static int64_t left_ms(int64_t deadline_ms)
 {
@@ -218,7 +224,7 @@ int refresh_renew_pg(struct vap_instance *inst, const struct authz_endpoints *ep
         goto out;
     }
     /* The lease is durable before the refresh token is spent. */
-    if ((rc = pgstore_lease(sec->pg, left_ms(deadline_ms), &e)) != VAP_OK) {
+    if ((rc = pgstore_lease(sec->pg, left_ms(deadline_ms) + PG_LEASE_GRACE_MS, &e)) != VAP_OK) {
         err_copy(err, &e);
         goto out;
     }

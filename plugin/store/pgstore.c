@@ -172,7 +172,10 @@ static PGresult *run(PGconn *c, const char *sql, int n, const char *const *vals,
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     char why[200];
     pq_text(res ? PQresultErrorMessage(res) : PQerrorMessage(c), why, sizeof why);
-    if (!conn_ok(c) || (state && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0))) {
+    /* No SQLSTATE: libpq's own failure (the server closed the connection),
+     * not the server's answer. */
+    if (!conn_ok(c) || state == NULL || strncmp(state, "08", 2) == 0 ||
+        strncmp(state, "57P", 3) == 0) {
         *gone = 1;
         err_set(err, VAP_E_UNAVAILABLE,
                 "the grant store (PostgreSQL) went away (%s)", why);
