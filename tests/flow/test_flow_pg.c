@@ -16,6 +16,11 @@
  *             endpoint and comes back after the server rotated: the renewed
  *             grant is committed on reconnect, the other machine waits for
  *             it and spends nothing, no grant is lost;
+ *   parked    the database stays down past the renewing machine's budget:
+ *             it keeps the renewed grant in memory; once the database is
+ *             back the other machine waits for that holder (whose session
+ *             died in the restart) instead of spending the revoked token,
+ *             and the holder's next call stores it;
  *   kill      the machine holding the renewal lease is SIGKILLed before the
  *             server rotated: the other machine takes over at once (its
  *             deadline is far shorter than the lease) and renews;
@@ -315,6 +320,65 @@ static void test_restart(struct mp *m)
     check(proc_stop(&a) == 0 && proc_stop(&b) == 0, "restart_machines_exit_cleanly");
 }
 
+/* The database stays down past the renewing machine's renew_timeout_ms:
+ * it keeps the renewed grant in memory (rule 4) and its callers use it.
+ * When the database is back, the other machine finds the lease of a holder
+ * whose session died in the restart and waits for it (it must not spend
+ * the revoked refresh token), until the holder's next call commits. */
+static void test_restart_parked(struct mp *m)
+{
+    struct proc a, b;
+    char reply[256];
+    if (start_machine(m, &a, 0, "renew_timeout_ms=5000") != 0 ||
+        start_machine(m, &b, 1, "timeout_ms=20000") != 0) {
+        check(0, "parked_machines_start");
+        return;
+    }
+    proc_cmd(&a, "fetch 1", reply, sizeof reply);
+    proc_cmd(&b, "fetch 1", reply, sizeof reply);
+    long g0 = row_generation();
+    long r0 = flowkit_counter(&m->k, "token_requests.refresh_token");
+    long u0 = flowkit_counter(&m->k, "revoked_refresh_reuse");
+    flowkit_control(&m->k, "expire-access-tokens", "{}", NULL, 0);
+    flowkit_control(&m->k, "faults",
+                    "{\"route\":\"/oauth2/default/token\",\"kind\":\"latency\",\"count\":1,"
+                    "\"ms\":1000}", NULL, 0);
+    fprintf(a.in, "fetch 1\n");
+    fflush(a.in);
+    int leased = 0;
+    for (int i = 0; i < 2000 && !(leased = lease_live()); i++)
+        sleep_ms(5);
+    check(leased, "parked_holder_takes_the_lease");
+    check(pgkit_stop(&P, "immediate") == 0, "database_crashes_before_the_answer");
+    int a_ok = fgets(reply, sizeof reply, a.out) != NULL && reply_int(reply, "ok=") == 1;
+    check(a_ok, "the_holder_uses_the_renewed_token_while_the_database_is_down");
+    if (!a_ok)
+        printf("  A: %s", reply);
+    sleep_ms(5500); /* past A's renew_timeout_ms: its renewal has parked */
+    check(pgkit_restart(&P) == 0, "database_back_after_the_holder_parked");
+    fprintf(b.in, "fetch 1\n");
+    fflush(b.in);
+    sleep_ms(1000);
+    /* A's next call stores the parked grant; B then takes it. */
+    int a2 = proc_cmd(&a, "fetch 1", reply, sizeof reply) == 0 && reply_int(reply, "ok=") == 1;
+    int b_ok = fgets(reply, sizeof reply, b.out) != NULL && reply_int(reply, "ok=") == 1;
+    if (!b_ok)
+        printf("  B: %s", reply);
+    long dr = flowkit_counter(&m->k, "token_requests.refresh_token") - r0;
+    long du = flowkit_counter(&m->k, "revoked_refresh_reuse") - u0;
+    printf("COUNT pg_restart_parked refresh_requests=%ld generations=%ld revoked_reuse=%ld\n",
+           dr, row_generation() - g0, du);
+    check(a2 && b_ok, "both_machines_go_on_with_the_parked_grant");
+    check(dr == 1 && du == 0, "the_other_machine_waited_and_spent_no_revoked_token");
+    check(row_generation() == g0 + 1, "the_parked_grant_is_in_the_row");
+    vap_error err;
+    int crc = check_refresh(m, &err);
+    if (crc != VAP_OK)
+        printf("  check_refresh: %d %s\n", crc, err.message);
+    check(crc == VAP_OK, "the_parked_grant_is_the_live_one");
+    check(proc_stop(&a) == 0 && proc_stop(&b) == 0, "parked_machines_exit_cleanly");
+}
+
 /* ---- kill ----------------------------------------------------------------------- */
 
 static void test_kill(struct mp *m)
@@ -498,7 +562,7 @@ int main(int argc, char **argv)
 {
     struct mp m;
     if (argc != 3 && argc != 4) {
-        fprintf(stderr, "usage: test-flow-pg MODULE WORKER [shared|restart|kill|dump]\n");
+        fprintf(stderr, "usage: test-flow-pg MODULE WORKER [shared|restart|parked|kill|dump]\n");
         return 2;
     }
     const char *only = argc == 4 ? argv[3] : NULL;
@@ -553,6 +617,8 @@ int main(int argc, char **argv)
             test_shared(&m);
         if (!only || strcmp(only, "restart") == 0)
             test_restart(&m);
+        if (!only || strcmp(only, "parked") == 0)
+            test_restart_parked(&m);
         if (!only || strcmp(only, "kill") == 0)
             test_kill(&m);
         if (!only || strcmp(only, "dump") == 0)
