@@ -516,7 +516,7 @@ static int scan_dump(const char *dump, size_t dn, const char *secrets_log, int *
     return hits;
 }
 
-static void test_dump(struct mp *m, const char *secrets_log)
+static void test_dump(struct mp *m, const char *secrets_log, int only_dump)
 {
     char path[192];
     size_t dn = 0;
@@ -529,7 +529,7 @@ static void test_dump(struct mp *m, const char *secrets_log)
     int secrets = 0;
     int hits = scan_dump(dump, dn, secrets_log, &secrets);
     printf("COUNT pg_dump bytes=%zu secrets_searched=%d hits=%d\n", dn, secrets, hits);
-    check(secrets > 40, "the_run_minted_secrets_to_search_for");
+    check(secrets > (only_dump ? 5 : 40), "the_run_minted_secrets_to_search_for");
     check(hits == 0, "the_dump_holds_no_token_in_any_form");
     /* Positive control: one refresh token planted in the dump is found. */
     FILE *f = fopen(secrets_log, "r");
@@ -622,7 +622,7 @@ int main(int argc, char **argv)
         if (!only || strcmp(only, "kill") == 0)
             test_kill(&m);
         if (!only || strcmp(only, "dump") == 0)
-            test_dump(&m, secrets_log);
+            test_dump(&m, secrets_log, only != NULL);
     }
     if (m.inst)
         m.k.api->instance_free(m.inst);
