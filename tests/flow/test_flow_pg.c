@@ -6,7 +6,8 @@
  *
  *   setup     a password on the option line is refused naming ~/.pgpass; a
  *             role that may not create the table gets a message naming
- *             vap-host db init; the owner's first use creates it;
+ *             vap-host db init, on first use and from grant_store_init; the
+ *             owner's grant_store_init (vap-host db init) creates it once;
  *   shared    4 machines x 8 threads across 20 expiries: exactly one token
  *             request per expiry, no revoked refresh token presented;
  *             then, with the database stopped, every machine's warm fetch
@@ -165,16 +166,27 @@ static int test_setup(struct mp *m)
             printf("  authorize as the service role: %d %s\n", rc, err.message);
         m->k.api->release(gi);
         gi = NULL;
+        int made = -1;
+        VAP_INIT(vap_error, err);
+        rc = m->k.api->grant_store_init(inst, NULL, &made, &err);
+        check(rc == VAP_E_CONFIG && strstr(err.message, "may not create") != NULL,
+              "db_init_as_the_service_role_says_it_may_not_create_the_table");
         m->k.api->instance_free(inst);
     }
-    /* The owner's first use creates it; the service role is granted rows. */
+    /* vap-host db init's call, as the owner; the service role gets rows. */
     rc = flowkit_instance(&m->k, &m->inst, &err, "grant_store", admin_ci, NULL);
     check(rc == VAP_OK, "owner_instance");
     if (rc != VAP_OK)
         return -1;
+    check((m->k.api->caps & VAP_CAP_GRANT_STORE_INIT) && VAP_HAS(m->k.api, grant_store_init),
+          "grant_store_init_is_advertised");
+    int made = -1, again = -1;
+    rc = m->k.api->grant_store_init(m->inst, NULL, &made, &err);
+    check(rc == VAP_OK && made == 1, "db_init_as_the_owner_creates_the_table");
+    rc = m->k.api->grant_store_init(m->inst, NULL, &again, &err);
+    check(rc == VAP_OK && again == 0, "db_init_again_changes_nothing");
     rc = flowkit_authorize(&m->k, m->inst, &gi, &err, NULL, 0);
-    check(rc == VAP_OK && gi != NULL && gi->generation == 1,
-          "the_owner_authorizes_and_the_table_is_created");
+    check(rc == VAP_OK && gi != NULL && gi->generation == 1, "the_owner_authorizes");
     if (rc != VAP_OK)
         printf("  authorize as the owner: %d %s\n", rc, err.message);
     m->k.api->release(gi);
