@@ -632,7 +632,7 @@ static int config_unknown_option(const char *key, vap_error *err)
             break;
         used += (size_t)w;
     }
-    return err_set(err, VAP_E_CONFIG, "'%.16s' is no option; known: %s", key, list);
+    return err_set(err, VAP_E_CONFIG, "'%.8s' is unknown; use: %s", key, list);
 }
 
 /* One message, not two: the line to paste is in it when it fits in
