@@ -237,9 +237,9 @@ static int check_grant_store(const char *v, vap_error *err)
     int uri = strncmp(v, "postgresql://", 13) == 0 || strncmp(v, "postgres://", 11) == 0;
     if (!uri && strchr(v, '=') == NULL)
         return err_set(err, VAP_E_CONFIG,
-                       "grant_store=%.64s is not known: use grant_store=file (the default) or a "
-                       "PostgreSQL URI such as grant_store=postgresql://vap@db.example.org/vap",
-                       v);
+                       "grant_store is neither file nor a PostgreSQL URI or conninfo string: use "
+                       "grant_store=file (the default) or, for example, "
+                       "grant_store=postgresql://vap@db.example.org/vap");
     char *perr = NULL;
     PQconninfoOption *opts = PQconninfoParse(v, &perr);
     if (opts == NULL) {
@@ -251,7 +251,8 @@ static int check_grant_store(const char *v, vap_error *err)
     }
     int has_pw = 0;
     for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
-        if (strcmp(o->keyword, "password") == 0 && o->val != NULL && o->val[0] != '\0')
+        if ((strcmp(o->keyword, "password") == 0 || strcmp(o->keyword, "sslpassword") == 0) &&
+            o->val != NULL && o->val[0] != '\0')
             has_pw = 1;
     PQconninfoFree(opts);
     if (has_pw)

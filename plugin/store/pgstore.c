@@ -13,7 +13,6 @@
 #include <time.h>
 
 #include "core/errors.h"
-#include "core/log.h"
 
 #define PG_POLL_MS 20         /* re-read while another machine holds the lease */
 #define PG_RECONNECT_MS 100   /* between attempts to reach a restarting server */
@@ -290,20 +289,18 @@ int pgstore_init(struct pgstore *s, int64_t budget_ms, int *created, vap_error *
     return rc;
 }
 
-/* After "no such table" on first use: create it, once, on c. */
+/* After "no such table" on first use: create it, once, on c.  Nothing is
+ * logged: a read runs under the refresher's lock, where no host callback
+ * may be made. */
 static int init_on_demand(struct pgstore *s, PGconn *c, vap_error *err)
 {
     int created = 0;
     vap_error e;
     VAP_INIT(vap_error, e);
     int rc = create_table(s, c, &created, &e);
-    if (rc != VAP_OK) {
+    if (rc != VAP_OK)
         err_copy(err, &e);
-        return rc;
-    }
-    if (created)
-        plog(VAP_LOG_INFO, "created the table " PGSTORE_TABLE " for the shared grant");
-    return VAP_OK;
+    return rc;
 }
 
 /* ---- reads ---------------------------------------------------------------------- */
