@@ -16,7 +16,6 @@
 
 #define PG_POLL_MS 20         /* re-read while another machine holds the lease */
 #define PG_RECONNECT_MS 100   /* between attempts to reach a restarting server */
-#define PG_CONNECT_TIMEOUT "3"
 
 #define SQL_CREATE                                                                           \
     "CREATE TABLE IF NOT EXISTS " PGSTORE_TABLE " ("                                       \
@@ -138,15 +137,20 @@ static int unreachable(PGconn *c, vap_error *err)
 
 /* (Re)connect *c: synchronous_commit on for the session, so a commit that
  * returns is durable on the server whatever the database's default. */
-static int connect_conn(struct pgstore *s, PGconn **c, vap_error *err)
+static int connect_conn(struct pgstore *s, PGconn **c, int64_t budget_ms, vap_error *err)
 {
     if (conn_ok(*c))
         return VAP_OK;
     if (*c)
         PQfinish(*c);
-    /* The caller's connect_timeout, given in conninfo, overrides ours. */
+    /* Within the call's budget (libpq counts whole seconds, at least 2; a
+     * SCRAM login is dear on a loaded machine).  The caller's
+     * connect_timeout, given in conninfo, overrides ours. */
+    char secs[16];
+    int64_t t = budget_ms / 1000;
+    snprintf(secs, sizeof secs, "%lld", (long long)(t < 2 ? 2 : t > 30 ? 30 : t));
     const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *const vals[] = {PG_CONNECT_TIMEOUT, "vap_openemr", s->conninfo, NULL};
+    const char *const vals[] = {secs, "vap_openemr", s->conninfo, NULL};
     *c = PQconnectdbParams(keys, vals, 1);
     if (!conn_ok(*c))
         return unreachable(*c, err);
@@ -280,9 +284,8 @@ static int create_table(struct pgstore *s, PGconn *c, int *created, vap_error *e
 
 int pgstore_init(struct pgstore *s, int64_t budget_ms, int *created, vap_error *err)
 {
-    (void)budget_ms;
     pthread_mutex_lock(&s->rw_mu);
-    int rc = connect_conn(s, &s->rw, err);
+    int rc = connect_conn(s, &s->rw, budget_ms, err);
     if (rc == VAP_OK)
         rc = create_table(s, s->rw, created, err);
     pthread_mutex_unlock(&s->rw_mu);
@@ -308,13 +311,12 @@ static int init_on_demand(struct pgstore *s, PGconn *c, vap_error *err)
 int pgstore_read(struct pgstore *s, int64_t budget_ms, uint8_t *buf, size_t cap, size_t *len,
                  uint64_t *generation, vap_error *err)
 {
-    (void)budget_ms; /* one connect (connect_timeout) and one statement */
     int rc = VAP_E_UNAVAILABLE, tried_init = 0;
     pthread_mutex_lock(&s->ro_mu);
     for (int attempt = 0; attempt < 3; attempt++) {
         PGresult *r = NULL;
         int gone = 0;
-        if ((rc = connect_conn(s, &s->ro, err)) != VAP_OK)
+        if ((rc = connect_conn(s, &s->ro, budget_ms, err)) != VAP_OK)
             break; /* unreachable: say so now, the caller keeps what it has */
         if (with_practice(s, s->ro, SQL_READ, &r, &gone, err) == VAP_OK) {
             rc = PQntuples(r) == 0 ? 1 : take_row(r, buf, cap, len, generation, err);
@@ -388,7 +390,7 @@ int pgstore_claim(struct pgstore *s, int64_t budget_ms, uint8_t *buf, size_t cap
                                                  : err_set(err, VAP_E_TIMEOUT, "no time left"));
             break;
         }
-        if ((rc = connect_conn(s, &s->rw, err)) != VAP_OK) {
+        if ((rc = connect_conn(s, &s->rw, left, err)) != VAP_OK) {
             sleep_ms(PG_RECONNECT_MS);
             continue; /* a restarting server: until the budget runs out */
         }
@@ -506,7 +508,7 @@ int pgstore_commit(struct pgstore *s, int64_t budget_ms, uint64_t expect, uint64
         first = 0;
         if (!conn_ok(s->rw)) {
             s->in_tx = 0;
-            if (connect_conn(s, &s->rw, err) != VAP_OK)
+            if (connect_conn(s, &s->rw, until - mono_ms(), err) != VAP_OK)
                 continue;
             relock(s);
         }

@@ -273,7 +273,8 @@ static void test_restart(struct mp *m)
     struct proc a, b;
     char reply[256];
     int ok = 0, fails = 0;
-    if (start_machine(m, &a, 0, NULL) != 0 || start_machine(m, &b, 1, NULL) != 0) {
+    /* B's calls wait for A's renewal across the restart: a generous deadline. */
+    if (start_machine(m, &a, 0, NULL) != 0 || start_machine(m, &b, 1, "timeout_ms=30000") != 0) {
         check(0, "restart_machines_start");
         return;
     }
@@ -291,7 +292,7 @@ static void test_restart(struct mp *m)
     /* A holds the lease and waits for the token endpoint: crash the
      * database, and bring it back only after the server has rotated. */
     int leased = 0;
-    for (int i = 0; i < 2000 && !(leased = lease_live()); i++)
+    for (int i = 0; i < 6000 && !(leased = lease_live()); i++)
         sleep_ms(5);
     check(leased, "the_renewing_machine_holds_the_lease");
     fprintf(b.in, "fetch 2\n");
@@ -342,7 +343,7 @@ static void test_restart_parked(struct mp *m)
     struct proc a, b;
     char reply[256];
     if (start_machine(m, &a, 0, "renew_timeout_ms=5000") != 0 ||
-        start_machine(m, &b, 1, "timeout_ms=20000") != 0) {
+        start_machine(m, &b, 1, "timeout_ms=30000") != 0) {
         check(0, "parked_machines_start");
         return;
     }
@@ -358,7 +359,7 @@ static void test_restart_parked(struct mp *m)
     fprintf(a.in, "fetch 1\n");
     fflush(a.in);
     int leased = 0;
-    for (int i = 0; i < 2000 && !(leased = lease_live()); i++)
+    for (int i = 0; i < 6000 && !(leased = lease_live()); i++)
         sleep_ms(5);
     check(leased, "parked_holder_takes_the_lease");
     check(pgkit_stop(&P, "immediate") == 0, "database_crashes_before_the_answer");
@@ -417,7 +418,7 @@ static void test_kill(struct mp *m)
     fprintf(a.in, "fetch 1\n");
     fflush(a.in);
     int leased = 0;
-    for (int i = 0; i < 2000 && !(leased = lease_live()); i++)
+    for (int i = 0; i < 6000 && !(leased = lease_live()); i++)
         sleep_ms(5);
     check(leased, "the_killed_machine_held_the_lease");
     sleep_ms(200);
