@@ -23,6 +23,10 @@
 #include <gnutls/abstract.h>
 
 #define CKEY_ITEM "client_key"
+/* The client_id a key is bound to before the client exists: vap-seal
+ * keygen on a config without client_id (backend services register the key
+ * they already hold); registration binds it to the real client_id. */
+#define CKEY_UNREGISTERED "(not registered yet)"
 #define CKEY_MAX_KEYS 3u
 #define CKEY_DER_MAX 4096u  /* PKCS#8 DER of an RSA 3072 key is ~1.8 KB */
 #define CKEY_KID_MAX 64u    /* base64url SHA-256: 43 characters + NUL */

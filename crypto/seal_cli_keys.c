@@ -38,6 +38,10 @@ int cli_keygen(cli_opts *o)
         return cli_fail("--alg %s is not known: use --alg RS384 (the default, what OpenEMR accepts) or --alg ES384",
                         o->alg);
     int role = o->next ? CKEY_NEXT : CKEY_CURRENT;
+    int unbound = role == CKEY_CURRENT && o->issuer != NULL && *o->issuer &&
+                  (o->client_id == NULL || !*o->client_id);
+    if (unbound)
+        o->client_id = CKEY_UNREGISTERED;
     int rc = keys_open(o, "keygen", 1, 1, &c);
     if (rc != CLI_EXIT_OK)
         return rc;
@@ -71,9 +75,14 @@ int cli_keygen(cli_opts *o)
         printf("{\"kid\":\"%s\",\"alg\":\"%s\",\"role\":\"%s\",\"generation\":%llu}\n", kid, ckey_alg_name(alg),
                ckey_role_name(role), (unsigned long long)c.generation);
     } else {
-        printf("sealed a new %s key as the %s signing key (kid %s)\n", ckey_alg_name(alg),
-               role == CKEY_NEXT ? "next" : "current", kid);
-        printf(role == CKEY_NEXT ? "publish it: give OpenEMR the output of vap-seal jwks, then run vap-seal promote\n"
+        printf("sealed a new %s key as the %s signing key (kid %s)%s\n", ckey_alg_name(alg),
+               role == CKEY_NEXT ? "next" : "current", kid,
+               unbound ? ", not yet tied to a client" : "");
+        if (unbound)
+            printf("register it: vap-host register --backend sends its public key to OpenEMR and "
+                   "ties it to the client_id OpenEMR returns\n");
+        else
+            printf(role == CKEY_NEXT ? "publish it: give OpenEMR the output of vap-seal jwks, then run vap-seal promote\n"
                                  : "register the public key: give OpenEMR the output of vap-seal jwks\n");
         if (alg == CKEY_ES384)
             printf("note: OpenEMR verifies RS384 assertions only; use ES384 with servers that accept it\n");

@@ -79,7 +79,8 @@ static const struct cli_command commands[] = {
      "what OpenEMR accepts; P-384 for ES384) and seal its private half as item client_key, bound to the\n"
      "issuer and client_id.  The private key is never shown.  With --next, add a second key that vap-seal\n"
      "jwks publishes beside the current one, for a rotation with overlap; vap-seal promote then makes it\n"
-     "the signing key.",
+     "the signing key.  Without a client_id (a config line not registered yet), the key is sealed for\n"
+     "the issuer alone; vap-host register --backend registers it and ties it to the new client_id.",
      0},
     {"jwks", cli_jwks, "jwks --keyring K --store S [-c CONFIG [-i NAME]]",
      "Print the public JWKS of the sealed signing keys (current, next and the key the last promote\n"

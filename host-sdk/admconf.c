@@ -171,7 +171,9 @@ static int value_ok(const char *v)
     for (size_t i = 0; i < n; i++) {
         char c = v[i];
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '~' || c == '-'))
+              c == '.' || c == '_' || c == '~' || c == '-' ||
+              /* URL characters (jwks_uri); the result is parsed again below */
+              (c != '\0' && strchr(":/?&=%+,;@", c) != NULL)))
             return 0;
     }
     return 1;

@@ -16,8 +16,9 @@
  * Pure: insert " key=value" into the line of instance name (right after its
  * MODULE word, so a trailing comment or continuation is left alone) in the
  * len bytes of buf, into a malloc'd *out (*out_len).  value must be
- * [A-Za-z0-9._~-]{1,256}.  The result is parsed again and must hold the same
- * instances with the same options, plus key=value on that instance only.
+ * [A-Za-z0-9._~-] or URL characters (:/?&=%+,;@), 1..256 of them.  The result
+ * is parsed again and must hold the same instances with the same options,
+ * plus key=value on that instance only.
  * Returns 0, or -1 with a reason (never the value) in why.
  */
 int admconf_insert(const char *buf, size_t len, const char *name, const char *key,

@@ -19,13 +19,65 @@ static const char *admin_result_name(int result);
 static int admin_check_json(const vap_check_report *rep);
 static void admin_check_text(const vap_check_report *rep);
 
+/* The instance's value of key in the config file, or NULL (malloc'd). */
+static char *register_option(struct vaphost *vh, const char *key)
+{
+    vapconf *conf = NULL;
+    char why[256], *v = NULL;
+    if (vaploader_read_config(vh->config_path, &conf, why, sizeof why) != VAP_OK)
+        return NULL;
+    const vapconf_instance *ci = vapconf_find(conf, vh->instance_name);
+    for (size_t i = 0; ci != NULL && i < ci->n_opts && v == NULL; i++)
+        if (strcmp(ci->opts[i].key, key) == 0)
+            v = strdup(ci->opts[i].value);
+    vapconf_free(conf);
+    return v;
+}
+
+static int register_is(struct vaphost *vh, const char *key, const char *value)
+{
+    char *v = register_option(vh, key);
+    int is = v != NULL && strcmp(v, value) == 0;
+    free(v);
+    return is;
+}
+
+/* Writes key=value into the instance's line, or says to add it by hand;
+ * 0 when written (or not asked to). */
+static int register_write(struct vaphost *vh, int write_config, const char *key,
+                          const char *value)
+{
+    char backup[4096], why[512];
+    if (!write_config) {
+        printf("Add this to the line of instance %s in %s (or run register with "
+               "--write-config next time):\n    %s=%s\n",
+               vh->instance_name, vh->config_path, key, value);
+        return 0;
+    }
+    if (admconf_write(vh->config_path, vh->instance_name, key, value, backup, sizeof backup, why,
+                      sizeof why) == 0) {
+        printf("Wrote %s into %s (instance %s); the previous file is %s.\n", key,
+               vh->config_path, vh->instance_name, backup);
+        return 0;
+    }
+    printf("Add this to the line of instance %s in %s:\n    %s=%s\n", vh->instance_name,
+           vh->config_path, key, value);
+    fflush(stdout);
+    fprintf(stderr, "vap-host: the client is registered and its credential sealed, but the "
+                    "config was not changed (%s): add %s=%s by hand\n",
+            why, key, value);
+    return -1;
+}
+
 int cmd_register(struct vaphost *vh, int argc, char **argv)
 {
     static const struct option longopts[] = {{"name", required_argument, NULL, 'n'},
                                              {"write-config", no_argument, NULL, 'w'},
+                                             {"backend", no_argument, NULL, 'b'},
+                                             {"jwks-uri", required_argument, NULL, 'j'},
                                              {NULL, 0, NULL, 0}};
-    const char *name = NULL;
-    int write_config = 0, opt;
+    const char *name = NULL, *jwks_uri = NULL;
+    int write_config = 0, backend_flag = 0, opt;
     vap_register_request req;
     vap_register_result *res = NULL;
     vap_error err;
@@ -36,18 +88,41 @@ int cmd_register(struct vaphost *vh, int argc, char **argv)
             name = optarg;
         else if (opt == 'w')
             write_config = 1;
+        else if (opt == 'b')
+            backend_flag = 1;
+        else if (opt == 'j')
+            jwks_uri = optarg;
         else {
             fprintf(stderr, "vap-host: register: bad option; run: vap-host register --help\n");
             return VAPHOST_EXIT_USAGE;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "vap-host: register takes no arguments besides --name and "
-                        "--write-config\n");
+        fprintf(stderr, "vap-host: register takes no arguments besides --name, --write-config, "
+                        "--backend and --jwks-uri\n");
+        return VAPHOST_EXIT_USAGE;
+    }
+    if (jwks_uri != NULL && !backend_flag) {
+        fprintf(stderr, "vap-host: --jwks-uri goes with --backend (a backend services client "
+                        "publishes its key there); run: vap-host register --backend --jwks-uri "
+                        "URL\n");
+        return VAPHOST_EXIT_USAGE;
+    }
+    /* The config was read by vaph_open; read it again for the options that
+     * decide what is registered and sealed. */
+    int backend = register_is(vh, "grant", "client_credentials");
+    if (backend_flag && !backend) {
+        fprintf(stderr, "vap-host: register --backend registers a backend services client, but "
+                        "instance %s is not one: add grant=client_credentials "
+                        "client_auth=private_key_jwt to its line in %s (with system/ scopes in "
+                        "scope=, or no scope= for the system/ read scopes), run vap-seal keygen "
+                        "-c %s -i %s, then register --backend again\n",
+                vh->instance_name, vh->config_path, vh->config_path, vh->instance_name);
         return VAPHOST_EXIT_USAGE;
     }
     VAP_INIT(vap_register_request, req);
     req.client_name = name;
+    req.jwks_uri = jwks_uri;
     VAP_INIT(vap_error, err);
     int rc = vh->api->register_client(vh->inst, NULL, &req, &res, &err);
     if (rc != VAP_OK) {
@@ -55,47 +130,29 @@ int cmd_register(struct vaphost *vh, int argc, char **argv)
         return vaphost_report(vh, rc, &err);
     }
     const char *client_name = name ? name : "Voice AI Platform";
-    printf("Registered \"%s\" with OpenEMR as a confidential client.\n", client_name);
+    const char *kid = VAP_HAS(res, key_id) && res->key_id != NULL ? res->key_id : "";
+    if (backend)
+        printf("Registered \"%s\" with OpenEMR as a backend services client "
+               "(client_credentials, private_key_jwt).\n", client_name);
+    else
+        printf("Registered \"%s\" with OpenEMR as a confidential client.\n", client_name);
     printf("client_id: %s\n", res->client_id);
-    int keyed = 0;
-    /* The config was read by vaph_open; read it again for the one option
-     * that decides what was sealed. */
-    vapconf *conf = NULL;
-    char why_conf[256];
-    if (vaploader_read_config(vh->config_path, &conf, why_conf, sizeof why_conf) == VAP_OK) {
-        const vapconf_instance *ci = vapconf_find(conf, vh->instance_name);
-        for (size_t i = 0; ci != NULL && i < ci->n_opts; i++)
-            keyed |= strcmp(ci->opts[i].key, "client_auth") == 0 &&
-                     strcmp(ci->opts[i].value, "private_key_jwt") == 0;
-        vapconf_free(conf);
-    }
-    if (keyed)
+    if (backend && jwks_uri != NULL)
+        printf("OpenEMR reads its public key (kid %s) from %s, which serves it now: "
+               "registering by jwks_uri worked. No client secret is kept.\n", kid, jwks_uri);
+    else if (backend)
+        printf("Its public key (kid %s) was registered inline: OpenEMR accepted the inline "
+               "jwks. No client secret is kept.\n", kid);
+    else if (register_is(vh, "client_auth", "private_key_jwt"))
         printf("Its signing key is sealed in the store (item client_key) and its public JWKS was "
                "registered; no client secret is kept.\n");
     else
         printf("The client secret is sealed in the store (item client_secret); it is never "
                "shown.\n");
     int code = VAPHOST_EXIT_OK;
-    if (write_config) {
-        char backup[4096], why[512];
-        if (admconf_write(vh->config_path, vh->instance_name, "client_id", res->client_id,
-                          backup, sizeof backup, why, sizeof why) == 0) {
-            printf("Wrote client_id into %s (instance %s); the previous file is %s.\n",
-                   vh->config_path, vh->instance_name, backup);
-        } else {
-            printf("Add this to the line of instance %s in %s:\n    client_id=%s\n",
-                   vh->instance_name, vh->config_path, res->client_id);
-            fflush(stdout);
-            fprintf(stderr, "vap-host: the client is registered and its credential sealed, but the "
-                            "config was not changed (%s): add client_id=%s by hand\n",
-                    why, res->client_id);
-            code = VAPHOST_EXIT_FAILURE;
-        }
-    } else {
-        printf("Add this to the line of instance %s in %s (or run register with "
-               "--write-config next time):\n    client_id=%s\n",
-               vh->instance_name, vh->config_path, res->client_id);
-    }
+    if (register_write(vh, write_config, "client_id", res->client_id) != 0 ||
+        (jwks_uri != NULL && register_write(vh, write_config, "jwks_uri", jwks_uri) != 0))
+        code = VAPHOST_EXIT_FAILURE;
     if (res->enabled == 0)
         printf("\nThe client is DISABLED until an administrator enables it.\n%s\n",
                res->next_steps);
@@ -103,7 +160,11 @@ int cmd_register(struct vaphost *vh, int argc, char **argv)
         printf("\n%s\n", res->next_steps);
     else
         printf("\nThe client is enabled.\n");
-    printf("\nNext: a staff member runs vap-host authorize; then run vap-host check.\n");
+    if (backend)
+        printf("\nNext: once it is enabled, run vap-host check: it asks OpenEMR for a real "
+               "token. No staff member authorizes a backend services client.\n");
+    else
+        printf("\nNext: a staff member runs vap-host authorize; then run vap-host check.\n");
     fflush(stdout);
     vh->api->release(res);
     return code;

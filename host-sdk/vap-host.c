@@ -69,11 +69,18 @@ static const struct vaphost_command vaphost_commands[] = {
      "  secret        always ?: OpenEMR checks it only at the first code exchange\n"
      "  fhir          the FHIR API answers /metadata\n"
      "  grant         a grant is stored, with its scopes and expiry\n"
-     "Nothing is created or spent on the server.  Exits with the code of the first\n"
+     "With grant=client_credentials, pkce, redirect_uri and grant are skipped, and\n"
+     "client and secret give way to a real client_credentials token request\n"
+     "(the token is wiped, never kept):\n"
+     "  key           a signing key is sealed for this client (its kid)\n"
+     "  jwks          the jwks_uri= lists that kid (? when the key went inline)\n"
+     "  system_scopes OpenEMR's \"Enable OpenEMR FHIR System Scopes\" is on\n"
+     "  token         OpenEMR issues a token: the client is enabled, its key known\n"
+     "Nothing else is created or spent on the server.  Exits with the code of the first\n"
      "failed check's class (below), 0 when none failed.\n"
      "  --json   the same as a JSON object {\"ok\",\"failed\",\"warnings\",\"checks\":[...]}\n",
      VAP_CAP_CHECK, cmd_check, 0},
-    {"register", "register [--name NAME] [--write-config]",
+    {"register", "register [--name NAME] [--write-config] [--backend [--jwks-uri URL]]",
      "register this service as a client with OpenEMR",
      "Registers a confidential client (application_type private) at OpenEMR's\n"
      "registration endpoint with the configured redirect_uri and scope.  The client\n"
@@ -82,7 +89,15 @@ static const struct vaphost_command vaphost_commands[] = {
      "created the client disabled (user/ scopes), the steps to enable it.\n"
      "  --name NAME      the client name shown in OpenEMR (default: Voice AI Platform)\n"
      "  --write-config   write client_id= into this instance's config line (the old\n"
-     "                   file is kept as CONFIG.bak); other lines are not touched\n",
+     "                   file is kept as CONFIG.bak); other lines are not touched\n"
+     "  --backend        a backend services client (the line has grant=client_credentials\n"
+     "                   client_auth=private_key_jwt): grant_types client_credentials,\n"
+     "                   private_key_jwt, the system/ scopes, and the public half of the\n"
+     "                   key vap-seal keygen sealed (run it first), inline\n"
+     "  --jwks-uri URL   with --backend: register this https URL, which already serves\n"
+     "                   the output of vap-seal jwks, instead of the key inline (for\n"
+     "                   OpenEMR versions that refuse an inline jwks); written to the\n"
+     "                   line as jwks_uri= so check can read it\n",
      VAP_CAP_REGISTER, cmd_register, 0},
     {"db", "db init", "create the table of a grant shared in PostgreSQL (grant_store=)",
      "For an instance with grant_store=postgresql://...: creates the table vap_grant\n"

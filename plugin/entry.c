@@ -158,7 +158,7 @@ static int api_instance_new(const vap_option *opts, size_t n_opts, vap_instance 
         api_instance_free(inst);
         return rc;
     }
-    for (unsigned bit = 1; bit != 0 && bit <= SCOPE_WARN_PATIENT_NO_LAUNCH; bit <<= 1)
+    for (unsigned bit = 1; bit != 0 && bit <= SCOPE_WARN_LAST; bit <<= 1)
         if (inst->cfg.scope_warnings & bit)
             plog(VAP_LOG_WARN, "%s", config_scope_warning_text(bit));
     if (inst->cfg.client_id == NULL)

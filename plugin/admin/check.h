@@ -66,5 +66,14 @@ void check_client_key(struct vap_instance *inst, int64_t deadline, vap_cancel *c
 void check_fhir(struct vap_instance *inst, int64_t deadline, vap_cancel *cancel,
                 struct check_list *l);
 void check_grant(struct vap_instance *inst, const struct check_state *st, struct check_list *l);
+/* check_client for grant=client_credentials (check_backend.c): the items
+ * key, jwks, system_scopes and token, from a real client_credentials token
+ * request that is wiped, never kept. */
+void check_backend(struct vap_instance *inst, int64_t deadline, vap_cancel *cancel,
+                   const struct check_state *st, struct check_list *l);
+/* A failed request to what (a URL), as item name: the fix for TLS, reach
+ * and the rest. */
+void check_net_failure(struct check_list *l, const char *name, const char *what, int rc,
+                       const vap_error *e);
 
 #endif

@@ -22,9 +22,8 @@
 
 #define API_SWITCH "Administration > Config > Connectors > \"Enable OpenEMR Standard FHIR REST API\""
 #define CLIENTS_PAGE "Administration > System > API Clients"
+#define BACKEND(cfg) ((cfg)->grant == CONFIG_GRANT_CLIENT_CREDENTIALS)
 
-static void net_failure(struct check_list *l, const char *name, const char *what, int rc,
-                        const vap_error *e);
 static void fmt_time(int64_t ms, char *out, size_t cap);
 static size_t granted_missing(const char *configured, const char *granted, char *out,
                               size_t cap);
@@ -45,9 +44,11 @@ void check_connection_discovery(struct vap_instance *inst, int64_t deadline, vap
                               .cancel = cancel};
     int rc = http_request_do(inst->http, &rq, &rs, &e);
     if (rc != VAP_OK) {
-        net_failure(l, "connection", cfg->issuer, rc, &e);
+        check_net_failure(l, "connection", cfg->issuer, rc, &e);
         check_add(l, "discovery", VAP_CHECK_SKIP, VAP_OK, "not checked: the server was not reached");
-        check_add(l, "pkce", VAP_CHECK_SKIP, VAP_OK, "not checked: the server was not reached");
+        check_add(l, "pkce", VAP_CHECK_SKIP, VAP_OK, "%s",
+                  BACKEND(cfg) ? "not needed: grant=client_credentials has no authorization step"
+                               : "not checked: the server was not reached");
         return;
     }
     st->reached = 1;
@@ -88,7 +89,10 @@ void check_connection_discovery(struct vap_instance *inst, int64_t deadline, vap
     if (rs.status >= 200 && rs.status <= 299 &&
         adm_disc_parse(rs.body, rs.body_len, &st->extra, &e) == VAP_OK) {
         st->have_extra = 1;
-        if (st->extra.s256)
+        if (BACKEND(cfg))
+            check_add(l, "pkce", VAP_CHECK_SKIP, VAP_OK,
+                      "not needed: grant=client_credentials has no authorization step");
+        else if (st->extra.s256)
             check_add(l, "pkce", VAP_CHECK_PASS, VAP_OK, "the server offers PKCE with S256");
         else
             check_add(l, "pkce", VAP_CHECK_FAIL, VAP_E_UNSUPPORTED,
@@ -106,7 +110,7 @@ void check_authz_probe(struct vap_instance *inst, int64_t deadline, vap_cancel *
     const struct config *cfg = &inst->cfg;
     vap_error e;
     VAP_INIT(vap_error, e);
-    if (!st->disc_ok || cfg->client_id == NULL)
+    if (!st->disc_ok || cfg->client_id == NULL || BACKEND(cfg))
         return;
     if (probe_authorize(inst, st->ep.authorization, cfg->client_id, cfg->redirect_uri,
                         cfg->scope, deadline, cancel, &st->authz_verdict, st->authz_detail,
@@ -120,10 +124,16 @@ void check_scopes(struct vap_instance *inst, const struct check_state *st,
                   struct check_list *l)
 {
     const struct config *cfg = &inst->cfg;
-    char missing[512], advice[256];
+    char missing[512], advice[256], compared[SCOPE_MAX_LEN + 1];
     size_t n = 0;
+    /* A backend's system/ scopes are listed only while OpenEMR's switch is
+     * on; the token request (system_scopes) is what tells. */
+    if (BACKEND(cfg))
+        scope_without_prefix(cfg->scope, "system/", compared, sizeof compared);
+    else
+        snprintf(compared, sizeof compared, "%s", cfg->scope);
     if (st->have_extra && st->extra.scopes != NULL)
-        n = adm_scopes_missing(cfg->scope, strlen(cfg->scope), st->extra.scopes, missing,
+        n = adm_scopes_missing(compared, strlen(compared), st->extra.scopes, missing,
                                sizeof missing);
     if (n > 0) {
         char first[96];
@@ -143,7 +153,7 @@ void check_scopes(struct vap_instance *inst, const struct check_state *st,
                   advice[0] ? ". " : "", advice);
         return;
     }
-    for (unsigned bit = 1; bit != 0 && bit <= SCOPE_WARN_PATIENT_NO_LAUNCH; bit <<= 1)
+    for (unsigned bit = 1; bit != 0 && bit <= SCOPE_WARN_LAST; bit <<= 1)
         if (cfg->scope_warnings & bit) {
             check_add(l, "scopes", VAP_CHECK_WARN, VAP_OK, "%s", config_scope_warning_text(bit));
             return;
@@ -162,6 +172,12 @@ void check_redirect(struct vap_instance *inst, const struct check_state *st,
 {
     const struct config *cfg = &inst->cfg;
     const char *r = cfg->redirect_uri;
+    if (BACKEND(cfg)) {
+        check_add(l, "redirect_uri", VAP_CHECK_SKIP, VAP_OK,
+                  "not checked: grant=client_credentials has no browser sign-in, so OpenEMR "
+                  "never redirects to it");
+        return;
+    }
     switch (st->authz_verdict) {
     case PROBE_AUTHZ_ACCEPTED:
     case PROBE_AUTHZ_SCOPE:
@@ -214,6 +230,10 @@ void check_client(struct vap_instance *inst, int64_t deadline, vap_cancel *cance
     int verdict = PROBE_CLIENT_UNCLEAR;
     vap_error e;
     VAP_INIT(vap_error, e);
+    if (BACKEND(cfg)) {
+        check_backend(inst, deadline, cancel, st, l);
+        return;
+    }
     if (cfg->client_id == NULL) {
         check_add(l, "client", VAP_CHECK_FAIL, VAP_E_CONFIG,
                   "no client_id in the config: run vap-host register, or copy the Client ID "
@@ -245,7 +265,7 @@ void check_client(struct vap_instance *inst, int64_t deadline, vap_cancel *cance
     sodium_memzero(secret, sizeof secret);
     int known = st->authz_verdict == PROBE_AUTHZ_ACCEPTED || st->authz_verdict == PROBE_AUTHZ_SCOPE;
     if (rc != VAP_OK) {
-        net_failure(l, "client", st->ep.token, rc, &e);
+        check_net_failure(l, "client", st->ep.token, rc, &e);
     } else if (verdict == PROBE_CLIENT_ENABLED) {
         check_add(l, "client", VAP_CHECK_PASS, VAP_OK,
                   "OpenEMR knows client_id=%.64s and the client is enabled (a renewal with a "
@@ -287,7 +307,7 @@ void check_fhir(struct vap_instance *inst, int64_t deadline, vap_cancel *cancel,
                               .cancel = cancel};
     int rc = http_request_do(inst->http, &rq, &rs, &e);
     if (rc != VAP_OK) {
-        net_failure(l, "fhir", url, rc, &e);
+        check_net_failure(l, "fhir", url, rc, &e);
         return;
     }
     if (rs.status == 404)
@@ -314,6 +334,12 @@ void check_grant(struct vap_instance *inst, const struct check_state *st, struct
     vap_error e;
     char when[48], missing[512];
     VAP_INIT(vap_error, e);
+    if (BACKEND(cfg)) {
+        check_add(l, "grant", VAP_CHECK_SKIP, VAP_OK,
+                  "not checked: grant=client_credentials keeps no grant; a token is asked for "
+                  "when needed (the token item above asked for one)");
+        return;
+    }
     if (cfg->client_id == NULL || !st->store_ok) {
         check_add(l, "grant", VAP_CHECK_SKIP, VAP_OK, "not checked: %s",
                   cfg->client_id == NULL ? "no client_id yet" : "the store cannot be opened");
@@ -359,8 +385,8 @@ void check_grant(struct vap_instance *inst, const struct check_state *st, struct
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static void net_failure(struct check_list *l, const char *name, const char *what, int rc,
-                        const vap_error *e)
+void check_net_failure(struct check_list *l, const char *name, const char *what, int rc,
+                       const vap_error *e)
 {
     if (rc == VAP_E_TLS)
         check_add(l, name, VAP_CHECK_FAIL, rc,

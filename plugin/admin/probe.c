@@ -8,10 +8,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "admin/admparse.h"
+#include "core/json.h"
 #include "jose/b64url.h"
 #include "core/errors.h"
 #include "http/http.h"
 #include "instance.h"
+#include "core/log.h"
 #include "oauth/token.h"
 #include "oauth/tokenresp.h"
 
@@ -22,6 +27,7 @@ int probe_client(struct vap_instance *inst, const char *token_url, unsigned auth
                  vap_cancel *cancel, int *verdict, char *detail, size_t detail_cap,
                  vap_error *err)
 {
+    PMETRIC_PAUSED;
     char token[64];
     struct http_form form;
     struct http_response rs;
@@ -74,6 +80,46 @@ out:
     http_form_free(&form);
     http_response_free(&rs);
     return rc;
+}
+
+int probe_jwks_uri(struct vap_instance *inst, const char *url, const char *kid,
+                   int64_t deadline_ms, vap_cancel *cancel, int *found, vap_error *err)
+{
+    PMETRIC_PAUSED;
+    static const char *const accept[] = {"Accept: application/json"};
+    struct http_request rq = {.method = "GET", .url = url, .headers = accept, .n_headers = 1,
+                              .max_response = ADM_BODY_CAP, .deadline_ms = deadline_ms,
+                              .cancel = cancel};
+    struct http_response rs;
+    char why[96];
+    *found = 0;
+    http_response_init(&rs);
+    int rc = http_request_do(inst->http, &rq, &rs, err);
+    if (rc != VAP_OK)
+        return rc;
+    if (rs.status != 200) {
+        int st = rs.status;
+        http_response_free(&rs);
+        return err_set(err, VAP_E_CONFIG, "%.120s answered HTTP %d, not the key set", url, st);
+    }
+    json_t *root = pjson_parse(rs.body, rs.body_len, ADM_BODY_CAP, why, sizeof why);
+    http_response_free(&rs);
+    const json_t *keys = json_is_object(root) ? json_object_get(root, "keys") : NULL;
+    if (!json_is_array(keys)) {
+        json_decref(root);
+        return err_set(err, VAP_E_CONFIG,
+                       "%.120s does not serve a JSON Web Key Set (an object with a keys list)",
+                       url);
+    }
+    size_t i;
+    const json_t *k;
+    json_array_foreach(keys, i, k) {
+        const char *v = json_is_object(k) ? pjson_str(k, "kid") : NULL;
+        if (v != NULL && strcmp(v, kid) == 0)
+            *found = 1;
+    }
+    json_decref(root);
+    return VAP_OK;
 }
 
 /* ---- helpers ---------------------------------------------------------------- */

@@ -6,7 +6,8 @@
  * Nothing is created or spent: the refresh token names no grant, and no one
  * logs in.  What no request can tell without a user (whether OpenEMR accepts
  * the secret: it checks it only when a real code is exchanged, never on
- * refresh) is left to the caller to call unknown. */
+ * refresh) is left to the caller to call unknown.  Also the public key
+ * document a backend client's jwks_uri serves, read as OpenEMR reads it. */
 #ifndef VAP_PROBE_H
 #define VAP_PROBE_H
 
@@ -39,5 +40,12 @@ int probe_client(struct vap_instance *inst, const char *token_url, unsigned auth
                  const char *client_id, const char *secret, int64_t deadline_ms,
                  vap_cancel *cancel, int *verdict, char *detail, size_t detail_cap,
                  vap_error *err);
+
+/* GET the JWKS at url (a jwks_uri, ADM_BODY_CAP) and look for a key whose
+ * kid is kid.  VAP_OK with *found 1 or 0 when the answer is a JSON Web Key
+ * Set; otherwise an error whose message names the URL and what it answered
+ * (the transport's error, an HTTP status, or "not a JWKS"). */
+int probe_jwks_uri(struct vap_instance *inst, const char *url, const char *kid,
+                   int64_t deadline_ms, vap_cancel *cancel, int *found, vap_error *err);
 
 #endif

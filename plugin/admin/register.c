@@ -11,7 +11,10 @@
  * With client_auth=private_key_jwt no secret is kept: a signing key is made
  * first, its public JWKS goes into the registration, and its private half is
  * sealed as client_key under the client_id OpenEMR returns.  The secret
- * OpenEMR issues anyway is used once, for that probe, and wiped. */
+ * OpenEMR issues anyway is used once, for that probe, and wiped.
+ *
+ * grant=client_credentials registers a backend services client instead
+ * (register_backend.c), with the key vap-seal keygen sealed beforehand. */
 #include "admin/register.h"
 
 #include <jansson.h>
@@ -37,11 +40,6 @@
 
 static int build_body(const struct config *cfg, const char *name, const char *jwk, char **body);
 static int make_key(struct ckey_set *set, char *jwk, size_t cap, char kid[CKEY_KID_MAX]);
-static int seal_key(struct vap_instance *inst, const struct ckey_set *set, const char *client_id,
-                    seal_err *se);
-static int post_registration(struct vap_instance *inst, const char *url, const char *body,
-                             int64_t deadline_ms, vap_cancel *cancel, struct http_response *rs,
-                             vap_error *err);
 static int name_ok(const char *name);
 static void result_dtor(void *obj);
 
@@ -74,8 +72,16 @@ int register_client(struct vap_instance *inst, const vap_call *call,
                        "this instance already has client_id=%.80s: to register a new client, "
                        "remove client_id= from the config line first (and delete the old client "
                        "in Administration > System > API Clients)", cfg->client_id);
+    const char *jwks_uri =
+        req != NULL && VAP_HAS(req, jwks_uri) ? req->jwks_uri : NULL;
+    if (jwks_uri != NULL && cfg->grant != CONFIG_GRANT_CLIENT_CREDENTIALS)
+        return err_set(err, VAP_E_INVAL,
+                       "a jwks_uri is registered for backend services only: add "
+                       "grant=client_credentials client_auth=private_key_jwt to the config line");
     if ((rc = secrets_ensure_open(&inst->secrets, cfg, err)) != VAP_OK)
         return rc;
+    if (cfg->grant == CONFIG_GRANT_CLIENT_CREDENTIALS)
+        return register_backend(inst, name, jwks_uri, deadline, cancel, out, err);
     if ((rc = authz_endpoints(inst, deadline, cancel, 0, &ep, err)) != VAP_OK)
         return rc;
     if (ep.registration[0] == '\0')
@@ -89,7 +95,7 @@ int register_client(struct vap_instance *inst, const vap_call *call,
         ckey_set_clear(&keys);
         return err_set(err, rc, "out of memory building the registration request");
     }
-    if ((rc = post_registration(inst, ep.registration, body, deadline, cancel, &rs, err)) !=
+    if ((rc = register_post(inst, ep.registration, body, 0, deadline, cancel, &rs, err)) !=
         VAP_OK)
         goto out;
     secret = sodium_malloc(SECRETS_CLIENT_SECRET_MAX + 1);
@@ -106,7 +112,7 @@ int register_client(struct vap_instance *inst, const vap_call *call,
     seal_binding bind = {cfg->issuer, reg.client_id};
     seal_err se = {0};
     int kept = 0; /* a secret registered before is kept as client_secret.previous */
-    if (pkjwt ? seal_key(inst, &keys, reg.client_id, &se) != 0
+    if (pkjwt ? register_seal_key(inst, &keys, reg.client_id, &se) != 0
               : seal_store_put_keep(inst->secrets.store, cfg->keyring, SECRETS_CLIENT_SECRET_ITEM,
                                     &bind, (const uint8_t *)secret, secret_len, 0, NULL, &kept,
                                     &se) != 0) {
@@ -153,20 +159,9 @@ int register_client(struct vap_instance *inst, const vap_call *call,
                  "check; it is known for certain at the first authorization", 
                  detail[0] ? detail : perr.message);
 
-    vap_register_result *res = obj_new(sizeof *res, result_dtor);
-    if (res == NULL) {
-        rc = err_set(err, VAP_E_NOMEM, "out of memory");
+    if ((rc = register_result(reg.client_id, steps, enabled, pkjwt ? kid : "", out, err)) !=
+        VAP_OK)
         goto out;
-    }
-    res->client_id = obj_strdup(reg.client_id);
-    res->next_steps = obj_strdup(steps);
-    res->enabled = enabled;
-    if (res->client_id == NULL || res->next_steps == NULL) {
-        obj_release(res);
-        rc = err_set(err, VAP_E_NOMEM, "out of memory");
-        goto out;
-    }
-    *out = res;
     rc = VAP_OK;
 out:
     ckey_set_clear(&keys);
@@ -227,8 +222,26 @@ static int make_key(struct ckey_set *set, char *jwk, size_t cap, char kid[CKEY_K
     return ok ? 0 : -1;
 }
 
-static int seal_key(struct vap_instance *inst, const struct ckey_set *set, const char *client_id,
-                    seal_err *se)
+int register_result(const char *client_id, const char *steps, int enabled, const char *key_id,
+                    vap_register_result **out, vap_error *err)
+{
+    vap_register_result *res = obj_new(sizeof *res, result_dtor);
+    if (res == NULL)
+        return err_set(err, VAP_E_NOMEM, "out of memory");
+    res->client_id = obj_strdup(client_id);
+    res->next_steps = obj_strdup(steps);
+    res->key_id = obj_strdup(key_id);
+    res->enabled = enabled;
+    if (res->client_id == NULL || res->next_steps == NULL || res->key_id == NULL) {
+        obj_release(res);
+        return err_set(err, VAP_E_NOMEM, "out of memory");
+    }
+    *out = res;
+    return VAP_OK;
+}
+
+int register_seal_key(struct vap_instance *inst, const struct ckey_set *set,
+                      const char *client_id, seal_err *se)
 {
     seal_binding bind = {inst->cfg.issuer, client_id};
     size_t len = 0, cap = 6 + CKEY_MAX_KEYS * (4 + CKEY_DER_MAX);
@@ -244,9 +257,9 @@ static int seal_key(struct vap_instance *inst, const struct ckey_set *set, const
     return rc;
 }
 
-static int post_registration(struct vap_instance *inst, const char *url, const char *body,
-                             int64_t deadline_ms, vap_cancel *cancel, struct http_response *rs,
-                             vap_error *err)
+int register_post(struct vap_instance *inst, const char *url, const char *body, int inline_jwks,
+                  int64_t deadline_ms, vap_cancel *cancel, struct http_response *rs,
+                  vap_error *err)
 {
     static const char *const accept[] = {"Accept: application/json"};
     struct http_request rq = {
@@ -278,9 +291,30 @@ static int post_registration(struct vap_instance *inst, const char *url, const c
                        "the registration endpoint %s answered HTTP 404: check issuer=, and that "
                        "OpenEMR's FHIR API is enabled (Administration > Config > Connectors)",
                        url);
+    if (inline_jwks && (st >= 500 || (parsed && strcmp(e.error, "invalid_client_metadata") == 0))) {
+        /* Some OpenEMR versions cannot store an inline jwks; a jwks_uri works there. */
+        char what[80];
+        if (parsed)
+            snprintf(what, sizeof what, "%.60s", e.error);
+        else
+            snprintf(what, sizeof what, "HTTP %d", st);
+        return err_set(err, st >= 500 ? VAP_E_UNAVAILABLE : VAP_E_CONFIG,
+                       "OpenEMR refused the public key sent inline (%s): some OpenEMR versions "
+                       "cannot register an inline jwks; publish the output of vap-seal jwks at an "
+                       "https URL OpenEMR can reach, then run vap-host register --backend "
+                       "--jwks-uri URL",
+                       what);
+    }
     if (st >= 500 || st == 429)
         return err_set(err, VAP_E_UNAVAILABLE,
                        "the registration endpoint answered HTTP %d: try again later", st);
+    if (parsed && strcmp(e.error, "invalid_scope") == 0 && scope_has_prefix(inst->cfg.scope, "system/"))
+        return err_set(err, VAP_E_CONFIG,
+                       "OpenEMR does not know the system/ scopes (%.60s): an OpenEMR "
+                       "administrator must switch on \"Enable OpenEMR FHIR System Scopes\" "
+                       "(rest_system_scopes_api, Administration > Config > Connectors); then "
+                       "register again",
+                       e.description[0] ? e.description : e.error);
     if (parsed && strcmp(e.error, "invalid_scope") == 0)
         return err_set(err, VAP_E_CONFIG,
                        "OpenEMR refused the scope (%s): fix scope= in the config (vap-host check "
@@ -313,4 +347,5 @@ static void result_dtor(void *obj)
     vap_register_result *r = obj;
     obj_strfree(r->client_id);
     obj_strfree(r->next_steps);
+    obj_strfree(r->key_id);
 }

@@ -28,14 +28,14 @@ enum opt_id {
     OPT_STORE, OPT_KEYRING, OPT_CA_FILE, OPT_CLIENT_AUTH, OPT_TIMEOUT_MS,
     OPT_PIN_SHA256, OPT_REFRESH_MARGIN_S, OPT_LEEWAY_S, OPT_MAX_RESPONSE,
     OPT_CONNECTIONS, OPT_WARM_CONNECTIONS, OPT_PROXY, OPT_LOG_LEVEL, OPT_RENEW_TIMEOUT_MS,
-    OPT_GRANT, OPT_GRANT_STORE, OPT_COUNT
+    OPT_GRANT, OPT_JWKS_URI, OPT_GRANT_STORE, OPT_COUNT
 };
 
 static const char *const opt_names[OPT_COUNT] = {
     "issuer", "fhir_base", "client_id", "redirect_uri", "scope", "store",
     "keyring", "ca_file", "client_auth", "timeout_ms", "pin_sha256",
     "refresh_margin_s", "leeway_s", "max_response_bytes", "connections", "warm_connections",
-    "proxy", "log_level", "renew_timeout_ms", "grant", "grant_store"};
+    "proxy", "log_level", "renew_timeout_ms", "grant", "jwks_uri", "grant_store"};
 
 static int check_issuer(const char *v, vap_error *err);
 static int check_fhir_base(const char *v, vap_error *err);
@@ -45,11 +45,13 @@ static int check_client_id(const char *v, vap_error *err);
 static int check_pin(const char *v, vap_error *err);
 static int check_proxy(const char *v, vap_error *err);
 static int check_grant_store(const char *v, vap_error *err);
+static int check_jwks_uri(const char *v, vap_error *err);
 static int parse_long(const char *key, const char *v, long min, long max,
                       long *out, vap_error *err);
 static char *derive_api_base(const char *fhir_base);
 static int config_unknown_option(const char *key, vap_error *err);
 static int config_scope_refused(const struct scope_report *rep, vap_error *err);
+static int config_scope_grant(enum config_grant grant, const char *scope, vap_error *err);
 static int config_grant(const char *grant, const char *scope_given, struct config *cfg,
                         const char **scope, vap_error *err);
 
@@ -103,6 +105,8 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
         return rc;
     if (val[OPT_PROXY] && (rc = check_proxy(val[OPT_PROXY], err)) != 0)
         return rc;
+    if (val[OPT_JWKS_URI] && (rc = check_jwks_uri(val[OPT_JWKS_URI], err)) != 0)
+        return rc;
     if (val[OPT_GRANT_STORE] && (rc = check_grant_store(val[OPT_GRANT_STORE], err)) != 0)
         return rc;
 
@@ -118,18 +122,13 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
         return err_set(err, VAP_E_CONFIG,
                        "grant=client_credentials keeps its token in memory and stores no grant: "
                        "remove grant_store=");
-    if (cfg->grant == CONFIG_GRANT_CLIENT_CREDENTIALS) {
+    if ((rc = config_scope_grant(cfg->grant, scope, err)) != VAP_OK)
+        return rc;
+    if (cfg->grant == CONFIG_GRANT_CLIENT_CREDENTIALS)
         /* Backend services never get a refresh token or an id_token. */
         cfg->scope_warnings &= ~(SCOPE_WARN_NO_OFFLINE | SCOPE_WARN_NO_OPENID);
-        if (!scope_has_prefix(scope, "system/"))
-            return err_set(err, VAP_E_CONFIG,
-                           "grant=client_credentials needs system/ scopes (for example "
-                           "scope=api:fhir system/Patient.read system/Appointment.read)");
-        if (scope_has_prefix(scope, "user/") || scope_has_prefix(scope, "patient/"))
-            return err_set(err, VAP_E_CONFIG,
-                           "grant=client_credentials is given system/ scopes only (OpenEMR drops "
-                           "user/ and patient/ ones): replace them with system/ scopes");
-    }
+    else
+        cfg->scope_warnings &= ~SCOPE_WARN_SYSTEM; /* refused above */
 
     cfg->log_level = VAP_LOG_INFO;
     if (val[OPT_LOG_LEVEL]) {
@@ -213,14 +212,15 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
     const char *gs = val[OPT_GRANT_STORE];
     int gs_pg = gs != NULL && strcmp(gs, "file") != 0;
     cfg->grant_store = gs_pg ? strdup(gs) : NULL;
+    cfg->jwks_uri = val[OPT_JWKS_URI] ? strdup(val[OPT_JWKS_URI]) : NULL;
     const char *px = val[OPT_PROXY];
     int px_given = px != NULL && strcmp(px, "env") != 0;
     cfg->proxy = px_given ? strdup(strcmp(px, "none") == 0 ? "" : px) : NULL;
     if (!cfg->issuer || !cfg->fhir_base || !cfg->api_base || !cfg->redirect_uri ||
         !cfg->scope || !cfg->store || !cfg->keyring ||
         (val[OPT_CLIENT_ID] && !cfg->client_id) || (val[OPT_CA_FILE] && !cfg->ca_file) ||
-        (val[OPT_PIN_SHA256] && !cfg->pin_sha256) || (px_given && !cfg->proxy) ||
-        (gs_pg && !cfg->grant_store)) {
+        (val[OPT_PIN_SHA256] && !cfg->pin_sha256) || (val[OPT_JWKS_URI] && !cfg->jwks_uri) ||
+        (px_given && !cfg->proxy) || (gs_pg && !cfg->grant_store)) {
         config_free(cfg);
         return err_set(err, VAP_E_NOMEM, "out of memory reading the options");
     }
@@ -281,6 +281,61 @@ static int config_grant(const char *grant, const char *scope_given, struct confi
     return VAP_OK;
 }
 
+/* The scope's contexts must fit the grant: system/ scopes are issued only
+ * to backend services, and a backend token drops user/ and patient/ ones.
+ * The message names the first misfit and the line to use instead; a line
+ * too long for the message is logged at error level as the line to paste. */
+static int config_scope_grant(enum config_grant grant, const char *scope, vap_error *err)
+{
+    int backend = grant == CONFIG_GRANT_CLIENT_CREDENTIALS;
+    char first[96], fixed[1024];
+    const char *misfit = backend ? (scope_first_with_prefix(scope, "user/", first, sizeof first) == 0 ||
+                                            scope_first_with_prefix(scope, "patient/", first,
+                                                                    sizeof first) == 0
+                                        ? first
+                                        : NULL)
+                                 : (scope_first_with_prefix(scope, "system/", first,
+                                                            sizeof first) == 0
+                                        ? first
+                                        : NULL);
+    if (misfit == NULL) {
+        if (backend && !scope_has_prefix(scope, "system/"))
+            return err_set(err, VAP_E_CONFIG,
+                           "grant=client_credentials needs system/ scopes (for example "
+                           "scope=\"api:fhir system/Patient.read system/Appointment.read\")");
+        return VAP_OK;
+    }
+    int moved = scope_to_context(scope, backend ? "system" : "user", fixed, sizeof fixed);
+    if (moved <= 0)
+        snprintf(fixed, sizeof fixed, "%s", backend ? CONFIG_DEFAULT_SYSTEM_SCOPE
+                                                    : CONFIG_DEFAULT_SCOPE);
+    char msg[sizeof err->message + 1];
+    int w = backend
+                ? snprintf(msg, sizeof msg,
+                           "scope has %s, but grant=client_credentials (backend services) gets "
+                           "system/ scopes only; use: scope=\"%s\"",
+                           misfit, fixed)
+                : snprintf(msg, sizeof msg,
+                           "scope has %s, which OpenEMR grants to backend services only "
+                           "(grant=client_credentials); for a line a staff member authorizes "
+                           "use: scope=\"%s\"",
+                           misfit, fixed);
+    if (w > 0 && (size_t)w < sizeof err->message)
+        return err_set(err, VAP_E_CONFIG, "%s", msg);
+    plog(VAP_LOG_ERROR, "scope to paste: scope=\"%s\"", fixed);
+    if (backend)
+        return err_set(err, VAP_E_CONFIG,
+                       "scope has %.64s, but grant=client_credentials (backend services) gets "
+                       "system/ scopes only: paste the scope= line printed above, or remove "
+                       "grant=client_credentials for a line a staff member authorizes",
+                       misfit);
+    return err_set(err, VAP_E_CONFIG,
+                   "scope has %.64s, which OpenEMR grants to backend services only: paste the "
+                   "user/ scope= line printed above, or, for backend services, add "
+                   "grant=client_credentials client_auth=private_key_jwt",
+                   misfit);
+}
+
 const char *config_scope_warning_text(unsigned bit)
 {
     switch (bit) {
@@ -299,6 +354,10 @@ const char *config_scope_warning_text(unsigned bit)
     case SCOPE_WARN_UNKNOWN:
         return "scope names scopes this OpenEMR version may not know; OpenEMR rejects the "
                "whole authorization on the first unknown scope";
+    case SCOPE_WARN_SYSTEM:
+        return "scope uses system/ scopes, which are practice-wide by nature: the token reads "
+               "every patient's records, and OpenEMR's audit log shows each request as its API "
+               "system user, not a staff member";
     case SCOPE_WARN_PATIENT_NO_LAUNCH:
         return "scope has patient/ scopes without launch/patient: a staff login gets no "
                "patient picker, so there is no patient to bind to; add launch/patient";
@@ -311,7 +370,8 @@ void config_free(struct config *cfg)
 {
     char **fields[] = {&cfg->issuer, &cfg->fhir_base, &cfg->api_base, &cfg->client_id,
                        &cfg->redirect_uri, &cfg->scope, &cfg->store, &cfg->keyring,
-                       &cfg->ca_file, &cfg->pin_sha256, &cfg->proxy, &cfg->grant_store};
+                       &cfg->ca_file, &cfg->pin_sha256, &cfg->proxy, &cfg->jwks_uri,
+                       &cfg->grant_store};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         free(*fields[i]);
         *fields[i] = NULL;
@@ -510,6 +570,21 @@ bad:
 /* proxy=none, env, or a proxy URL (scheme, host, optional port) as libcurl's
  * URL parser reads it.  No secret is ever an option: a user or password is
  * refused, and no message echoes the value (it might hold one). */
+/* Where OpenEMR reads the client's public keys (registered with
+ * vap-host register --backend --jwks-uri): https, no spaces. */
+static int check_jwks_uri(const char *v, vap_error *err)
+{
+    if (strncmp(v, "https://", 8) != 0 || v[8] == '\0' || v[8] == '/')
+        return err_set(err, VAP_E_CONFIG,
+                       "jwks_uri must be the https URL where OpenEMR reads this client's public "
+                       "keys (for example jwks_uri=https://keys.example.org/vap/jwks.json)");
+    for (const char *p = v; *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '#')
+            return err_set(err, VAP_E_CONFIG,
+                           "jwks_uri must be a plain https URL without spaces or a #fragment");
+    return VAP_OK;
+}
+
 static int check_proxy(const char *v, vap_error *err)
 {
     static const char *const schemes[] = {"http", "https", "socks4", "socks4a", "socks5", "socks5h"};
@@ -625,15 +700,27 @@ static int config_unknown_option(const char *key, vap_error *err)
     }
     if (best != NULL)
         return err_set(err, VAP_E_CONFIG, "unknown option '%.64s': did you mean %s?", key, best);
+    /* Every option name beside the key when they fit in vap_error's
+     * message; else as many as fit, and where the others are. */
+    static const char more[] = " ... (vap-plugins.conf(5))";
+    const size_t room = sizeof ((vap_error *)0)->message - 1 - sizeof "'12345678' is not an option: ";
+    size_t total = 0;
+    for (int j = 0; j < OPT_COUNT; j++)
+        total += strlen(opt_names[j]) + (j ? 1 : 0);
+    size_t limit = total <= room ? room : room - (sizeof more - 1);
     char list[320];
     size_t used = 0;
-    for (int j = 0; j < OPT_COUNT && used < sizeof list; j++) {
-        int w = snprintf(list + used, sizeof list - used, "%s%s", j ? " " : "", opt_names[j]);
-        if (w < 0)
+    int j = 0;
+    for (; j < OPT_COUNT; j++) {
+        size_t l = strlen(opt_names[j]) + (j ? 1 : 0);
+        if (used + l > limit)
             break;
-        used += (size_t)w;
+        snprintf(list + used, sizeof list - used, "%s%s", j ? " " : "", opt_names[j]);
+        used += l;
     }
-    return err_set(err, VAP_E_CONFIG, "'%.8s' is unknown; use: %s", key, list);
+    if (j < OPT_COUNT)
+        snprintf(list + used, sizeof list - used, "%s", more);
+    return err_set(err, VAP_E_CONFIG, "'%.8s' is not an option: %s", key, list);
 }
 
 /* One message, not two: the line to paste is in it when it fits in

@@ -25,7 +25,8 @@ enum client_auth {
 /* grant=client_credentials: what a system/ token may read (US Core). */
 #define CONFIG_DEFAULT_SYSTEM_SCOPE                                                \
     "api:fhir system/Patient.read system/Appointment.read system/Encounter.read "  \
-    "system/MedicationRequest.read system/AllergyIntolerance.read"
+    "system/MedicationRequest.read system/AllergyIntolerance.read "                \
+    "system/Condition.read system/Observation.read"
 #define CONFIG_DEFAULT_TIMEOUT_MS 10000L
 #define CONFIG_DEFAULT_REFRESH_MARGIN_S 300L
 #define CONFIG_DEFAULT_LEEWAY_S 120L
@@ -46,6 +47,8 @@ struct config {
     char *keyring;      /* keyring file                                     */
     char *ca_file;      /* NULL: the system bundle file                     */
     char *pin_sha256;   /* NULL, or curl's "sha256//...;sha256//..."        */
+    char *jwks_uri;     /* NULL, or where OpenEMR reads the client's public
+                           keys (check compares it with the sealed key)     */
     char *proxy;        /* NULL: from the environment (proxy=env); "": none;
                            else the proxy URL                               */
     char *grant_store;  /* NULL: the sealed file in store; else a PostgreSQL

@@ -20,6 +20,9 @@ static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static unsigned g_live[VAP_LOG_DEBUG + 1];
 static int g_level = -1;
 static __thread int t_level = -1;
+/* Set while the thread probes the server for check/register: those
+ * requests are questions, not the product's traffic, and are not counted. */
+static __thread int t_metrics_off;
 
 void plog_init(const vap_host_api *host)
 {
@@ -105,9 +108,18 @@ void pmetric(const char *name, double value)
         g_host->metric(g_host->ctx, name, value);
 }
 
+int pmetric_pause(void)
+{
+    int prev = t_metrics_off;
+    t_metrics_off = 1;
+    return prev;
+}
+
+void pmetric_resume(int *prev) { t_metrics_off = *prev; }
+
 int64_t pmetric_start(void)
 {
-    if (g_host == NULL || !VAP_HAS(g_host, metric) || g_host->metric == NULL)
+    if (t_metrics_off || g_host == NULL || !VAP_HAS(g_host, metric) || g_host->metric == NULL)
         return 0;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

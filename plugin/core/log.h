@@ -37,6 +37,12 @@ void pmetric(const char *name, double value);
 /* A monotonic start time for pmetric_ms; 0 when the host takes no metrics
  * (then pmetric_ms does nothing: no clock is read on the hot path). */
 int64_t pmetric_start(void);
+/* For the length of the enclosing block the thread's requests are not
+ * counted (pmetric_start gives 0): check's and register's probes. */
+int pmetric_pause(void);
+void pmetric_resume(int *prev);
+#define PMETRIC_PAUSED \
+    int pmetric_prev_ __attribute__((cleanup(pmetric_resume), unused)) = pmetric_pause()
 /* The milliseconds since start as metric name (start 0: nothing). */
 void pmetric_ms(const char *name, int64_t start);
 /* One fetch: its status-class counter (status 0: no answer) and duration. */

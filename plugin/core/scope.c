@@ -127,13 +127,14 @@ enum kind { K_PLAIN, K_FHIR, K_STDAPI, K_UNKNOWN, K_WILDCARD, K_BARE, K_PATIENT_
 struct classified {
     enum kind kind;
     int ctx_patient; /* patient/ context */
+    int ctx_system;  /* system/ context (backend services) */
     const char *res; size_t res_len;
     const char *perm; size_t perm_len;
 };
 
 static struct classified classify(const char *p, size_t n)
 {
-    struct classified c = {K_UNKNOWN, 0, NULL, 0, NULL, 0};
+    struct classified c = {K_UNKNOWN, 0, 0, NULL, 0, NULL, 0};
     if (in_list(plain_scopes, N(plain_scopes), p, n)) {
         c.kind = K_PLAIN;
         return c;
@@ -158,6 +159,7 @@ static struct classified classify(const char *p, size_t n)
     if (!ctx_patient && !ctx_user && !ctx_system)
         return c;
     c.ctx_patient = ctx_patient;
+    c.ctx_system = ctx_system;
     const char *r = slash + 1;
     size_t rest = n - ctx_len - 1;
     const char *d = memchr(r, '.', rest);
@@ -171,6 +173,12 @@ static struct classified classify(const char *p, size_t n)
     size_t perm_only = q ? (size_t)(q - c.perm) : c.perm_len;
 
     if (c.res_len == 1 && r[0] == '*') {
+        /* A bulk-export permission ("$export") on every resource is a real
+         * system scope, not a wildcard. */
+        if (ctx_system && c.perm_len > 0 && c.perm[0] == '$') {
+            c.kind = K_FHIR;
+            return c;
+        }
         int write = perm_only == 5 && memcmp(c.perm, "write", 5) == 0;
         c.kind = (write && ctx_patient) ? K_PATIENT_WRITE : K_WILDCARD;
         if (write && !ctx_patient)
@@ -263,6 +271,77 @@ int scope_granted_merge(const char *returned, const char *previous, char *out, s
     return 0;
 }
 
+int scope_to_context(const char *scope, const char *to, char *out, size_t cap)
+{
+    int to_system = strcmp(to, "system") == 0, moved = 0;
+    if (cap == 0)
+        return -1;
+    out[0] = '\0';
+    for (size_t i = 0, len = strlen(scope); i < len;) {
+        while (i < len && scope[i] == ' ')
+            i++;
+        size_t s = i;
+        while (i < len && scope[i] != ' ')
+            i++;
+        if (i == s)
+            continue;
+        const char *p = scope + s;
+        size_t n = i - s;
+        struct classified c = classify(p, n);
+        int resource = c.kind == K_FHIR || c.kind == K_STDAPI;
+        if (!resource) {
+            int keep = !to_system || (n > 4 && memcmp(p, "api:", 4) == 0);
+            if (keep && out_add(out, cap, p, n) != 0)
+                return -1;
+            continue;
+        }
+        if (to_system && c.kind == K_STDAPI)
+            continue; /* no system/ form exists */
+        char moved_scope[160];
+        int w = snprintf(moved_scope, sizeof moved_scope, "%s/%.*s", to,
+                         (int)(n - (size_t)(c.res - p)), c.res);
+        if (w < 0 || (size_t)w >= sizeof moved_scope ||
+            out_add(out, cap, moved_scope, (size_t)w) != 0)
+            return -1;
+        moved++;
+    }
+    return moved;
+}
+
+void scope_without_prefix(const char *scope, const char *prefix, char *out, size_t cap)
+{
+    size_t pl = strlen(prefix);
+    if (cap == 0)
+        return;
+    out[0] = '\0';
+    for (const char *p = scope; p != NULL && *p;) {
+        while (*p == ' ')
+            p++;
+        size_t n = strcspn(p, " ");
+        if (n > 0 && !(n >= pl && strncmp(p, prefix, pl) == 0) && out_add(out, cap, p, n) != 0)
+            return;
+        p += n;
+    }
+}
+
+int scope_first_with_prefix(const char *scope, const char *prefix, char *out, size_t cap)
+{
+    size_t pl = strlen(prefix);
+    for (const char *p = scope; p != NULL && *p;) {
+        while (*p == ' ')
+            p++;
+        size_t n = strcspn(p, " ");
+        if (n > pl && strncmp(p, prefix, pl) == 0) {
+            snprintf(out, cap, "%.*s", (int)n, p);
+            return 0;
+        }
+        p += n;
+    }
+    if (cap > 0)
+        out[0] = '\0';
+    return -1;
+}
+
 static int scope_build(const struct tok *toks, size_t nt, int to_user, struct scope_report *rep);
 
 int scope_check(const char *scope, size_t len, struct scope_report *rep)
@@ -334,7 +413,7 @@ static int scope_build(const struct tok *toks, size_t nt, int to_user, struct sc
     /* Which context do the admin's good resource scopes use?  A bare
      * "Patient.read" is given the same one (patient/ when there are none). */
     int n_patient = 0, n_user = 0;
-    int has_fhir = 0, has_std = 0, has_patient_ctx = 0;
+    int has_fhir = 0, has_std = 0, has_patient_ctx = 0, has_system_ctx = 0;
     for (size_t t = 0; t < nt; t++) {
         struct classified c = classify(toks[t].p, toks[t].n);
         if (c.kind == K_FHIR || c.kind == K_STDAPI || c.kind == K_WILDCARD) {
@@ -373,11 +452,13 @@ static int scope_build(const struct tok *toks, size_t nt, int to_user, struct sc
         case K_FHIR:
             has_fhir = 1;
             has_patient_ctx |= c.ctx_patient;
+            has_system_ctx |= c.ctx_system;
             full |= out_add(out, cap, p, n);
             break;
         case K_STDAPI:
             has_std = 1;
             has_patient_ctx |= c.ctx_patient;
+            has_system_ctx |= c.ctx_system;
             full |= out_add(out, cap, p, n);
             break;
         case K_UNKNOWN:
@@ -388,13 +469,14 @@ static int scope_build(const struct tok *toks, size_t nt, int to_user, struct sc
         case K_WILDCARD: {
             refused = 1;
             bad_add(rep, bad, sizeof bad, p, n);
-            const char *ctx = c.ctx_patient ? "patient" : "user";
+            const char *ctx = c.ctx_patient ? "patient" : c.ctx_system ? "system" : "user";
             const char *const *set = c.ctx_patient ? patient_set : user_set;
             size_t count = c.ctx_patient ? N(patient_set) : N(user_set);
             for (size_t k = 0; k < count; k++)
                 full |= out_addf(out, cap, ctx, set[k], "read");
             has_fhir = 1;
             has_patient_ctx |= c.ctx_patient;
+            has_system_ctx |= c.ctx_system;
             break;
         }
         case K_PATIENT_WRITE:
@@ -467,6 +549,8 @@ static int scope_build(const struct tok *toks, size_t nt, int to_user, struct sc
         rep->warnings |= SCOPE_WARN_NO_OPENID;
     if (has_patient_ctx)
         rep->warnings |= SCOPE_WARN_PATIENT_BOUND;
+    if (has_system_ctx)
+        rep->warnings |= SCOPE_WARN_SYSTEM;
     if (has_patient_ctx && !scope_has(out, olen, "launch/patient"))
         rep->warnings |= SCOPE_WARN_PATIENT_NO_LAUNCH;
     if (has_std && !scope_has(out, olen, "api:oemr"))

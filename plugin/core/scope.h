@@ -16,6 +16,8 @@
 #define SCOPE_WARN_API_NEEDS_OEMR (1u << 3)   /* standard API scope without api:oemr */
 #define SCOPE_WARN_UNKNOWN (1u << 4)          /* not in OpenEMR's scope list       */
 #define SCOPE_WARN_PATIENT_NO_LAUNCH (1u << 5) /* patient/ without launch/patient  */
+#define SCOPE_WARN_SYSTEM (1u << 6)           /* system/ scopes: every patient     */
+#define SCOPE_WARN_LAST SCOPE_WARN_SYSTEM
 
 struct scope_report {
     int refused;          /* 1: OpenEMR would reject this scope string */
@@ -47,6 +49,23 @@ int scope_has_prefix(const char *scope, const char *prefix);
 /* 1 if the list (len bytes) names a standard-API scope (user/patient.read,
  * user/soap_note.write, ...): OpenEMR refuses those without api:oemr. */
 int scope_has_std_api(const char *scope, size_t len);
+
+/* The scope string with every resource scope moved to context to ("user"
+ * or "system"), the other scopes kept as OpenEMR takes them with that
+ * grant: to "system" keeps api:* and the FHIR resource scopes (standard-API
+ * ones such as soap_note have no system/ form; openid, offline_access and
+ * launch scopes mean nothing without a user), to "user" keeps everything.
+ * Pure.  Returns how many resource scopes were moved, or -1 when out (cap
+ * bytes) is too small. */
+int scope_to_context(const char *scope, const char *to, char *out, size_t cap);
+
+/* The first resource scope of scope with the context prefix ("user/"),
+ * into out (cap bytes); 0 when found, -1 when there is none. */
+int scope_first_with_prefix(const char *scope, const char *prefix, char *out, size_t cap);
+
+/* scope without the scopes that start with prefix, into out (cap bytes;
+ * cut at a scope boundary). Pure. */
+void scope_without_prefix(const char *scope, const char *prefix, char *out, size_t cap);
 
 /* The granted scopes after a token response: the response's scopes
  * (returned; NULL = the server did not say, keep previous as it is) without

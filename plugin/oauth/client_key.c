@@ -23,13 +23,11 @@ int client_key_present(struct secrets *s, const struct config *cfg)
     return ok;
 }
 
-int client_key_load(struct secrets *s, const struct config *cfg, struct client_signer *out,
-                    vap_error *err)
+int client_key_set_read(struct secrets *s, const struct config *cfg, const char *client_id,
+                        struct ckey_set *out, vap_error *err)
 {
-    seal_binding bind = {cfg->issuer, cfg->client_id};
+    seal_binding bind = {cfg->issuer, client_id};
     seal_err se = {0};
-    struct ckey_set set = {0};
-    char jwk[CKEY_JWK_MAX];
     int rc = secrets_ensure_open(s, cfg, err);
     memset(out, 0, sizeof *out);
     if (rc != VAP_OK)
@@ -47,7 +45,7 @@ int client_key_load(struct secrets *s, const struct config *cfg, struct client_s
         }
     }
     int pr = r == SEAL_OK
-                 ? ckey_set_parse(seal_secret_data(s->plain), seal_secret_size(s->plain), &set)
+                 ? ckey_set_parse(seal_secret_data(s->plain), seal_secret_size(s->plain), out)
                  : CKEY_E_FORMAT;
     seal_secret_clear(s->plain);
     pthread_mutex_unlock(&s->mu);
@@ -57,15 +55,34 @@ int client_key_load(struct secrets *s, const struct config *cfg, struct client_s
             "client_auth=private_key_jwt, but no signing key is sealed in %s: run vap-seal "
             "keygen -c CONFIG and register the output of vap-seal jwks with OpenEMR",
             cfg->store);
+    if (r == SEAL_E_BINDING)
+        return err_set(err, VAP_E_SEAL,
+                       "the signing key sealed in %.100s belongs to another client than "
+                       "client_id=%.64s (or to none yet, made before registration): on a line "
+                       "without client_id, vap-host register --backend ties it to the client it "
+                       "registers",
+                       cfg->store, client_id ? client_id : "(none)");
     if (r != SEAL_OK)
         return secrets_map_error(&se, err);
-    const struct ckey_entry *cur = pr == CKEY_OK ? ckey_set_find(&set, CKEY_CURRENT) : NULL;
-    if (cur == NULL) {
-        ckey_set_clear(&set);
+    if (pr != CKEY_OK || ckey_set_find(out, CKEY_CURRENT) == NULL) {
+        ckey_set_clear(out);
         return err_set(err, VAP_E_SEAL,
                        "%s/%s holds no usable signing key: run vap-seal keygen again", cfg->store,
                        CKEY_ITEM);
     }
+    return VAP_OK;
+}
+
+int client_key_load(struct secrets *s, const struct config *cfg, struct client_signer *out,
+                    vap_error *err)
+{
+    struct ckey_set set;
+    char jwk[CKEY_JWK_MAX];
+    memset(out, 0, sizeof *out);
+    int rc = client_key_set_read(s, cfg, cfg->client_id, &set, err);
+    if (rc != VAP_OK)
+        return rc;
+    const struct ckey_entry *cur = ckey_set_find(&set, CKEY_CURRENT);
     out->alg = cur->alg == CKEY_RS384 ? JOSE_RS384 : JOSE_ES384;
     if (ckey_import(cur->der, cur->der_len, &out->key) != CKEY_OK ||
         ckey_public_jwk(out->key, cur->alg, jwk, sizeof jwk, out->kid) != CKEY_OK) {

@@ -7,6 +7,7 @@
 #include <gnutls/abstract.h>
 #include <vap/plugin.h>
 
+#include "clientkey.h"
 #include "core/config.h"
 #include "oauth/secrets.h"
 
@@ -18,6 +19,13 @@ struct client_signer {
 
 /* 1 when a key set is sealed as client_key (a cheap header read), else 0. */
 int client_key_present(struct secrets *s, const struct config *cfg);
+
+/* Unseals the key set bound to the issuer and client_id (NULL: to any
+ * client, as before registration) into out (ckey_set_clear frees).
+ * VAP_E_CONFIG naming vap-seal keygen when none is sealed; VAP_E_SEAL when
+ * it does not open or holds no current key. */
+int client_key_set_read(struct secrets *s, const struct config *cfg, const char *client_id,
+                        struct ckey_set *out, vap_error *err);
 
 /* Unseals the key set and imports its current key into out.  VAP_E_CONFIG
  * naming vap-seal keygen when none is sealed; VAP_E_SEAL when it does not

@@ -95,6 +95,36 @@ static const struct opt_case opt_cases[] = {
      {{"grant", "client_credentials"}, {"client_auth", "private_key_jwt"},
       {"scope", "api:fhir system/Patient.read user/Patient.read"}},
      VAP_E_CONFIG, "system/ scopes only"},
+    {"client_credentials_with_user_scopes_names_the_system_line",
+     {{"grant", "client_credentials"}, {"client_auth", "private_key_jwt"},
+      {"scope", "api:fhir user/Patient.read user/Encounter.read user/soap_note.write"}},
+     VAP_E_CONFIG,
+     "scope has user/Patient.read, but grant=client_credentials (backend services) gets system/ "
+     "scopes only; use: scope=\"api:fhir system/Patient.read system/Encounter.read\""},
+    {"client_credentials_with_patient_scopes_names_the_system_line",
+     {{"grant", "client_credentials"}, {"client_auth", "private_key_jwt"},
+      {"scope", "api:fhir launch/patient patient/Patient.read"}},
+     VAP_E_CONFIG,
+     "scope has patient/Patient.read, but grant=client_credentials (backend services) gets "
+     "system/ scopes only; use: scope=\"api:fhir system/Patient.read\""},
+    {"client_credentials_with_system_scopes_is_accepted",
+     {{"grant", "client_credentials"}, {"client_auth", "private_key_jwt"},
+      {"scope", "api:fhir system/Patient.read system/Observation.read"}},
+     VAP_OK, NULL},
+    {"authorization_code_with_system_scopes_names_the_user_line",
+     {{"scope", "openid offline_access api:fhir system/Patient.read system/Encounter.read"}},
+     VAP_E_CONFIG,
+     "scope has system/Patient.read, which OpenEMR grants to backend services only "
+     "(grant=client_credentials); for a line a staff member authorizes use: scope=\"openid "
+     "offline_access api:fhir user/Patient.read user/Encounter.read\""},
+    {"authorization_code_with_a_long_system_line_points_to_the_logged_line",
+     {{"scope", "openid fhirUser offline_access api:fhir api:oemr system/Patient.read "
+                "system/Appointment.read system/Encounter.read system/MedicationRequest.read "
+                "system/AllergyIntolerance.read system/Condition.read system/Observation.read"}},
+     VAP_E_CONFIG,
+     "scope has system/Patient.read, which OpenEMR grants to backend services only: paste the "
+     "user/ scope= line printed above, or, for backend services, add grant=client_credentials "
+     "client_auth=private_key_jwt"},
     {"client_credentials_without_system_scopes_is_refused",
      {{"grant", "client_credentials"}, {"client_auth", "private_key_jwt"},
       {"scope", "api:fhir"}},
@@ -250,6 +280,11 @@ static const struct scope_case scope_cases[] = {
      "openid offline_access api:fhir user/Patient.rs user/Condition.rs?category=x|y", 0, 0},
     {"v2_scopes_out_of_order_are_unknown", "openid offline_access api:fhir user/Patient.sr", 0,
      SCOPE_WARN_UNKNOWN},
+    {"system_scopes_warn_practice_wide", "api:fhir system/Patient.read system/Encounter.read", 0,
+     SCOPE_WARN_NO_OFFLINE | SCOPE_WARN_NO_OPENID | SCOPE_WARN_SYSTEM},
+    {"system_bulk_export_is_not_a_wildcard", "api:fhir system/Patient.read system/*.$export", 0,
+     SCOPE_WARN_NO_OFFLINE | SCOPE_WARN_NO_OPENID | SCOPE_WARN_SYSTEM},
+    {"system_wildcard_refused", "api:fhir system/*.read", -1, 0},
     {"empty_scope_refused", "", -1, 0},
     {"control_character_refused", "openid\tapi:fhir", -1, 0},
     {"bare_resource_refused", "openid offline_access api:fhir Patient.read", -1, 0},
@@ -260,8 +295,8 @@ static const char *const suggest_cases[] = {
     "openid fhirUser patient/*.read Patient.read FH*.write Encounter.read", /* bare write */
     "*.$",                                                                 /* bare wildcard */
     "openid *.read *.write",
-    "openid fhirUser patient/*.read patient/*.write Patient.read Encounter.read "
-    "DiagnosticReport.read Medication.read",
+    ("openid fhirUser patient/*.read patient/*.write Patient.read Encounter.read "
+     "DiagnosticReport.read Medication.read"),
 };
 
 static void run_suggest_case(const char *scope)

@@ -179,6 +179,25 @@ static int check_unregistered_redirect_uri_fails(void)
     return ok ? 0 : 1;
 }
 
+/* OpenEMR compares the redirect URI byte for byte: a trailing slash or
+ * another port is another URI, and check must not pass it. */
+static int check_redirect_uri_with_a_trailing_slash_or_another_port_fails(void)
+{
+    static const char *const near[] = {FLOW_REDIRECT "/", "http://localhost:8001/oauth/callback",
+                                       "http://127.0.0.1:8000/oauth/callback"};
+    int ok = 1;
+    for (size_t i = 0; i < sizeof near / sizeof near[0]; i++) {
+        vap_check_report *rep;
+        CHECK_WITH(rep, "redirect_uri", near[i], NULL);
+        if (!item_is(rep, "redirect_uri", VAP_CHECK_FAIL, VAP_E_CONFIG, "API Clients")) {
+            printf("  %s was not refused\n", near[i]);
+            ok = 0;
+        }
+        k.api->release(rep);
+    }
+    return ok ? 0 : 1;
+}
+
 static int check_open_store_fails_store(void)
 {
     const char *store = new_store("s-open", NULL, NULL);
@@ -370,6 +389,7 @@ static const struct admin_case cases[] = {
     ADMIN_CASE(check_scope_the_server_lacks_fails_scopes),
     ADMIN_CASE(check_patient_scopes_warn),
     ADMIN_CASE(check_unregistered_redirect_uri_fails),
+    ADMIN_CASE(check_redirect_uri_with_a_trailing_slash_or_another_port_fails),
     ADMIN_CASE(check_open_store_fails_store),
     ADMIN_CASE(check_missing_keyring_fails_store),
     ADMIN_CASE(check_empty_store_names_secret_and_grant),

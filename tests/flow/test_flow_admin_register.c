@@ -10,8 +10,44 @@
 #include <sys/stat.h>
 
 #include "admin_kit.h"
+#include "vapseal.h"
 
 /* ---- register ---------------------------------------------------------------- */
+
+/* A store that already holds a client's secret: registering again seals the
+ * new one and keeps the old as client_secret.previous (vap-seal restore
+ * brings it back), since no one has seen either. */
+static int register_keeps_the_secret_it_replaces(void)
+{
+    static const char old_secret[] = "the-secret-registered-before-4c1d";
+    vap_instance *in = NULL;
+    vap_register_result *res = NULL;
+    vap_error err;
+    const char *store = new_store("s-reg-again", "client-registered-before", old_secret);
+    EXPECT(store && flowkit_instance(&k, &in, &err, "client_id", NULL, "store", store, NULL) ==
+                        VAP_OK, "setup: %s", err.message);
+    int rc = do_register(in, &res, &err);
+    k.api->instance_free(in);
+    EXPECT(rc == VAP_OK, "register: %s", err.message);
+    k.api->release(res);
+    seal_err se = {0};
+    seal_store *st = NULL;
+    seal_keyring *ring = NULL;
+    seal_secret *sec = NULL;
+    seal_binding old_bind = {k.issuer, "client-registered-before"};
+    int read = seal_store_open(store, &st, &se) == 0 &&
+               seal_keyring_load(k.keyring, (uid_t)-1, &ring, &se) == 0 &&
+               seal_secret_new(&sec, &se) == 0 &&
+               seal_store_read(st, ring, "client_secret.previous", &old_bind, sec, &se) == 0;
+    int same = read && seal_secret_size(sec) == strlen(old_secret) &&
+               memcmp(seal_secret_data(sec), old_secret, strlen(old_secret)) == 0;
+    seal_secret_free(sec);
+    seal_keyring_free(ring);
+    seal_store_close(st);
+    EXPECT(read, "client_secret.previous: %s", se.message);
+    EXPECT(same, "client_secret.previous holds another value");
+    return 0;
+}
 
 static int register_user_scopes_disabled_then_enabled(void)
 {
@@ -179,6 +215,7 @@ static int register_scope_the_server_refuses_is_config(void)
 static const struct admin_case cases[] = {
     ADMIN_CASE(register_user_scopes_disabled_then_enabled),
     ADMIN_CASE(register_user_scopes_enabled_by_server_says_enabled),
+    ADMIN_CASE(register_keeps_the_secret_it_replaces),
     ADMIN_CASE(register_patient_scopes_enabled_at_once),
     ADMIN_CASE(register_manual_approval_says_disabled),
     ADMIN_CASE(register_refused_when_client_id_configured),

@@ -14,6 +14,15 @@
 #       printed, and the secret is in the store, not in the output
 #   admin_path_end_to_end   register, check exit 4 (disabled), enable, check
 #       exit 3 (no grant), authorize --no-listen, check exit 0 and --json ok
+#   register_backend_after_keygen   a grant=client_credentials line: register
+#       --backend before vap-seal keygen exits 2 naming keygen; keygen on the
+#       line without client_id; register --backend --write-config registers
+#       the key inline, prints the enable steps and the system scopes switch
+#   register_backend_by_jwks_uri   an inline jwks refused (as some OpenEMR
+#       versions do) names --jwks-uri; with the vap-seal jwks output hosted,
+#       --jwks-uri registers and writes jwks_uri= into the line
+#   register_backend_on_a_code_flow_line_exits_2   --backend on a line
+#       without grant=client_credentials names the options to add
 set -u
 case_name=$1
 vap_host=$2
@@ -54,6 +63,14 @@ chmod 0600 "$tmp/plugins.conf"
 cp "$tmp/plugins.conf" "$tmp/orig.conf"
 
 host() { "$vap_host" -c "$tmp/plugins.conf" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; last=$(tail -n 1 "$tmp/err"); }
+sim_post() { curl -sS --cacert "$ca" -X POST --data "$2" "$base/_sim/$1"; }
+# The practice line as a backend services client (no scope=: the system/ reads).
+backend_line() {
+    printf 'emr %s grant=client_credentials client_auth=private_key_jwt \\\n    issuer=%s fhir_base=%s \\\n    ca_file=%s store=%s keyring=%s\n' \
+        "$tmp/vap_openemr.so" "$issuer" "$base/apis/default/fhir" "$ca" "$tmp/store" \
+        "$tmp/keyring" >"$tmp/plugins.conf"
+    sim_post system-scopes '{"enabled":true}' >/dev/null || fail "sim control"
+}
 enable() { curl -sS --cacert "$ca" -o /dev/null -X POST \
     --data "{\"client_id\":\"$1\",\"enabled\":true}" "$base/_sim/clients/enable"; }
 client_id() { sed -n 's/.*client_id=\([A-Za-z0-9._~-]*\).*/\1/p' "$tmp/plugins.conf"; }
@@ -130,6 +147,81 @@ admin_path_end_to_end)
         fail "json secret item: $(cat "$tmp/out")"
     host fetch 'Patient?_count=1'
     [ "$rc" -eq 0 ] && grep -q '"resourceType":"Bundle"' "$tmp/out" || fail "first fetch: $(cat "$tmp/err")"
+    ;;
+register_backend_after_keygen)
+    backend_line
+    host register --backend
+    [ "$rc" -eq 2 ] || fail "register before keygen: exit $rc, want 2"
+    [ "$last" = "vap-host: no signing key is sealed in $tmp/store yet: run vap-seal keygen -c CONFIG first (register --backend sends OpenEMR the public half of that key)" ] ||
+        fail "last stderr line: $last"
+    "$vap_seal" keygen -c "$tmp/plugins.conf" >"$tmp/keygen" 2>&1 || fail "keygen: $(cat "$tmp/keygen")"
+    kid=$(sed -n 's/.*(kid \([A-Za-z0-9_-]*\)), not yet tied to a client$/\1/p' "$tmp/keygen")
+    [ ${#kid} -eq 43 ] || fail "keygen output: $(cat "$tmp/keygen")"
+    grep -qx 'register it: vap-host register --backend sends its public key to OpenEMR and ties it to the client_id OpenEMR returns' "$tmp/keygen" ||
+        fail "keygen output: $(cat "$tmp/keygen")"
+    host register --backend --name "Backend line" --write-config
+    [ "$rc" -eq 0 ] || fail "register exit $rc: $(cat "$tmp/err")"
+    grep -qx 'Registered "Backend line" with OpenEMR as a backend services client (client_credentials, private_key_jwt).' "$tmp/out" &&
+        grep -qx "Its public key (kid $kid) was registered inline: OpenEMR accepted the inline jwks. No client secret is kept." "$tmp/out" &&
+        grep -q '^The client is DISABLED until an administrator enables it.$' "$tmp/out" &&
+        grep -q 'Administration > System > API Clients; find "Backend line"' "$tmp/out" &&
+        grep -q 'keep "Enable OpenEMR FHIR System Scopes" (rest_system_scopes_api) switched on in Administration > Config > Connectors' "$tmp/out" &&
+        grep -qx 'Next: once it is enabled, run vap-host check: it asks OpenEMR for a real token. No staff member authorizes a backend services client.' "$tmp/out" ||
+        fail "register output: $(cat "$tmp/out")"
+    id=$(client_id)
+    [ ${#id} -eq 43 ] || fail "client_id not written: $(cat "$tmp/plugins.conf")"
+    # The key now belongs to the new client: promote-style commands find it under that id.
+    "$vap_seal" verify --keyring "$tmp/keyring" --store "$tmp/store" --issuer "$issuer" \
+        --client-id "$id" >/dev/null 2>&1 || fail "the key is not bound to $id"
+    "$vap_seal" list --store "$tmp/store" | grep -q '^client_secret' && fail "a client secret was kept"
+    # check asks for a real token: refused while the client is disabled ...
+    host check
+    [ "$rc" -eq 4 ] || fail "check before enabling: exit $rc, want 4: $(cat "$tmp/out")"
+    grep -q '^✗ token .*the client is disabled' "$tmp/out" || fail "token line: $(cat "$tmp/out")"
+    case $last in "vap-host: 1 of 12 checks failed (first: token)"*) ;;
+    *) fail "last stderr line: $last" ;; esac
+    # ... issued once it is enabled; what cannot be known is never a tick
+    enable "$id" || fail "sim control"
+    host check
+    [ "$rc" -eq 0 ] || fail "check after enabling: exit $rc: $(cat "$tmp/out")"
+    grep -q "^✓ token        OpenEMR issued a client_credentials token" "$tmp/out" &&
+        grep -q "^? jwks         unknown: whether OpenEMR holds key $kid is not known here" "$tmp/out" &&
+        grep -q '^- redirect_uri not checked: grant=client_credentials has no browser sign-in' "$tmp/out" &&
+        grep -q '^- grant        not checked: grant=client_credentials keeps no grant' "$tmp/out" &&
+        grep -q '^✓ scopes       warning: scope uses system/ scopes, which are practice-wide by nature' "$tmp/out" ||
+        fail "check output: $(cat "$tmp/out")"
+    grep -qx '12 checks: 7 passed, 1 with warnings, 0 failed, 1 unknown, 3 not run' "$tmp/out" ||
+        fail "summary: $(tail -n 1 "$tmp/out")"
+    ;;
+register_backend_by_jwks_uri)
+    backend_line
+    "$vap_seal" keygen -c "$tmp/plugins.conf" >/dev/null 2>&1 || fail "keygen"
+    sim_post faults '{"route":"/oauth2/default/registration","kind":"register_no_inline_jwks","count":9}' >/dev/null
+    host register --backend
+    [ "$rc" -eq 2 ] || fail "inline refused: exit $rc, want 2"
+    [ "$last" = "vap-host: OpenEMR refused the public key sent inline (invalid_client_metadata): some OpenEMR versions cannot register an inline jwks; publish the output of vap-seal jwks at an https URL OpenEMR can reach, then run vap-host register --backend --jwks-uri URL" ] ||
+        fail "last stderr line: $last"
+    jwks=$("$vap_seal" jwks -c "$tmp/plugins.conf") || fail "vap-seal jwks"
+    url=$(sim_post host "{\"name\":\"practice-keys\",\"body\":$jwks}" | sed -n 's/.*"url":"\([^"]*\)".*/\1/p')
+    [ -n "$url" ] || fail "hosting the JWKS"
+    host register --backend --jwks-uri "$url" --write-config
+    [ "$rc" -eq 0 ] || fail "register --jwks-uri exit $rc: $(cat "$tmp/err")"
+    grep -q "from $url, which serves it now: registering by jwks_uri worked. No client secret is kept.\$" "$tmp/out" ||
+        fail "register output: $(cat "$tmp/out")"
+    grep -q " jwks_uri=$url " "$tmp/plugins.conf" || grep -q " jwks_uri=$url\$" "$tmp/plugins.conf" ||
+        fail "jwks_uri not written: $(cat "$tmp/plugins.conf")"
+    [ "$(client_id | wc -c)" -eq 44 ] || fail "client_id not written"
+    # check reads the jwks_uri written into the line
+    host check
+    grep -q "^✓ jwks         jwks_uri $url lists the sealed key" "$tmp/out" ||
+        fail "check output: $(cat "$tmp/out")"
+    ;;
+register_backend_on_a_code_flow_line_exits_2)
+    host register --backend
+    [ "$rc" -eq 2 ] || fail "exit $rc, want 2"
+    [ "$last" = "vap-host: register --backend registers a backend services client, but instance emr is not one: add grant=client_credentials client_auth=private_key_jwt to its line in $tmp/plugins.conf (with system/ scopes in scope=, or no scope= for the system/ read scopes), run vap-seal keygen -c $tmp/plugins.conf -i emr, then register --backend again" ] ||
+        fail "last stderr line: $last"
+    cmp -s "$tmp/plugins.conf" "$tmp/orig.conf" || fail "the config was changed"
     ;;
 *)
     fail "unknown case"

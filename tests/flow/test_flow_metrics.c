@@ -21,6 +21,17 @@ static int log_has_level(fakehost *fh, const char *prefix)
     return found;
 }
 
+/* Every token-request metric the fake host has seen. */
+static int token_metrics(fakehost *fh)
+{
+    return fakehost_metric_count(fh, VAP_METRIC_TOKEN_OK) +
+           fakehost_metric_count(fh, VAP_METRIC_TOKEN_REAUTH) +
+           fakehost_metric_count(fh, VAP_METRIC_TOKEN_CLIENT) +
+           fakehost_metric_count(fh, VAP_METRIC_TOKEN_UNAVAILABLE) +
+           fakehost_metric_count(fh, VAP_METRIC_TOKEN_OTHER) +
+           fakehost_metric_count(fh, VAP_METRIC_TOKEN_MS);
+}
+
 static int fetch(struct flowkit *k, vap_instance *inst, const char *path)
 {
     vap_fetch_request req;
@@ -62,6 +73,15 @@ int main(int argc, char **argv)
     check(fakehost_metric_count(fh, VAP_METRIC_TOKEN_MS) == 1 &&
               fakehost_metric_sum(fh, VAP_METRIC_TOKEN_MS) > 0.0,
           "code_exchange_duration_recorded");
+
+    /* check asks the token endpoint with a made-up refresh token: a
+     * question, not a re-authorization a monitor should see. */
+    int before = token_metrics(fh);
+    vap_check_report *rep = NULL;
+    int crc = (k.api->check)(inst, NULL, &rep, &err); /* not testcheck.h's check */
+    check(crc == VAP_OK && rep != NULL, "check_runs");
+    k.api->release(rep);
+    check(token_metrics(fh) == before, "check_probes_are_not_counted_as_token_requests");
 
     check(fetch(&k, inst, "Patient") == VAP_OK, "fetch_patient_search");
     check(fetch(&k, inst, "Patient/no-such-patient") == VAP_E_HTTP, "fetch_missing_patient");

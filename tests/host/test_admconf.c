@@ -50,6 +50,14 @@ static void test_insert(void)
     size_t n;
     check(admconf_insert("a /m.so\n", 8, "a", "client_id", "x y", &out, &n, why, sizeof why) ==
               -1 && out == NULL, "value_with_space_refused");
+    check(admconf_insert("a /m.so\n", 8, "a", "jwks_uri", "https://k.example.org/j.json?v=1",
+                         &out, &n, why, sizeof why) == 0 &&
+              strcmp(out, "a /m.so jwks_uri=https://k.example.org/j.json?v=1\n") == 0,
+          "url_value_is_inserted");
+    free(out);
+    out = NULL;
+    check(admconf_insert("a /m.so\n", 8, "a", "jwks_uri", "https://k/#x", &out, &n, why,
+                         sizeof why) == -1 && out == NULL, "value_with_hash_refused");
 }
 
 static void test_write_keeps_mode_and_backup(void)

@@ -43,7 +43,8 @@ static const struct { const char *name; int kind; } kinds[] = {
     {"authorize_login_elsewhere", SIM_F_AUTHZ_LOGIN_ELSEWHERE},
     {"authorize_login_http", SIM_F_AUTHZ_LOGIN_HTTP},
     {"authorize_login_absolute", SIM_F_AUTHZ_LOGIN_ABSOLUTE}, {"total_off", SIM_F_TOTAL_OFF},
-    {"register_enabled", SIM_F_REGISTER_ENABLED}};
+    {"register_enabled", SIM_F_REGISTER_ENABLED},
+    {"register_no_inline_jwks", SIM_F_REGISTER_NO_INLINE_JWKS}};
 
 int sim_control(sim_server *s, const char *action, const char *json, char **out)
 {
@@ -235,7 +236,8 @@ static void faults(sim_req *q, sim_resp *r, json_t *in)
                "authorize_iss_wrong|discovery_iss_supported|discovery_relative_urls|"
                "next_link|next_link_foreign|refresh_invalid_scope|paged_total|"
                "paged_total_stuck|authorize_bare_401|authorize_login_elsewhere|"
-               "authorize_login_http|authorize_login_absolute|total_off|register_enabled, "
+               "authorize_login_http|authorize_login_absolute|total_off|register_enabled|"
+               "register_no_inline_jwks, "
                "\"count\": N, \"status\"?, "
                "\"ms\"?}");
         return;

@@ -241,6 +241,10 @@ enum sim_fault_kind {
     /* /oauth2/default/registration: the client is created enabled whatever
      * its scopes (an OpenEMR that does not hold user/ clients for approval) */
     SIM_F_REGISTER_ENABLED,
+    /* /oauth2/default/registration: an inline jwks object is refused with
+     * invalid_client_metadata, as some OpenEMR versions do (a jwks_uri
+     * registers) */
+    SIM_F_REGISTER_NO_INLINE_JWKS,
     /* /oauth2/default/token: an answer the client must keep although it is
      * odd (sim_token_odd.c): a refreshed id_token for another user, and
      * members of an unexpected type or name */

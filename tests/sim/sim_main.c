@@ -1,6 +1,7 @@
 /* sim_main.c: the openemr-sim command: parses flags, starts the simulator,
  * prints its base URL on one line when ready, runs until SIGTERM/SIGINT. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,9 +10,6 @@
 
 #include "sim.h"
 
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig);
 static int parse_client(char *spec, sim_preclient *pc, int disabled);
 static int parse_ulong(const char *s, unsigned long long max, unsigned long long *out);
 static void usage(FILE *f);
@@ -76,11 +74,14 @@ int main(int argc, char **argv)
         }
         i += takes;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    /* Blocked before the server's threads start (they inherit the mask),
+     * and taken by sigwait: a SIGTERM handled by a server thread would
+     * leave this one in pause() for ever. */
+    sigset_t stop_set;
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGTERM);
+    sigaddset(&stop_set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (sim_start(&cfg, &srv, err, sizeof(err)) != 0) {
         fprintf(stderr, "openemr-sim: %s\n", err);
@@ -89,16 +90,11 @@ int main(int argc, char **argv)
     fprintf(stderr, "openemr-sim: CA certificate in %s\n", sim_ca_path(srv));
     printf("%s\n", sim_base_url(srv));
     fflush(stdout);
-    while (!stop_flag)
-        pause();
+    int sig = 0;
+    while (sigwait(&stop_set, &sig) != 0)
+        ;
     sim_stop(srv);
     return 0;
-}
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
 }
 
 /* ID:SECRET:REDIRECT_URI:SCOPES.  Both the URI and the scopes (api:fhir)

@@ -186,6 +186,15 @@ void sim_h_registration(sim_req *q, sim_resp *r)
         reg_error(r, "invalid_scope", msg);
         goto out;
     }
+    /* Some OpenEMR versions read jwks as a string and refuse the object
+     * RFC 7591 defines; a jwks_uri registers there. */
+    if (json_is_object(json_object_get(in, "jwks")) &&
+        sim_fault_take(s, q->path, SIM_F_REGISTER_NO_INLINE_JWKS, SIM_F_REGISTER_NO_INLINE_JWKS,
+                       NULL, NULL)) {
+        reg_error(r, "invalid_client_metadata",
+                  "Unexpected value for parameter \"jwks\": expecting \"string\", got \"array\"");
+        goto out;
+    }
     const char *app_type = json_string_value(json_object_get(in, "application_type"));
     int confidential = sim_streq(app_type, "private");
     sim_client *c = calloc(1, sizeof(*c));

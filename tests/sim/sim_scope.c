@@ -238,6 +238,11 @@ json_t *sim_scope_server_list(void)
             }
         }
     }
+    /* system/ scopes are listed only while rest_system_scopes_api is on */
+    for (size_t i = 0; fhir_res[i] && __atomic_load_n(&sim_system_scopes, __ATOMIC_RELAXED); i++) {
+        snprintf(tmp, sizeof(tmp), "system/%s.read", fhir_res[i]);
+        json_array_append_new(a, json_string(tmp));
+    }
     for (size_t i = 0; fhir_write[i]; i++) {
         snprintf(tmp, sizeof(tmp), "user/%s.write", fhir_write[i]);
         json_array_append_new(a, json_string(tmp));

@@ -68,11 +68,14 @@ extern "C" {
 #endif
 
 #define VAP_ABI_MAJOR 1
-#define VAP_ABI_MINOR 3 /* 1: register_client and check (VAP_CAP_REGISTER/_CHECK)
+#define VAP_ABI_MINOR 4 /* 1: register_client and check (VAP_CAP_REGISTER/_CHECK)
                            2: VAP_CHECK_UNKNOWN (a caller whose vap_call, or
                               with no vap_call its vap_host_api, says minor
                               < 2 gets VAP_CHECK_WARN in its place)
-                           3: grant_store_init (VAP_CAP_GRANT_STORE_INIT) */
+                           3: backend services registration:
+                              vap_register_request.jwks_uri,
+                              vap_register_result.key_id
+                           4: grant_store_init (VAP_CAP_GRANT_STORE_INIT) */
 
 /* The only symbol a plugin exports.  Its type is vap_plugin_entry_fn. */
 #define VAP_PLUGIN_ENTRY_SYMBOL "vap_plugin_entry_v1"
@@ -139,7 +142,7 @@ enum vap_log_level {
 #define VAP_CAP_CANCEL (UINT64_C(1) << 5) /* cancel_new/_fire/_free */
 #define VAP_CAP_REGISTER (UINT64_C(1) << 6) /* register_client; since minor 1 */
 #define VAP_CAP_CHECK (UINT64_C(1) << 7)    /* check; since minor 1 */
-#define VAP_CAP_GRANT_STORE_INIT (UINT64_C(1) << 8) /* grant_store_init; since minor 3 */
+#define VAP_CAP_GRANT_STORE_INIT (UINT64_C(1) << 8) /* grant_store_init; since minor 4 */
 
 /* ---- frozen pair types (arrays; never extended) ----------------------------- */
 
@@ -204,8 +207,9 @@ typedef struct vap_call {
  */
 
 /* Metric names (append-only; a host may match on them).
- * Token endpoint requests (code exchange, refresh, check's probe), one
- * counter per request by outcome, and each request's duration: */
+ * Token endpoint requests (code exchange, refresh, client credentials; not
+ * the probes of check and register), one counter per request by outcome,
+ * and each request's duration: */
 #define VAP_METRIC_TOKEN_OK "token.requests.ok"                   /* 2xx              */
 #define VAP_METRIC_TOKEN_REAUTH "token.requests.reauth_required"  /* grant/code dead  */
 #define VAP_METRIC_TOKEN_CLIENT "token.requests.client_rejected"  /* invalid_client   */
@@ -327,11 +331,22 @@ typedef struct vap_fetch_response {
  * The instance must have no client_id yet (VAP_E_CONFIG otherwise).  The
  * instance itself is not changed: the host writes client_id into its config
  * (or shows it to the admin) and creates a new instance.
+ *
+ * An instance with grant=client_credentials registers a backend services
+ * client instead: grant_types ["client_credentials"], private_key_jwt, the
+ * configured system/ scopes, and the public half of the signing key already
+ * sealed by vap-seal keygen (VAP_E_CONFIG naming keygen when there is
+ * none), inline or, with jwks_uri, by reference.  The key is then bound to
+ * the new client_id; the secret OpenEMR issues anyway is wiped unused.
  */
 typedef struct vap_register_request { /* optional input; NULL = defaults */
     uint32_t struct_size;
     uint32_t abi_minor;
     const char *client_name; /* NULL: "Voice AI Platform"                    */
+    /* Since minor 3: */
+    const char *jwks_uri;    /* backend only: register this https URL, which
+                                must already serve the sealed key's JWKS,
+                                instead of the JWKS inline; NULL: inline    */
 } vap_register_request;
 
 typedef struct vap_register_result {
@@ -342,6 +357,10 @@ typedef struct vap_register_result {
                                  must enable it); -1 the server did not say  */
     const char *next_steps;   /* what the admin does next: the exact steps to
                                  enable a disabled client, else ""           */
+    /* Since minor 3: */
+    const char *key_id;       /* the kid of the registered signing key (its
+                                 public half is not a secret), or "" when the
+                                 client has a secret instead                 */
 } vap_register_result;
 
 /* ---- check (since minor 1) ----------------------------------------------------
@@ -442,7 +461,7 @@ typedef struct vap_plugin_api {
     int (*check)(vap_instance *inst, const vap_call *call,
                  vap_check_report **out, vap_error *err);
 
-    /* Since minor 3.  A grant shared in a database (the openemr plugin's
+    /* Since minor 4.  A grant shared in a database (the openemr plugin's
      * grant_store=postgresql://...): create its table if it is missing;
      * *created is 1 when it was.  VAP_E_CONFIG when the instance keeps its
      * grant in a file, or the role may not create the table. */
