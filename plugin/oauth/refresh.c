@@ -323,6 +323,11 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
             else
                 pending_failed = 1;
         }
+        /* A shared grant may have been authorized again on another
+         * machine: while the one in memory is dead, read the row anew. */
+        if (r->loaded && r->cur->reauth_required && inst->cfg.grant_store != NULL &&
+            !r->refreshing && !r->pending.active)
+            r->loaded = 0;
         if (!r->loaded && !r->refreshing && (rc = load_locked(inst, err)) != VAP_OK)
             break;
         const struct grant *g = r->cur;

@@ -25,6 +25,9 @@
  *   kill      the machine holding the renewal lease is SIGKILLed before the
  *             server rotated: the other machine takes over at once (its
  *             deadline is far shorter than the lease) and renews;
+ *   reauth    the server revokes the grant: every machine answers
+ *             E_REAUTH_REQUIRED; a staff member authorizes once, on one
+ *             machine, and every machine goes on with no reload;
  *   dump      pg_dump of the table holds no secret of the run in any
  *             encoding (raw, hex, base64, base64url), nor does its bytea
  *             decoded; a planted token is found (the scan can fail).
@@ -442,6 +445,44 @@ static void test_kill(struct mp *m)
     check(proc_stop(&b) == 0, "kill_survivor_exits_cleanly");
 }
 
+/* ---- reauth ---------------------------------------------------------------------- */
+
+/* The server revokes the grant: one machine's renewal marks the row, every
+ * machine answers E_REAUTH_REQUIRED; a staff member authorizes once, on
+ * another machine (the parent), and every machine goes on with the new
+ * grant, with no reload. */
+static void test_reauth(struct mp *m)
+{
+    struct proc p[2];
+    char reply[256];
+    if (start_machine(m, &p[0], 0, NULL) != 0 || start_machine(m, &p[1], 1, NULL) != 0) {
+        check(0, "reauth_machines_start");
+        return;
+    }
+    int warm = 0, dead = 0, back = 0;
+    for (int i = 0; i < 2; i++)
+        warm += proc_cmd(&p[i], "fetch 1", reply, sizeof reply) == 0 &&
+                reply_int(reply, "ok=") == 1;
+    check(warm == 2, "reauth_machines_warm_up");
+    flowkit_control(&m->k, "revoke-refresh-tokens", "{}", NULL, 0);
+    flowkit_control(&m->k, "expire-access-tokens", "{}", NULL, 0);
+    for (int i = 0; i < 2; i++)
+        dead += proc_cmd(&p[i], "fetch 1", reply, sizeof reply) == 0 &&
+                reply_int(reply, "rc=") == VAP_E_REAUTH_REQUIRED;
+    check(dead == 2, "a_revoked_shared_grant_is_reauth_required_on_every_machine");
+    long g0 = row_generation();
+    vap_grant_info *gi = NULL;
+    vap_error err;
+    int rc = flowkit_authorize(&m->k, m->inst, &gi, &err, NULL, 0);
+    m->k.api->release(gi);
+    check(rc == VAP_OK && row_generation() == g0 + 1, "authorized_again_on_one_machine");
+    for (int i = 0; i < 2; i++)
+        back += proc_cmd(&p[i], "fetch 1", reply, sizeof reply) == 0 &&
+                reply_int(reply, "ok=") == 1;
+    check(back == 2, "every_machine_goes_on_with_the_new_grant_without_reload");
+    check(proc_stop(&p[0]) == 0 && proc_stop(&p[1]) == 0, "reauth_machines_exit_cleanly");
+}
+
 /* ---- dump ------------------------------------------------------------------------ */
 
 static char *slurp(const char *path, size_t *len)
@@ -575,7 +616,7 @@ int main(int argc, char **argv)
 {
     struct mp m;
     if (argc != 3 && argc != 4) {
-        fprintf(stderr, "usage: test-flow-pg MODULE WORKER [shared|restart|parked|kill|dump]\n");
+        fprintf(stderr, "usage: test-flow-pg MODULE WORKER [shared|restart|parked|kill|reauth|dump]\n");
         return 2;
     }
     const char *only = argc == 4 ? argv[3] : NULL;
@@ -634,6 +675,8 @@ int main(int argc, char **argv)
             test_restart_parked(&m);
         if (!only || strcmp(only, "kill") == 0)
             test_kill(&m);
+        if (!only || strcmp(only, "reauth") == 0)
+            test_reauth(&m);
         if (!only || strcmp(only, "dump") == 0)
             test_dump(&m, secrets_log, only != NULL);
     }
