@@ -535,17 +535,19 @@ static int scope_build(const struct tok *toks, size_t nt, int to_user, struct sc
         refused = 1;
         full |= out_add(out, cap, "api:fhir", 8);
     }
+    /* A backend service (system/) has no user and no refresh token: it asks
+     * for neither offline_access nor openid. */
     if (refused) {
-        if (!scope_has(out, strlen(out), "offline_access"))
+        if (!has_system_ctx && !scope_has(out, strlen(out), "offline_access"))
             full |= out_add(out, cap, "offline_access", 14);
         if (has_patient_ctx && !scope_has(out, strlen(out), "launch/patient"))
             full |= out_add(out, cap, "launch/patient", 14);
     }
 
     size_t olen = strlen(out);
-    if (!scope_has(out, olen, "offline_access"))
+    if (!has_system_ctx && !scope_has(out, olen, "offline_access"))
         rep->warnings |= SCOPE_WARN_NO_OFFLINE;
-    if (!scope_has(out, olen, "openid"))
+    if (!has_system_ctx && !scope_has(out, olen, "openid"))
         rep->warnings |= SCOPE_WARN_NO_OPENID;
     if (has_patient_ctx)
         rep->warnings |= SCOPE_WARN_PATIENT_BOUND;

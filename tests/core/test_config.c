@@ -125,6 +125,11 @@ static const struct opt_case opt_cases[] = {
      "scope has system/Patient.read, which OpenEMR grants to backend services only: paste the "
      "user/ scope= line printed above, or, for backend services, add grant=client_credentials "
      "client_auth=private_key_jwt"},
+    {"client_credentials_without_api_fhir_suggests_no_offline_access",
+     {{"grant", "client_credentials"}, {"client_auth", "private_key_jwt"},
+      {"scope", "system/Patient.read system/Appointment.read"}},
+     VAP_E_CONFIG,
+     "use: scope=\"system/Patient.read system/Appointment.read api:fhir\""},
     {"client_credentials_without_system_scopes_is_refused",
      {{"grant", "client_credentials"}, {"client_auth", "private_key_jwt"},
       {"scope", "api:fhir"}},
@@ -281,9 +286,9 @@ static const struct scope_case scope_cases[] = {
     {"v2_scopes_out_of_order_are_unknown", "openid offline_access api:fhir user/Patient.sr", 0,
      SCOPE_WARN_UNKNOWN},
     {"system_scopes_warn_practice_wide", "api:fhir system/Patient.read system/Encounter.read", 0,
-     SCOPE_WARN_NO_OFFLINE | SCOPE_WARN_NO_OPENID | SCOPE_WARN_SYSTEM},
+     SCOPE_WARN_SYSTEM /* no user: no offline_access, no openid */},
     {"system_bulk_export_is_not_a_wildcard", "api:fhir system/Patient.read system/*.$export", 0,
-     SCOPE_WARN_NO_OFFLINE | SCOPE_WARN_NO_OPENID | SCOPE_WARN_SYSTEM},
+     SCOPE_WARN_SYSTEM /* no user: no offline_access, no openid */},
     {"system_wildcard_refused", "api:fhir system/*.read", -1, 0},
     {"empty_scope_refused", "", -1, 0},
     {"control_character_refused", "openid\tapi:fhir", -1, 0},

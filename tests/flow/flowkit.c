@@ -289,6 +289,26 @@ long flowkit_counter(struct flowkit *k, const char *path)
     return out;
 }
 
+int flowkit_rotations(struct flowkit *k, long *total, long long *latest_ns)
+{
+    static char buf[16384];
+    *total = -1;
+    *latest_ns = 0;
+    if (control(k, "GET", "rotations", NULL, buf, sizeof buf) != 200)
+        return -1;
+    json_t *root = json_loads(buf, 0, NULL);
+    json_t *t = json_object_get(root, "total"), *times = json_object_get(root, "monotonic_ns");
+    int ok = json_is_integer(t) && json_is_array(times);
+    if (ok) {
+        *total = (long)json_integer_value(t);
+        size_t n = json_array_size(times);
+        if (n > 0)
+            *latest_ns = (long long)json_integer_value(json_array_get(times, n - 1));
+    }
+    json_decref(root);
+    return ok ? 0 : -1;
+}
+
 void flowkit_get_req(vap_fetch_request *req, const char *path, const char *query)
 {
     VAP_INIT(vap_fetch_request, *req);

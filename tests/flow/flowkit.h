@@ -65,6 +65,11 @@ int flowkit_control(struct flowkit *k, const char *name, const char *body, char 
  * "token_requests.refresh_token" or "revoked_refresh_reuse"; -1 on failure. */
 long flowkit_counter(struct flowkit *k, const char *path);
 
+/* GET /_sim/rotations: how many refresh grants the server answered with a
+ * new refresh token, and the CLOCK_MONOTONIC ns of the latest (0 if none).
+ * Returns 0 or -1. */
+int flowkit_rotations(struct flowkit *k, long *total, long long *latest_ns);
+
 /* A vap_fetch_request for GET path. */
 void flowkit_get_req(vap_fetch_request *req, const char *path, const char *query);
 

@@ -15,15 +15,21 @@
  *                       succeeded, the process SIGKILLs itself - dying
  *                       between the fsync and the rename, the one moment when
  *                       the only live refresh token is in the temp file
+ *   REFRESH_SHIM_FSYNC_TIMES=PATH  appends to PATH one line per successful
+ *                       fsync/fdatasync of the temp file: its CLOCK_MONOTONIC
+ *                       time in ns, taken as the call returned (the moment
+ *                       the renewed grant became durable)
  * Watched: descriptors whose path contains "/.grant.tmp.".
  * Built with -U_FILE_OFFSET_BITS so pwrite and pwrite64 are distinct. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef ssize_t (*shim_write_fn)(int, const void *, size_t);
@@ -40,6 +46,27 @@ static int shim_is_temp(int fd)
         return 0;
     path[n] = '\0';
     return strstr(path, "/.grant.tmp.") != NULL;
+}
+
+/* Through the real write: the shim's own would look the descriptor up again. */
+static void shim_note_fsync(int fd, int rc, const struct timespec *done)
+{
+    static shim_write_fn real_write;
+    const char *path = getenv("REFRESH_SHIM_FSYNC_TIMES");
+    if (rc != 0 || path == NULL || path[0] == '\0' || fd <= 2 || !shim_is_temp(fd))
+        return;
+    if (real_write == NULL)
+        real_write = (shim_write_fn)dlsym(RTLD_NEXT, "write");
+    char line[32];
+    int n = snprintf(line, sizeof line, "%lld\n",
+                     (long long)done->tv_sec * 1000000000LL + done->tv_nsec);
+    int out = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (out < 0)
+        return;
+    /* One write of a short line: O_APPEND keeps lines of several writers whole. */
+    if (real_write(out, line, (size_t)n) != n)
+        fprintf(stderr, "refresh_fault_shim: could not append to %s\n", path);
+    close(out);
 }
 
 static void shim_kill_after(int fd, int rc)
@@ -107,6 +134,9 @@ int fsync(int fd)
     if (shim_fault(fd, 'F') != 0)
         return -1;
     int rc = real(fd);
+    struct timespec done;
+    clock_gettime(CLOCK_MONOTONIC, &done);
+    shim_note_fsync(fd, rc, &done);
     shim_kill_after(fd, rc);
     return rc;
 }
@@ -119,6 +149,9 @@ int fdatasync(int fd)
     if (shim_fault(fd, 'F') != 0)
         return -1;
     int rc = real(fd);
+    struct timespec done;
+    clock_gettime(CLOCK_MONOTONIC, &done);
+    shim_note_fsync(fd, rc, &done);
     shim_kill_after(fd, rc);
     return rc;
 }

@@ -6,7 +6,8 @@
 // Prints the issuer (https://127.0.0.1:PORT) on stdout once it listens.
 // With CLIENT_JWKS=FILE the client has no secret: it is registered with that
 // public JWKS and private_key_jwt, the signing algorithms SMART names
-// (RS384, ES384) enabled for client assertions.
+// (RS384, ES384) enabled for client assertions.  GRANT=client_credentials
+// registers it as a backend service instead (below).
 // devInteractions gives the built-in login/consent forms (any login and
 // password are accepted).  Nothing here is tuned to our plugin beyond what a
 // practice would configure for a confidential client with PKCE and refresh.
@@ -33,13 +34,25 @@ if (process.env.CLIENT_JWKS) {
   extra.enabledJWA = { clientAuthSigningAlgValues: ['RS256', 'RS384', 'PS256', 'ES256', 'ES384'] };
 }
 
+// With GRANT=client_credentials the client is a backend service (SMART
+// Backend Services): no redirect URI, no user, system/ scopes only.
+const backend = process.env.GRANT === 'client_credentials';
+// api:fhir as OpenEMR needs it next to FHIR scopes.
+const systemScopes = ['api:fhir', 'system/Patient.read', 'system/Appointment.read'];
+if (backend) {
+  delete client.redirect_uris;
+  client.grant_types = ['client_credentials'];
+  client.response_types = [];
+  client.scope = systemScopes.join(' ');
+}
+
 const provider = new Provider(issuer, {
   ...extra,
   clients: [client],
   pkce: { required: () => true },
-  features: { devInteractions: { enabled: true } },
+  features: { devInteractions: { enabled: true }, clientCredentials: { enabled: backend } },
   claims: { openid: ['sub'], fhirUser: ['fhirUser'] },
-  scopes: ['openid', 'offline_access', 'fhirUser'],
+  scopes: ['openid', 'offline_access', 'fhirUser', ...(backend ? systemScopes : [])],
   // Default refresh-token policy (OIDC Core §11: offline_access only with
   // prompt=consent), rotated on every use as OpenEMR does.
   rotateRefreshToken: true,

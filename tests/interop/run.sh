@@ -13,6 +13,9 @@
 # default RS384) makes the key, the provider registers the client with the
 # output of vap-seal jwks, and client_auth=auto must pick private_key_jwt from
 # the provider's discovery document.
+# GRANT=client_credentials (implies private_key_jwt): a backend service with
+# system/ scopes; no authorize: vap-host check makes a real client_credentials
+# token request, and vap-host refresh obtains a token.
 set -u
 build=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd) || exit 2
 here=$(cd "$(dirname "$0")" && pwd)
@@ -70,6 +73,7 @@ secret=${INTEROP_SECRET:-interop-secret-5b1e0c}
 say "oidc-provider on https://127.0.0.1:$op_port"
 mkfifo "$tmp/op.out" || exit 1
 pkjwt=
+[ "${GRANT:-}" = client_credentials ] && AUTH_METHOD=private_key_jwt
 [ "${AUTH_METHOD:-}" = private_key_jwt ] && pkjwt=1
 if [ -n "$pkjwt" ]; then
     # The client_id is chosen here, so the key can be made before the provider starts.
@@ -81,7 +85,7 @@ if [ -n "$pkjwt" ]; then
         --client-id "$client_id" --alg "${KEY_ALG:-RS384}" >&2 || fail "vap-seal keygen"
     "$vap_seal" jwks --keyring "$tmp/keyring" --store "$tmp/store" >"$tmp/jwks.json" || fail "vap-seal jwks"
 fi
-CLIENT_JWKS=${pkjwt:+$tmp/jwks.json} NODE_EXTRA_CA_CERTS= node "$cache/provider.mjs" "$op_port" "$tmp/srv.pem" "$tmp/srv.key" \
+GRANT=${GRANT:-} CLIENT_JWKS=${pkjwt:+$tmp/jwks.json} NODE_EXTRA_CA_CERTS= node "$cache/provider.mjs" "$op_port" "$tmp/srv.pem" "$tmp/srv.key" \
     "$client_id" "$secret" "$redirect" >"$tmp/op.out" 2>"$tmp/op.err" &
 op_pid=$!
 exec 5<"$tmp/op.out"
@@ -101,6 +105,21 @@ printf 'op %s issuer=%s fhir_base=%s/fhir client_id=%s redirect_uri=%s scope="op
     "$tmp/vap_openemr.so" "$issuer" "$issuer" "$client_id" "$redirect" "$tmp/store" \
     "$tmp/keyring" "$tmp/ca.pem" "${CLIENT_AUTH:+ client_auth=$CLIENT_AUTH}" >"$tmp/plugins.conf"
 chmod 0600 "$tmp/plugins.conf"
+if [ "${GRANT:-}" = client_credentials ]; then
+    printf 'op %s issuer=%s fhir_base=%s/fhir client_id=%s grant=client_credentials client_auth=private_key_jwt scope="api:fhir system/Patient.read system/Appointment.read" store=%s keyring=%s ca_file=%s\n' \
+        "$tmp/vap_openemr.so" "$issuer" "$issuer" "$client_id" "$tmp/store" "$tmp/keyring" \
+        "$tmp/ca.pem" >"$tmp/plugins.conf"
+    cat "$tmp/plugins.conf" >&2
+    say "vap-host check (a real client_credentials token request)"
+    "$vap_host" -c "$tmp/plugins.conf" check >"$tmp/check.out" 2>&1
+    crc=$?
+    cat "$tmp/check.out" >&2
+    grep -q '✓ token' "$tmp/check.out" || fail "check did not obtain a token (exit $crc)"
+    say "vap-host refresh (a client_credentials token)"
+    "$vap_host" -c "$tmp/plugins.conf" refresh || fail "vap-host refresh (exit $?)"
+    say "interop OK against oidc-provider 9.13.3, client_credentials ($issuer)"
+    exit 0
+fi
 cat "$tmp/plugins.conf" >&2
 
 say "vap-host authorize (listener on port $cb_port)"

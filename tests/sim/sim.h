@@ -65,7 +65,8 @@ const char *sim_ca_path(const sim_server *s);
 unsigned short sim_port(const sim_server *s);
 
 /* Runs a control action in-process, without HTTP: the same actions and JSON
- * as POST /_sim/ACTION (see README.md); body NULL with "counters" is the GET.
+ * as POST /_sim/ACTION (see README.md); body NULL with "counters" or
+ * "rotations" is the GET.
  * Returns the HTTP status the endpoint would answer; *out (if out is not
  * NULL) gets the JSON answer, which the caller frees. Any thread. */
 int sim_control(sim_server *s, const char *action, const char *json, char **out);

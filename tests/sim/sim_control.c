@@ -13,12 +13,28 @@
 typedef struct match { const char *client_id, *token; long long now; size_t n; } match;
 
 static int is_loopback(struct MHD_Connection *conn);
+/* The rotation times kept, oldest first: the last element is the latest. */
+static void rotations(sim_req *q, sim_resp *r)
+{
+    sim_srv *s = q->srv;
+    json_t *times = json_array();
+    pthread_mutex_lock(&s->lock);
+    unsigned long total = s->rotations_total;
+    unsigned long first = total > SIM_ROTATIONS_KEPT ? total - SIM_ROTATIONS_KEPT : 0;
+    for (unsigned long i = first; i < total; i++)
+        json_array_append_new(times, json_integer(s->rotation_ns[i % SIM_ROTATIONS_KEPT]));
+    pthread_mutex_unlock(&s->lock);
+    sim_resp_json(r, 200, json_pack("{s:I,s:o}", "total", (json_int_t)total, "monotonic_ns",
+                                    times));
+}
+
 static int expire_one(void *val, void *ctx);
 static int revoke_one(void *val, void *ctx);
 static void faults(sim_req *q, sim_resp *r, json_t *in);
 static void clients(sim_req *q, sim_resp *r, json_t *in);
 static void client_enable(sim_req *q, sim_resp *r, json_t *in);
 static void counters(sim_req *q, sim_resp *r, int reset);
+static void rotations(sim_req *q, sim_resp *r);
 static void bad(sim_resp *r, const char *msg);
 
 static const struct { const char *name; int kind; } kinds[] = {
@@ -80,6 +96,10 @@ void sim_h_control(sim_req *q, sim_resp *r, const char *rest)
         return;
     if (strcmp(q->method, "GET") == 0 && strcmp(rest, "counters") == 0) {
         counters(q, r, 0);
+        return;
+    }
+    if (strcmp(q->method, "GET") == 0 && strcmp(rest, "rotations") == 0) {
+        rotations(q, r);
         return;
     }
     if (strcmp(q->method, "POST") != 0) {

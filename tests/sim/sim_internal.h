@@ -318,6 +318,8 @@ extern const char SIM_DESC_INVALID_SCOPE[];
 extern const char SIM_DESC_ACCESS_DENIED[];
 
 /* ---- the server ---- */
+#define SIM_ROTATIONS_KEPT 256
+
 struct sim_server {
     sim_config cfg;
     char auto_user[128];
@@ -341,6 +343,10 @@ struct sim_server {
     int cc_ttl;             /* client_credentials tokens: 60 s, or access-ttl once set */
     unsigned long inserts;
     sim_fault faults[SIM_MAX_FAULTS];
+    /* CLOCK_MONOTONIC ns of the latest refresh grants answered with a new
+     * refresh token (the old one revoked): a ring, rotations_total counts all */
+    long long rotation_ns[SIM_ROTATIONS_KEPT];
+    unsigned long rotations_total;
 
     /* rendered single resources (deterministic, so safe to reuse); Appointment
      * is never cached because its dates follow today's date */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -480,6 +481,16 @@ static void issue(sim_req *q, sim_resp *r, const sim_grant *base, const char *sc
             sim_grant *oa = old->access_token ? sim_map_get(&s->access, old->access_token) : NULL;
             if (oa)
                 oa->revoked = 1;
+            /* From here on only the answer about to be sent holds a live
+             * refresh token: a test measures how long the client takes to
+             * make it durable. */
+            if (refresh) {
+                struct timespec ts;
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                s->rotation_ns[s->rotations_total % SIM_ROTATIONS_KEPT] =
+                    (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+                s->rotations_total++;
+            }
         }
     }
     sim_note_secret(s, "access_token", access);

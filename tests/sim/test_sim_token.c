@@ -3,6 +3,7 @@
  * the control endpoint's clock, key and fault switches. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <gnutls/abstract.h>
 #include <sodium.h>
@@ -241,7 +242,11 @@ static void refresh_rotates_and_revokes_old_tokens(void)
     char path[200];
     snprintf(path, sizeof(path), FHIR "/Patient/%s", t_jstr(t1, "patient"));
     json_t *c0 = t_control("counters", NULL);
+    json_t *r0 = t_control("rotations", NULL);
+    struct timespec b0, b1;
+    clock_gettime(CLOCK_MONOTONIC, &b0);
     json_t *t2 = refresh(t_jstr(t1, "refresh_token"), CONF_ID, CONF_SECRET, NULL, &st);
+    clock_gettime(CLOCK_MONOTONIC, &b1);
     int new_rt = st == 200 && t_jstr(t2, "refresh_token") &&
                  !sim_streq_t(t_jstr(t2, "refresh_token"), t_jstr(t1, "refresh_token")) &&
                  t_jstr(t2, "id_token") && sim_streq_t(t_jstr(t2, "patient"), t_jstr(t1, "patient"));
@@ -252,6 +257,17 @@ static void refresh_rotates_and_revokes_old_tokens(void)
                 sim_streq_t(t_jstr(again, "error_description"), "The refresh token is invalid.") &&
                 sim_streq_t(t_jstr(again, "hint"), "Token has been revoked");
     json_t *c1 = t_control("counters", NULL);
+    /* One rotation (the refused reuse is none), timed while the call was
+     * in flight, on the same clock as the caller's. */
+    json_t *r1 = t_control("rotations", NULL);
+    json_t *times = json_object_get(r1, "monotonic_ns");
+    long long rot = json_integer_value(json_array_get(times, json_array_size(times) - 1));
+    int one_rotation = json_integer_value(json_object_get(r1, "total")) ==
+                       json_integer_value(json_object_get(r0, "total")) + 1;
+    int timed = rot >= (long long)b0.tv_sec * 1000000000LL + b0.tv_nsec &&
+                rot <= (long long)b1.tv_sec * 1000000000LL + b1.tv_nsec;
+    json_decref(r0);
+    json_decref(r1);
     json_int_t d_reuse = json_integer_value(json_object_get(c1, "revoked_refresh_reuse")) -
                          json_integer_value(json_object_get(c0, "revoked_refresh_reuse"));
     json_int_t d_refresh =
@@ -268,6 +284,8 @@ static void refresh_rotates_and_revokes_old_tokens(void)
     CHECK(reuse);
     CHECK(d_reuse == 1);
     CHECK(d_refresh == 2);
+    CHECK(one_rotation);
+    CHECK(timed);
 }
 
 static void refresh_without_offline_access_gives_no_refresh_token(void)
