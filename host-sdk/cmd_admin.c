@@ -302,3 +302,24 @@ out:
     json_decref(root);
     return rc;
 }
+
+/* vap-host db init: the shared grant's table, made once per database by a
+ * role that may create it (the service's role may then only need rows). */
+int cmd_db(struct vaphost *vh, int argc, char **argv)
+{
+    if (argc != 2 || strcmp(argv[1], "init") != 0) {
+        fprintf(stderr, "vap-host: db takes one subcommand, init; run: vap-host db --help\n");
+        return VAPHOST_EXIT_USAGE;
+    }
+    vap_error err;
+    int created = 0;
+    VAP_INIT(vap_error, err);
+    int rc = vh->api->grant_store_init(vh->inst, NULL, &created, &err);
+    if (rc != VAP_OK)
+        return vaphost_report(vh, rc, &err);
+    printf("%s\n", created ? "created the table vap_grant for the shared grant"
+                           : "the table vap_grant is already there; nothing changed");
+    printf("The service's database role needs: GRANT SELECT, INSERT, UPDATE ON vap_grant TO "
+           "ROLE;\nthen a staff member runs vap-host authorize once, on any machine.\n");
+    return VAPHOST_EXIT_OK;
+}

@@ -99,6 +99,14 @@ static const struct vaphost_command vaphost_commands[] = {
      "                   OpenEMR versions that refuse an inline jwks); written to the\n"
      "                   line as jwks_uri= so check can read it\n",
      VAP_CAP_REGISTER, cmd_register, 0},
+    {"db", "db init", "create the table of a grant shared in PostgreSQL (grant_store=)",
+     "For an instance with grant_store=postgresql://...: creates the table vap_grant\n"
+     "(practice, generation, sealed, updated_at and the renewal lease) if it is not\n"
+     "there.  Run it once per database as a role that may create tables (the\n"
+     "database's owner: -c a config whose grant_store names that role), then grant\n"
+     "the service's role SELECT, INSERT, UPDATE on it.  The table only ever holds\n"
+     "the sealed grant (ciphertext); the keyring stays on each machine.\n",
+     VAP_CAP_GRANT_STORE_INIT, cmd_db, 0},
     {"note",
      "note --patient ID --encounter ID (--subjective T --objective T --assessment T "
      "--plan T | --json FILE)",
@@ -235,6 +243,8 @@ int main(int argc, char **argv)
         (cmd->cap == VAP_CAP_FETCH && vh.api->fetch == NULL) ||
         (cmd->cap == VAP_CAP_STATUS && vh.api->status == NULL) ||
         (cmd->cap == VAP_CAP_CHECK && (!VAP_HAS(vh.api, check) || vh.api->check == NULL)) ||
+        (cmd->cap == VAP_CAP_GRANT_STORE_INIT &&
+         (!VAP_HAS(vh.api, grant_store_init) || vh.api->grant_store_init == NULL)) ||
         (cmd->cap == VAP_CAP_REGISTER &&
          (!VAP_HAS(vh.api, register_client) || vh.api->register_client == NULL)) ||
         (cmd->cap == VAP_CAP_AUTHORIZE &&

@@ -78,5 +78,6 @@ int cmd_refresh(struct vaphost *vh, int argc, char **argv);
 int cmd_fetch(struct vaphost *vh, int argc, char **argv);
 int cmd_register(struct vaphost *vh, int argc, char **argv);
 int cmd_check(struct vaphost *vh, int argc, char **argv);
+int cmd_db(struct vaphost *vh, int argc, char **argv);
 
 #endif /* VAP_HOST_VAPHOST_H */

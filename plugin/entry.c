@@ -57,6 +57,8 @@ static int api_register_client(vap_instance *inst, const vap_call *call,
                                vap_error *err);
 static int api_check(vap_instance *inst, const vap_call *call, vap_check_report **out,
                      vap_error *err);
+static int api_grant_store_init(vap_instance *inst, const vap_call *call, int *created,
+                                vap_error *err);
 
 static const vap_plugin_api plugin_api = {
     .struct_size = sizeof(vap_plugin_api),
@@ -64,7 +66,8 @@ static const vap_plugin_api plugin_api = {
     .name = "openemr",
     .version = "0.1.0",
     .caps = VAP_CAP_AUTHORIZE | VAP_CAP_REFRESH | VAP_CAP_FETCH | VAP_CAP_STATUS |
-            VAP_CAP_RELOAD | VAP_CAP_CANCEL | VAP_CAP_REGISTER | VAP_CAP_CHECK,
+            VAP_CAP_RELOAD | VAP_CAP_CANCEL | VAP_CAP_REGISTER | VAP_CAP_CHECK |
+            VAP_CAP_GRANT_STORE_INIT,
     .instance_new = api_instance_new,
     .instance_free = api_instance_free,
     .authorize_begin = api_authorize_begin,
@@ -80,6 +83,7 @@ static const vap_plugin_api plugin_api = {
     .cancel_free = cancel_free,
     .register_client = api_register_client,
     .check = api_check,
+    .grant_store_init = api_grant_store_init,
 };
 
 static int g_initialised;
@@ -348,4 +352,25 @@ static int api_check(vap_instance *inst, const vap_call *call, vap_check_report 
         return rc;
     PLOG_AS(inst->cfg.log_level);
     return check_run(inst, call, out, err);
+}
+
+static int api_grant_store_init(vap_instance *inst, const vap_call *call, int *created,
+                                vap_error *err)
+{
+    int rc, made = 0;
+    (void)call; /* one statement, bounded by the instance's timeout_ms */
+    err_clear(err);
+    if ((rc = instance_usable(inst, err)) != VAP_OK)
+        return rc;
+    PLOG_AS(inst->cfg.log_level);
+    if (inst->cfg.grant_store == NULL)
+        return err_set(err, VAP_E_CONFIG,
+                       "this instance keeps its grant in a file (%s): there is no table to "
+                       "create; add grant_store=postgresql://... to share it", inst->cfg.store);
+    if (inst->cfg.client_id == NULL)
+        return err_set(err, VAP_E_CONFIG, "no client_id in the config: register the client first");
+    rc = secrets_pg_init(&inst->secrets, &inst->cfg, &made, err);
+    if (created != NULL)
+        *created = made;
+    return rc;
 }

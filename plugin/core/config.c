@@ -8,6 +8,7 @@
 #include "core/config.h"
 
 #include <curl/curl.h>
+#include <libpq-fe.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,14 +28,14 @@ enum opt_id {
     OPT_STORE, OPT_KEYRING, OPT_CA_FILE, OPT_CLIENT_AUTH, OPT_TIMEOUT_MS,
     OPT_PIN_SHA256, OPT_REFRESH_MARGIN_S, OPT_LEEWAY_S, OPT_MAX_RESPONSE,
     OPT_CONNECTIONS, OPT_WARM_CONNECTIONS, OPT_PROXY, OPT_LOG_LEVEL, OPT_RENEW_TIMEOUT_MS,
-    OPT_GRANT, OPT_JWKS_URI, OPT_COUNT
+    OPT_GRANT, OPT_JWKS_URI, OPT_GRANT_STORE, OPT_COUNT
 };
 
 static const char *const opt_names[OPT_COUNT] = {
     "issuer", "fhir_base", "client_id", "redirect_uri", "scope", "store",
     "keyring", "ca_file", "client_auth", "timeout_ms", "pin_sha256",
     "refresh_margin_s", "leeway_s", "max_response_bytes", "connections", "warm_connections",
-    "proxy", "log_level", "renew_timeout_ms", "grant", "jwks_uri"};
+    "proxy", "log_level", "renew_timeout_ms", "grant", "jwks_uri", "grant_store"};
 
 static int check_issuer(const char *v, vap_error *err);
 static int check_fhir_base(const char *v, vap_error *err);
@@ -43,6 +44,7 @@ static int check_abs_path(const char *key, const char *v, vap_error *err);
 static int check_client_id(const char *v, vap_error *err);
 static int check_pin(const char *v, vap_error *err);
 static int check_proxy(const char *v, vap_error *err);
+static int check_grant_store(const char *v, vap_error *err);
 static int check_jwks_uri(const char *v, vap_error *err);
 static int parse_long(const char *key, const char *v, long min, long max,
                       long *out, vap_error *err);
@@ -105,6 +107,8 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
         return rc;
     if (val[OPT_JWKS_URI] && (rc = check_jwks_uri(val[OPT_JWKS_URI], err)) != 0)
         return rc;
+    if (val[OPT_GRANT_STORE] && (rc = check_grant_store(val[OPT_GRANT_STORE], err)) != 0)
+        return rc;
 
     const char *scope = val[OPT_SCOPE] ? val[OPT_SCOPE] : CONFIG_DEFAULT_SCOPE;
     if ((rc = config_grant(val[OPT_GRANT], val[OPT_SCOPE], cfg, &scope, err)) != VAP_OK)
@@ -113,6 +117,11 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
     if (scope_check(scope, strlen(scope), &rep) != 0)
         return config_scope_refused(&rep, err);
     cfg->scope_warnings = rep.warnings;
+    if (cfg->grant == CONFIG_GRANT_CLIENT_CREDENTIALS && val[OPT_GRANT_STORE] != NULL &&
+        strcmp(val[OPT_GRANT_STORE], "file") != 0)
+        return err_set(err, VAP_E_CONFIG,
+                       "grant=client_credentials keeps its token in memory and stores no grant: "
+                       "remove grant_store=");
     if ((rc = config_scope_grant(cfg->grant, scope, err)) != VAP_OK)
         return rc;
     if (cfg->grant == CONFIG_GRANT_CLIENT_CREDENTIALS)
@@ -200,6 +209,9 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
     cfg->keyring = strdup(val[OPT_KEYRING]);
     cfg->ca_file = val[OPT_CA_FILE] ? strdup(val[OPT_CA_FILE]) : NULL;
     cfg->pin_sha256 = val[OPT_PIN_SHA256] ? strdup(val[OPT_PIN_SHA256]) : NULL;
+    const char *gs = val[OPT_GRANT_STORE];
+    int gs_pg = gs != NULL && strcmp(gs, "file") != 0;
+    cfg->grant_store = gs_pg ? strdup(gs) : NULL;
     cfg->jwks_uri = val[OPT_JWKS_URI] ? strdup(val[OPT_JWKS_URI]) : NULL;
     const char *px = val[OPT_PROXY];
     int px_given = px != NULL && strcmp(px, "env") != 0;
@@ -208,10 +220,46 @@ int config_from_options(const vap_option *opts, size_t n, struct config *cfg,
         !cfg->scope || !cfg->store || !cfg->keyring ||
         (val[OPT_CLIENT_ID] && !cfg->client_id) || (val[OPT_CA_FILE] && !cfg->ca_file) ||
         (val[OPT_PIN_SHA256] && !cfg->pin_sha256) || (val[OPT_JWKS_URI] && !cfg->jwks_uri) ||
-        (px_given && !cfg->proxy)) {
+        (px_given && !cfg->proxy) || (gs_pg && !cfg->grant_store)) {
         config_free(cfg);
         return err_set(err, VAP_E_NOMEM, "out of memory reading the options");
     }
+    return VAP_OK;
+}
+
+/* grant_store=file (the default) or a PostgreSQL URI or conninfo string.
+ * A password on the config line would be a secret in an option: libpq
+ * reads it from ~/.pgpass or a service file instead. */
+static int check_grant_store(const char *v, vap_error *err)
+{
+    if (strcmp(v, "file") == 0)
+        return VAP_OK;
+    int uri = strncmp(v, "postgresql://", 13) == 0 || strncmp(v, "postgres://", 11) == 0;
+    if (!uri && strchr(v, '=') == NULL)
+        return err_set(err, VAP_E_CONFIG,
+                       "grant_store is neither file nor a PostgreSQL URI or conninfo string: use "
+                       "grant_store=file (the default) or, for example, "
+                       "grant_store=postgresql://vap@db.example.org/vap");
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(v, &perr);
+    if (opts == NULL) {
+        /* libpq's message may quote the value: say only that it is malformed. */
+        PQfreemem(perr);
+        return err_set(err, VAP_E_CONFIG,
+                       "grant_store is not a valid PostgreSQL URI or conninfo string (see "
+                       "libpq's \"Connection Strings\")");
+    }
+    int has_pw = 0;
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+        if ((strcmp(o->keyword, "password") == 0 || strcmp(o->keyword, "sslpassword") == 0) &&
+            o->val != NULL && o->val[0] != '\0')
+            has_pw = 1;
+    PQconninfoFree(opts);
+    if (has_pw)
+        return err_set(err, VAP_E_CONFIG,
+                       "grant_store holds a password: no secret may be an option; remove it and "
+                       "give it to libpq in ~/.pgpass (mode 0600, of the service user) or a "
+                       "service file (grant_store=postgresql:///?service=NAME)");
     return VAP_OK;
 }
 
@@ -322,7 +370,8 @@ void config_free(struct config *cfg)
 {
     char **fields[] = {&cfg->issuer, &cfg->fhir_base, &cfg->api_base, &cfg->client_id,
                        &cfg->redirect_uri, &cfg->scope, &cfg->store, &cfg->keyring,
-                       &cfg->ca_file, &cfg->pin_sha256, &cfg->proxy, &cfg->jwks_uri};
+                       &cfg->ca_file, &cfg->pin_sha256, &cfg->proxy, &cfg->jwks_uri,
+                       &cfg->grant_store};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         free(*fields[i]);
         *fields[i] = NULL;
@@ -651,15 +700,26 @@ static int config_unknown_option(const char *key, vap_error *err)
     }
     if (best != NULL)
         return err_set(err, VAP_E_CONFIG, "unknown option '%.64s': did you mean %s?", key, best);
+    /* Every option name beside the key when they fit in vap_error's
+     * message; else as many as fit, and where the others are. */
+    static const char more[] = " ... (vap-plugins.conf(5))";
+    const size_t room = sizeof ((vap_error *)0)->message - 1 - sizeof "'12345678' is not an option: ";
+    size_t total = 0;
+    for (int j = 0; j < OPT_COUNT; j++)
+        total += strlen(opt_names[j]) + (j ? 1 : 0);
+    size_t limit = total <= room ? room : room - (sizeof more - 1);
     char list[320];
     size_t used = 0;
-    for (int j = 0; j < OPT_COUNT && used < sizeof list; j++) {
-        int w = snprintf(list + used, sizeof list - used, "%s%s", j ? " " : "", opt_names[j]);
-        if (w < 0)
+    int j = 0;
+    for (; j < OPT_COUNT; j++) {
+        size_t l = strlen(opt_names[j]) + (j ? 1 : 0);
+        if (used + l > limit)
             break;
-        used += (size_t)w;
+        snprintf(list + used, sizeof list - used, "%s%s", j ? " " : "", opt_names[j]);
+        used += l;
     }
-    /* the key is cut short so that every option name fits in the message */
+    if (j < OPT_COUNT)
+        snprintf(list + used, sizeof list - used, "%s", more);
     return err_set(err, VAP_E_CONFIG, "'%.8s' is not an option: %s", key, list);
 }
 

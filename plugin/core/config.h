@@ -51,6 +51,8 @@ struct config {
                            keys (check compares it with the sealed key)     */
     char *proxy;        /* NULL: from the environment (proxy=env); "": none;
                            else the proxy URL                               */
+    char *grant_store;  /* NULL: the sealed file in store; else a PostgreSQL
+                           URI or conninfo (no password: checked)           */
     enum client_auth client_auth;
     enum config_grant grant;
     int log_level;         /* VAP_LOG_*: lines above it are not logged     */

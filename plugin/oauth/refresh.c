@@ -323,6 +323,11 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
             else
                 pending_failed = 1;
         }
+        /* A shared grant may have been authorized again on another
+         * machine: while the one in memory is dead, read the row anew. */
+        if (r->loaded && r->cur->reauth_required && inst->cfg.grant_store != NULL &&
+            !r->refreshing && !r->pending.active)
+            r->loaded = 0;
         if (!r->loaded && !r->refreshing && (rc = load_locked(inst, err)) != VAP_OK)
             break;
         const struct grant *g = r->cur;
@@ -369,10 +374,15 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
             /* This process holds the lock with a renewal it could not save:
              * renewing again would only stack a second unsaved generation
              * (and wait on our own lock).  Say what is wrong instead. */
-            rc = err_set(err, VAP_E_IO,
-                         "the last renewed grant could not be saved in %s (disk full or "
-                         "failing?); no further renewal until it is: free disk space or fix "
-                         "the disk, the next call saves it", inst->cfg.store);
+            rc = r->pending.pg
+                     ? err_set(err, VAP_E_UNAVAILABLE,
+                               "the last renewed grant could not be stored in PostgreSQL yet "
+                               "(database down?); no further renewal until it is: the next "
+                               "call stores it")
+                     : err_set(err, VAP_E_IO,
+                               "the last renewed grant could not be saved in %s (disk full or "
+                               "failing?); no further renewal until it is: free disk space or "
+                               "fix the disk, the next call saves it", inst->cfg.store);
             break;
         }
         if (!r->refreshing) {

@@ -25,6 +25,8 @@ struct vap_instance;
  * held and the tokens stay in memory until a retry succeeds (rule 4). */
 struct refresh_pending {
     int active;
+    int pg;              /* grant_store=postgresql: no lock or txn here */
+    uint64_t expect;     /* pg: the row's generation the renewal started from */
     seal_lock lock;
     seal_txn *txn;
     struct grant *grant; /* sodium_malloc'd, the renewed grant */
@@ -130,6 +132,19 @@ int refresh_request_tokens(struct vap_instance *inst, const struct authz_endpoin
 int refresh_check_refreshed(struct vap_instance *inst, const struct authz_endpoints *ep,
                             const struct grant *old, const struct tokresp *tr,
                             int64_t deadline_ms, vap_cancel *cancel, vap_error *err);
+
+/* The renewed grant: disk with the tokens, scope and context of tr; the
+ * access token's lifetime in seconds is returned. */
+int64_t refresh_build_next(struct vap_instance *inst, const struct grant *disk,
+                           const struct tokresp *tr, struct grant *next);
+
+/* grant_store=postgresql:// (refresh_pg.c): the renewal, the marking of
+ * rule 6 and a parked commit's retry, against the grant's row. */
+int refresh_renew_pg(struct vap_instance *inst, const struct authz_endpoints *ep,
+                     int64_t deadline_ms, vap_cancel *cancel, vap_error *err);
+int refresh_mark_reauth_pg(struct vap_instance *inst, uint64_t seen_generation,
+                           int64_t deadline_ms, vap_error *err);
+int refresh_retry_pending_pg(struct vap_instance *inst, vap_error *err);
 
 /* With r->mu held: make g the grant in memory, noting whether its tokens
  * are new (a renewal) or the same (a re-seal: new key or generation). */

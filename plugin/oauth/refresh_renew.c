@@ -25,6 +25,34 @@
 #include "oauth/authorize.h"
 #include "oauth/tokenresp.h"
 
+/* The renewed grant: the old one with what the server returned. */
+int64_t refresh_build_next(struct vap_instance *inst, const struct grant *disk,
+                           const struct tokresp *trp, struct grant *next)
+{
+    (void)inst;
+    grant_copy(next, disk);
+    int64_t life = trp->expires_in > 0 ? trp->expires_in : 3600;
+    snprintf(next->access_token, sizeof next->access_token, "%s", trp->access_token);
+    /* No new refresh token means the old one is revoked anyway (OpenEMR
+     * revokes on every refresh): keep none rather than a dead one. */
+    snprintf(next->refresh_token, sizeof next->refresh_token, "%s",
+             trp->refresh_token ? trp->refresh_token : "");
+    /* Rule 3: the api:* scopes the server granted but does not echo stay. */
+    char sent[GRANT_SCOPE_MAX + 32];
+    if (refresh_scope(disk->scope, sent, sizeof sent) != 0 ||
+        scope_granted_merge(trp->scope, sent, next->scope, sizeof next->scope) != 0)
+        snprintf(next->scope, sizeof next->scope, "%s", disk->scope);
+    if (trp->patient != NULL)
+        snprintf(next->patient, sizeof next->patient, "%s", trp->patient);
+    if (trp->encounter != NULL)
+        snprintf(next->encounter, sizeof next->encounter, "%s", trp->encounter);
+    next->obtained_at_ms = plugin_now_ms();
+    next->lifetime_s = life;
+    next->access_expires_at_ms = next->obtained_at_ms + life * 1000;
+    next->reauth_required = 0;
+    return life;
+}
+
 /* One renewal, outside r->mu; r->cur is updated here, under r->mu. */
 int refresh_renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *cancel, int force,
                   uint64_t seen_generation, vap_error *err)
@@ -60,6 +88,8 @@ int refresh_renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *ca
         plog(VAP_LOG_WARN, "the server's signing keys cannot be fetched now (%s); renewing "
                            "anyway", kerr.message);
     }
+    if (secrets_pg(&inst->secrets))
+        return refresh_renew_pg(inst, &ep, deadline_ms, cancel, err);
     if ((disk = grant_new()) == NULL || (next = grant_new()) == NULL) {
         rc = err_set(err, VAP_E_NOMEM, "out of memory");
         goto out;
@@ -149,26 +179,7 @@ int refresh_renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *ca
         plog(VAP_LOG_WARN, "refresh response refused: %s", err ? err->message : "");
         goto out; /* the sealed files stay as they were */
     }
-    grant_copy(next, disk);
-    int64_t life = tr.expires_in > 0 ? tr.expires_in : 3600;
-    snprintf(next->access_token, sizeof next->access_token, "%s", tr.access_token);
-    /* No new refresh token means the old one is revoked anyway (OpenEMR
-     * revokes on every refresh): keep none rather than a dead one. */
-    snprintf(next->refresh_token, sizeof next->refresh_token, "%s",
-             tr.refresh_token ? tr.refresh_token : "");
-    /* Rule 3: the api:* scopes the server granted but does not echo stay. */
-    char sent[GRANT_SCOPE_MAX + 32];
-    if (refresh_scope(disk->scope, sent, sizeof sent) != 0 ||
-        scope_granted_merge(tr.scope, sent, next->scope, sizeof next->scope) != 0)
-        snprintf(next->scope, sizeof next->scope, "%s", disk->scope);
-    if (tr.patient != NULL)
-        snprintf(next->patient, sizeof next->patient, "%s", tr.patient);
-    if (tr.encounter != NULL)
-        snprintf(next->encounter, sizeof next->encounter, "%s", tr.encounter);
-    next->obtained_at_ms = plugin_now_ms();
-    next->lifetime_s = life;
-    next->access_expires_at_ms = next->obtained_at_ms + life * 1000;
-    next->reauth_required = 0;
+    int64_t life = refresh_build_next(inst, disk, &tr, next);
     /* Rule 4: sealed durably before the lock is released and the token used. */
     rc = refresh_seal_retry(inst, &lk, &txn, next, disk->generation + 1, deadline_ms, err);
     if (rc != VAP_OK) {

@@ -30,9 +30,16 @@ int refresh_mark_reauth(struct vap_instance *inst, uint64_t seen_generation, int
     }
     if (disk == NULL)
         return err_set(err, VAP_E_NOMEM, "out of memory");
+    if ((rc = secrets_ensure_open(&inst->secrets, cfg, err)) != VAP_OK) {
+        grant_free(disk);
+        return rc;
+    }
+    if (secrets_pg(&inst->secrets)) {
+        grant_free(disk);
+        return refresh_mark_reauth_pg(inst, seen_generation, deadline_ms, err);
+    }
     uint64_t recovered = 0;
-    if ((rc = secrets_ensure_open(&inst->secrets, cfg, err)) != VAP_OK ||
-        (rc = refresh_lock_until(inst, deadline_ms, cancel, &lk, err)) != VAP_OK)
+    if ((rc = refresh_lock_until(inst, deadline_ms, cancel, &lk, err)) != VAP_OK)
         goto out;
     /* A renewal a killed writer left in its temp file comes first: it may
      * be the live grant, and marking must never sweep it away. */
@@ -139,6 +146,8 @@ int refresh_retry_pending(struct vap_instance *inst, vap_error *err)
 {
     struct refresher *r = &inst->refresher;
     struct refresh_pending *p = &r->pending;
+    if (p->pg)
+        return refresh_retry_pending_pg(inst, err);
     int rc = secrets_grant_commit(&inst->secrets, &inst->cfg, p->txn, p->grant, p->generation,
                                   err);
     if (rc != VAP_OK)

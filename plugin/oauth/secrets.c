@@ -46,6 +46,7 @@ void secrets_destroy(struct secrets *s)
     seal_secret_free(s->plain);
     seal_keyring_free(s->ring);
     seal_store_close(s->store);
+    pgstore_free(s->pg);
     pthread_mutex_destroy(&s->mu);
     memset(s, 0, sizeof *s);
 }
@@ -141,6 +142,8 @@ static int grant_read(struct secrets *s, const struct config *cfg, struct grant 
      * writer in this process holds the flock and then needs s->mu. */
     if ((rc = secrets_ensure_open(s, cfg, err)) != VAP_OK)
         return rc;
+    if (s->pg != NULL)
+        return secrets_pg_read(s, cfg, g, err);
     if (lock && (rc = lock_bounded(s, cfg, 0, &lk, err)) != VAP_OK)
         return rc;
     pthread_mutex_lock(&s->mu);
@@ -242,6 +245,8 @@ int secrets_grant_write(struct secrets *s, const struct config *cfg, struct gran
     int rc;
     if ((rc = secrets_ensure_open(s, cfg, err)) != VAP_OK)
         return rc;
+    if (s->pg != NULL)
+        return secrets_pg_write(s, cfg, g, err);
     if ((rc = lock_bounded(s, cfg, 1, &lk, err)) != VAP_OK)
         goto out;
     if (seal_txn_prepare(s->store, GRANT_ITEM, SEAL_FILE_MAX, &txn, &se) != 0) {
@@ -285,6 +290,19 @@ static int open_locked(struct secrets *s, const struct config *cfg, vap_error *e
     }
     seal_keyring_free(s->ring);
     s->ring = ring;
+    /* The row is keyed by the practice's issuer and client: one grant per
+     * registered client, shared by every machine configured for it. */
+    if (cfg->grant_store != NULL && s->pg == NULL && cfg->client_id != NULL) {
+        size_t n = strlen(cfg->issuer) + strlen(cfg->client_id) + 2;
+        char *key = malloc(n);
+        if (key == NULL)
+            return err_set(err, VAP_E_NOMEM, "out of memory");
+        snprintf(key, n, "%s %s", cfg->issuer, cfg->client_id);
+        int rc = pgstore_new(cfg->grant_store, key, &s->pg, err);
+        free(key);
+        if (rc != VAP_OK)
+            return rc;
+    }
     s->opened = 1;
     return load_client_secret_locked(s, cfg, err);
 }

@@ -14,6 +14,7 @@
 
 #include "core/config.h"
 #include "oauth/grant.h"
+#include "store/pgstore.h"
 #include "vapseal.h"
 
 #define SECRETS_CLIENT_SECRET_MAX 1024
@@ -28,6 +29,7 @@ struct secrets {
     char *client_secret; /* sodium_malloc'd, NUL-terminated, "" when none */
     size_t client_secret_len;
     char *payload;       /* sodium_malloc'd serialization buffer */
+    struct pgstore *pg;  /* grant_store=postgresql://: the grant's row; NULL: the file */
 };
 
 /* Zero-initialise (no I/O). */
@@ -81,6 +83,27 @@ int secrets_grant_generation(struct secrets *s, uint64_t *gen, vap_error *err);
  * was.  (The refresh path uses its own lock-hold-retry sequence.) */
 int secrets_grant_write(struct secrets *s, const struct config *cfg, struct grant *g,
                         vap_error *err);
+
+/* ---- grant_store=postgresql:// (secrets_pg.c) ----
+ * The same VSEAL image as the file, bound to issuer and client, kept in the
+ * grant's row: only ciphertext leaves this process. */
+
+/* 1 when the grant lives in PostgreSQL (after secrets_ensure_open). */
+int secrets_pg(const struct secrets *s);
+/* Seal g (generation) under the keyring's active key, re-read first, into
+ * out (cap bytes); *len gets the size. */
+int secrets_pg_seal(struct secrets *s, const struct config *cfg, const struct grant *g,
+                    uint64_t generation, uint8_t *out, size_t cap, size_t *len, vap_error *err);
+/* Open a sealed image from the row into g (with its generation). */
+int secrets_pg_unseal(struct secrets *s, const struct config *cfg, const uint8_t *buf,
+                      size_t len, struct grant *g, vap_error *err);
+/* secrets_grant_read and secrets_grant_write for the row. */
+int secrets_pg_read(struct secrets *s, const struct config *cfg, struct grant *g,
+                    vap_error *err);
+int secrets_pg_write(struct secrets *s, const struct config *cfg, struct grant *g,
+                     vap_error *err);
+/* Create the table (vap-host db init, or first use); *created 1 if it was new. */
+int secrets_pg_init(struct secrets *s, const struct config *cfg, int *created, vap_error *err);
 
 /* Map a libvapseal error to a vap_status and message. */
 int secrets_map_error(const seal_err *se, vap_error *err);

@@ -134,6 +134,30 @@ static const struct opt_case opt_cases[] = {
      {{"grant", "client_credentials"}, {"client_auth", "private_key_jwt"},
       {"scope", "api:fhir"}},
      VAP_E_CONFIG, "grant=client_credentials needs system/ scopes"},
+    {"grant_store_file_is_accepted", {{"grant_store", "file"}}, VAP_OK, NULL},
+    {"grant_store_uri_is_accepted", {{"grant_store", "postgresql://vap@db.example.org/vap"}},
+     VAP_OK, NULL},
+    {"grant_store_service_is_accepted", {{"grant_store", "postgresql:///?service=vap"}}, VAP_OK,
+     NULL},
+    {"grant_store_conninfo_is_accepted", {{"grant_store", "host=db.example.org dbname=vap"}},
+     VAP_OK, NULL},
+    {"grant_store_uri_password_is_refused",
+     {{"grant_store", "postgresql://vap:s3cret@db.example.org/vap"}}, VAP_E_CONFIG, ".pgpass"},
+    {"grant_store_query_password_is_refused",
+     {{"grant_store", "postgresql://vap@db.example.org/vap?password=s3cret"}}, VAP_E_CONFIG,
+     ".pgpass"},
+    {"grant_store_conninfo_password_is_refused",
+     {{"grant_store", "host=db dbname=vap password=s3cret"}}, VAP_E_CONFIG, ".pgpass"},
+    {"grant_store_sslpassword_is_refused",
+     {{"grant_store", "host=db dbname=vap sslpassword=s3cret"}}, VAP_E_CONFIG, ".pgpass"},
+    {"grant_store_unknown_is_refused", {{"grant_store", "mysql"}}, VAP_E_CONFIG,
+     "grant_store=file"},
+    {"grant_store_malformed_is_refused", {{"grant_store", "host='db"}}, VAP_E_CONFIG,
+     "not a valid PostgreSQL"},
+    {"grant_store_with_client_credentials_is_refused",
+     {{"grant", "client_credentials"}, {"client_auth", "private_key_jwt"},
+      {"grant_store", "postgresql://db/vap"}},
+     VAP_E_CONFIG, "remove grant_store="},
     {"timeout_not_a_number_is_refused", {{"timeout_ms", "10s"}}, VAP_E_CONFIG,
      "timeout_ms must be a whole number"},
     {"timeout_too_small_is_refused", {{"timeout_ms", "5"}}, VAP_E_CONFIG, "from 100 to"},
@@ -218,6 +242,9 @@ static void run_opt_case(const struct opt_case *c)
     if (c->want_msg)
         check(strstr(err.message, c->want_msg) != NULL, c->name, "message '%s' lacks '%s'",
               err.message, c->want_msg);
+    /* A refused password never reaches the message. */
+    check(strstr(err.message, "s3cret") == NULL, c->name, "message '%s' holds the password",
+          err.message);
     if (rc == VAP_OK) {
         check(cfg.issuer != NULL && cfg.api_base != NULL, c->name, "fields not set");
         for (size_t k = 0; k < 3 && c->extra[k].key; k++)

@@ -20,6 +20,9 @@ struct mp {
     struct flowkit k;
     vap_instance *inst; /* the parent's own instance: authorizes and checks */
     const char *worker, *shim;
+    /* When set, the next workers use these instead of the parent's store
+     * and keyring (a "machine" with its own local directory). */
+    const char *store, *keyring;
 };
 
 /* Start a worker (extra environment and instance options may be NULL);

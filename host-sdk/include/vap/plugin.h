@@ -68,13 +68,14 @@ extern "C" {
 #endif
 
 #define VAP_ABI_MAJOR 1
-#define VAP_ABI_MINOR 3 /* 1: register_client and check (VAP_CAP_REGISTER/_CHECK)
+#define VAP_ABI_MINOR 4 /* 1: register_client and check (VAP_CAP_REGISTER/_CHECK)
                            2: VAP_CHECK_UNKNOWN (a caller whose vap_call, or
                               with no vap_call its vap_host_api, says minor
                               < 2 gets VAP_CHECK_WARN in its place)
                            3: backend services registration:
                               vap_register_request.jwks_uri,
-                              vap_register_result.key_id */
+                              vap_register_result.key_id
+                           4: grant_store_init (VAP_CAP_GRANT_STORE_INIT) */
 
 /* The only symbol a plugin exports.  Its type is vap_plugin_entry_fn. */
 #define VAP_PLUGIN_ENTRY_SYMBOL "vap_plugin_entry_v1"
@@ -141,6 +142,7 @@ enum vap_log_level {
 #define VAP_CAP_CANCEL (UINT64_C(1) << 5) /* cancel_new/_fire/_free */
 #define VAP_CAP_REGISTER (UINT64_C(1) << 6) /* register_client; since minor 1 */
 #define VAP_CAP_CHECK (UINT64_C(1) << 7)    /* check; since minor 1 */
+#define VAP_CAP_GRANT_STORE_INIT (UINT64_C(1) << 8) /* grant_store_init; since minor 4 */
 
 /* ---- frozen pair types (arrays; never extended) ----------------------------- */
 
@@ -458,6 +460,13 @@ typedef struct vap_plugin_api {
      * (out of memory, bad arguments). */
     int (*check)(vap_instance *inst, const vap_call *call,
                  vap_check_report **out, vap_error *err);
+
+    /* Since minor 4.  A grant shared in a database (the openemr plugin's
+     * grant_store=postgresql://...): create its table if it is missing;
+     * *created is 1 when it was.  VAP_E_CONFIG when the instance keeps its
+     * grant in a file, or the role may not create the table. */
+    int (*grant_store_init)(vap_instance *inst, const vap_call *call, int *created,
+                            vap_error *err);
 } vap_plugin_api;
 
 /* The entry point.  host must outlive the process.  On success sets *out to
