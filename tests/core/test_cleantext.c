@@ -1,11 +1,13 @@
 /* test_cleantext.c - server text never reaches a terminal or a log with
  * C1 controls (U+0080-U+009F, e.g. U+009B, CSI) or bidi overrides and
  * isolates (U+202A-U+202E, U+2066-U+2069): not through err_set, not through
- * tokresp_clean_text, not through the callback's error_description. */
+ * tokresp_clean_text, not through the callback's error_description, not
+ * through plog to the host's log. */
 #include <stdio.h>
 #include <string.h>
 
 #include "core/errors.h"
+#include "core/log.h"
 #include "oauth/redirect.h"
 #include "oauth/tokenresp.h"
 
@@ -33,6 +35,14 @@ static void check(const char *name, int ok, const char *got)
     } else {
         printf("ok   %s\n", name);
     }
+}
+
+/* The host's log: keeps the last line. */
+static char logged[1024];
+static void host_log(void *ctx, int level, const char *msg)
+{
+    (void)ctx, (void)level;
+    snprintf(logged, sizeof logged, "%s", msg);
 }
 
 /* Every C1 control and every override, between visible text. */
@@ -71,6 +81,20 @@ int main(void)
     err_set(&err, VAP_E_PROTOCOL, "raw \x9b" "31m and \xc2\x9b" "31m");
     check("err_set_replaces_bytes_that_are_not_utf8", !has_hidden(err.message) && strchr(err.message, '\x9b') == NULL,
           err.message);
+
+    /* plog formats its own line: it cleans it itself, not through err_set. */
+    static vap_host_api host;
+    VAP_INIT(vap_host_api, host);
+    host.log = host_log;
+    plog_init(&host);
+    plog(VAP_LOG_WARN, "server said: %s", in);
+    check("plog_strips_c1_controls_and_bidi_overrides",
+          !has_hidden(logged) && strstr(logged, "server said: start") != NULL && strstr(logged, "end") != NULL,
+          logged);
+    plog(VAP_LOG_WARN, "one\ntwo\r\x1b[31m \x9b" "31m");
+    check("plog_keeps_one_line_without_c0_controls_or_stray_bytes",
+          strpbrk(logged, "\n\r\x1b\x9b") == NULL && strstr(logged, "two") != NULL, logged);
+    plog_init(NULL);
 
     const char *cb = "?error=access_denied&error_description=x%c2%9b31mred%e2%80%aespoof%e2%81%a6&state=s";
     redirect_result r;

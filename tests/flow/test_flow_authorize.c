@@ -263,6 +263,30 @@ static int state_mismatch_is_refused_before_any_exchange(struct flowkit *k)
     return 0;
 }
 
+/* An error= is not believed before its state is found pending: with a
+ * state nobody waits for it is a protocol error, not a denial, and the
+ * authorization that is pending still completes. */
+static int error_with_a_state_nobody_waits_for_is_not_believed(struct flowkit *k)
+{
+    vap_error err;
+    char forged[AFK_LOC_MAX];
+    AFK_CHECK(redirect_with(k, inst, NULL, NULL) == 0, "redirect");
+    const char *q = strchr(loc, '?');
+    AFK_CHECK(q != NULL, "%s", loc);
+    snprintf(forged, sizeof forged, "%.*s?error=access_denied&error_description=denied&state=%s",
+             (int)(q - loc), loc, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    long before = code_requests(k);
+    int rc = afk_complete(k, inst, forged, &err);
+    AFK_CHECK(rc == VAP_E_PROTOCOL, "rc %d: %s", rc, err.message);
+    AFK_CHECK(err.oauth_error[0] == '\0', "the forged error was taken: %s", err.oauth_error);
+    AFK_CHECK(strstr(err.message, "matches no pending authorization") != NULL, "%s", err.message);
+    AFK_CHECK(code_requests(k) == before, "a token request was made");
+    AFK_CHECK(store_unchanged(k), "the stored grant changed");
+    rc = afk_complete(k, inst, loc, &err);
+    AFK_CHECK(rc == VAP_OK, "the pending authorization: rc %d: %s", rc, err.message);
+    return new_baseline(k);
+}
+
 static int state_is_single_use(struct flowkit *k)
 {
     vap_error err;
@@ -354,6 +378,8 @@ int main(int argc, char **argv)
         {"state_mismatch_is_refused_before_any_exchange",
          state_mismatch_is_refused_before_any_exchange},
         {"state_is_single_use", state_is_single_use},
+        {"error_with_a_state_nobody_waits_for_is_not_believed",
+         error_with_a_state_nobody_waits_for_is_not_believed},
         {"iss_parameter_of_another_issuer_is_refused", iss_parameter_of_another_issuer_is_refused},
         {"iss_parameter_missing_when_advertised_is_refused",
          iss_parameter_missing_when_advertised_is_refused},

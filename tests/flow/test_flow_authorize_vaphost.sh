@@ -26,6 +26,8 @@
 #   taken_loopback_port_fails_before_the_url   another program on
 #       127.0.0.1:PORT: vap-host fails at once, prints no URL, and its one
 #       error line names the address and port
+#   taken_ipv6_loopback_port_fails_before_the_url   the same with another
+#       program on [::1]:PORT (bound after 127.0.0.1, which must be let go)
 #   error_without_state_is_not_believed   ?error=access_denied with no
 #       state is not reported as a denial (the state is checked first)
 #   c1_controls_never_reach_the_terminal   an error_description with
@@ -119,6 +121,28 @@ finish_authorize() {
 approve() {
     callback=$(browser -o /dev/null -w '%{redirect_url}' "$url") || fail "the browser failed"
     case $callback in "$redirect?code="*) ;; *) fail "callback: $callback" ;; esac
+}
+
+# Another program holds PORT on one loopback address (python family FAM,
+# address ADDR; SHOWN is how the error line writes it, as a grep pattern):
+# vap-host fails at once, prints no URL, and says so in one line.
+taken_port_fails() {
+    mkfifo "$tmp/occ.out" || exit 1
+    /usr/bin/python3 -c 'import socket, sys, time
+s = socket.socket(getattr(socket, sys.argv[1])); s.bind((sys.argv[2], int(sys.argv[3]))); s.listen()
+print("ready", flush=True); time.sleep(120)' "$1" "$2" "$port" >"$tmp/occ.out" &
+    occ_pid=$!
+    read -r ready <"$tmp/occ.out" || fail "the other program did not start"
+    "$vap_host" -c "$tmp/plugins.conf" authorize --no-browser --wait 30 \
+        </dev/null >"$tmp/host.out" 2>"$tmp/host.err"
+    rc=$?
+    kill "$occ_pid" 2>/dev/null
+    wait "$occ_pid" 2>/dev/null
+    [ "$rc" -ne 0 ] || fail "exit 0 with $2:$port taken"
+    [ -s "$tmp/host.out" ] && fail "the URL was printed although the port is taken: $(cat "$tmp/host.out")"
+    [ "$(wc -l <"$tmp/host.err")" -eq 1 ] || fail "want one error line: $(cat "$tmp/host.err")"
+    grep -q "another program listens on $3:$port: stop it, or register and configure another port" \
+        "$tmp/host.err" || fail "stderr: $(cat "$tmp/host.err")"
 }
 
 case $case_name in
@@ -259,22 +283,10 @@ bare_get_does_not_end_the_wait)
     [ "$rc" -eq 0 ] || fail "exit $rc; stderr: $(cat "$tmp/host.err")"
     ;;
 taken_loopback_port_fails_before_the_url)
-    mkfifo "$tmp/occ.out" || exit 1
-    /usr/bin/python3 -c 'import socket, sys, time
-s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
-print("ready", flush=True); time.sleep(120)' "$port" >"$tmp/occ.out" &
-    occ_pid=$!
-    read -r ready <"$tmp/occ.out" || fail "the other program did not start"
-    "$vap_host" -c "$tmp/plugins.conf" authorize --no-browser --wait 30 \
-        </dev/null >"$tmp/host.out" 2>"$tmp/host.err"
-    rc=$?
-    kill "$occ_pid" 2>/dev/null
-    wait "$occ_pid" 2>/dev/null
-    [ "$rc" -ne 0 ] || fail "exit 0 with 127.0.0.1:$port taken"
-    [ -s "$tmp/host.out" ] && fail "the URL was printed although the port is taken: $(cat "$tmp/host.out")"
-    [ "$(wc -l <"$tmp/host.err")" -eq 1 ] || fail "want one error line: $(cat "$tmp/host.err")"
-    grep -q "another program listens on 127.0.0.1:$port: stop it, or register and configure another port" \
-        "$tmp/host.err" || fail "stderr: $(cat "$tmp/host.err")"
+    taken_port_fails AF_INET 127.0.0.1 127.0.0.1
+    ;;
+taken_ipv6_loopback_port_fails_before_the_url)
+    taken_port_fails AF_INET6 ::1 '\[::1\]'
     ;;
 error_without_state_is_not_believed)
     start_authorize --no-listen

@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -633,6 +635,78 @@ static void root_put_with_owner_gives_the_files_to_that_user(void **state)
     assert_int_equal(sb.st_mode & 07777, 0600);
 }
 
+/* Whether PID sits in read(0, ...): by then vap-seal's start-up is done. */
+static int reads_stdin(pid_t pid)
+{
+    char p[64], line[256];
+    long nr = -1;
+    unsigned long fd = 1;
+    snprintf(p, sizeof p, "/proc/%d/syscall", (int)pid);
+    FILE *f = fopen(p, "r");
+    if (f == NULL)
+        return 0;
+    int ok = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    return ok && sscanf(line, "%ld 0x%lx", &nr, &fd) == 2 && nr == SYS_read && fd == 0;
+}
+
+/* The secret passes through vap-seal: while put waits for it, the core limit
+ * is 0 and the process is not dumpable, which shows from outside as
+ * /proc/PID/status belonging to root although vap-seal runs as nobody. */
+static void put_waits_for_the_secret_with_core_dumps_and_ptrace_off(void **state)
+{
+    struct env *e = *state;
+    if (geteuid() != 0)
+        skip(); /* dumpable shows only in a process of another user */
+    init(e);
+    char *chown_argv[] = {"/bin/chown", "-R", "65534:65534", e->dir, NULL};
+    assert_int_equal(test_run(chown_argv, NULL, 0, e->out, sizeof e->out, e->err, sizeof e->err, NULL), 0);
+    int in[2];
+    assert_int_equal(pipe(in), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* A core limit of 0 inherited would hide a vap-seal that never sets it. */
+        struct rlimit all = {RLIM_INFINITY, RLIM_INFINITY};
+        if (setrlimit(RLIMIT_CORE, &all) != 0)
+            _exit(126);
+        dup2(in[0], 0);
+        close(in[0]);
+        close(in[1]);
+        test_become_nobody();
+        execl(vap_seal, vap_seal, "put", "--keyring", e->keyring, "--store", e->store, "--issuer", TEST_ISSUER,
+              "--client-id", TEST_CLIENT, "client_secret", (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    int waited = 0, st = 0;
+    while (!reads_stdin(pid) && waited++ < 3000 && waitpid(pid, &st, WNOHANG) == 0)
+        usleep(10000);
+    char p[64], limits[4096] = "";
+    snprintf(p, sizeof p, "/proc/%d/limits", (int)pid);
+    FILE *f = fopen(p, "r");
+    size_t n = f ? fread(limits, 1, sizeof limits - 1, f) : 0;
+    limits[n] = '\0';
+    if (f)
+        fclose(f);
+    struct stat sb;
+    snprintf(p, sizeof p, "/proc/%d/status", (int)pid);
+    int have_status = stat(p, &sb) == 0;
+    assert_int_equal(write(in[1], "proc-secret\n", 12), 12);
+    close(in[1]);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    const char *core = strstr(limits, "Max core file size");
+    char soft[32] = "", hard[32] = "";
+    assert_non_null(core);
+    assert_int_equal(sscanf(core, "Max core file size %31s %31s", soft, hard), 2);
+    assert_string_equal(soft, "0");
+    assert_string_equal(hard, "0");
+    assert_true(have_status);
+    assert_int_equal(sb.st_uid, 0); /* not nobody's: not dumpable */
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3)
@@ -668,6 +742,7 @@ int main(int argc, char **argv)
         T(every_command_has_help),
         T(unknown_command_is_a_usage_error),
         T(root_put_with_owner_gives_the_files_to_that_user),
+        T(put_waits_for_the_secret_with_core_dumps_and_ptrace_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
