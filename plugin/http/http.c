@@ -1,6 +1,8 @@
 /* http.c - the pooled, cancellable HTTPS client (DESIGN.md "HTTP").
  *
- * Each pool slot is one easy handle inside its own multi handle.  With the
+ * Each pool slot is one easy handle inside its own multi handle, both made
+ * when the slot is first used (a multi handle holds two descriptors, and a
+ * process may hold many instances that never fetch).  With the
  * multi interface the connection cache belongs to the multi handle, so a
  * slot keeps its connection warm between requests; the share handle carries
  * DNS and TLS sessions between slots (this libcurl cannot share connections
@@ -30,6 +32,7 @@ static void http_share_unlock(CURL *h, curl_lock_data d, void *u);
 static int http_slot_get(struct http_client *c, int64_t deadline, vap_cancel *cancel,
                          struct http_slot **out);
 static void http_slot_put(struct http_client *c, struct http_slot *s, int reused);
+static int http_slot_handles(struct http_slot *s);
 
 int http_global_init(void)
 {
@@ -92,12 +95,6 @@ int http_client_new(const struct http_client_opts *o, struct http_client **out,
     if (curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
         curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK)
         goto fail;
-    for (unsigned i = 0; i < c->n_slots; i++) {
-        c->slots[i].easy = curl_easy_init();
-        c->slots[i].multi = curl_multi_init();
-        if (c->slots[i].easy == NULL || c->slots[i].multi == NULL)
-            goto fail;
-    }
     *out = c;
     return VAP_OK;
 fail:
@@ -178,10 +175,11 @@ int http_request_do(struct http_client *c, const struct http_request *rq,
     }
     rc = http_slot_get(c, deadline, rq->cancel, &slot);
     if (rc != VAP_OK) {
-        rc = err_set(err, rc, rc == VAP_E_CANCELLED
-                     ? "the request to %s was cancelled"
-                     : "no free connection for %s before the deadline: raise "
-                       "timeout_ms or reduce concurrent calls", host);
+        rc = err_set(err, rc, rc == VAP_E_CANCELLED ? "the request to %s was cancelled"
+                              : rc == VAP_E_NOMEM   ? "out of memory opening a connection to %s"
+                                                    : "no free connection for %s before the "
+                                                      "deadline: raise timeout_ms or reduce "
+                                                      "concurrent calls", host);
         goto out;
     }
     rc = http_setup(c, slot, rq, hl,
@@ -256,7 +254,7 @@ void http_response_free(struct http_response *rs)
         return;
     if (rs->body != NULL) {
         /* token responses carry secrets */
-        sodium_memzero(rs->body, rs->body_len);
+        explicit_bzero(rs->body, rs->body_len);
         free(rs->body);
     }
     rs->body = NULL;
@@ -297,52 +295,80 @@ static int http_warm_accepted(struct http_client *c, struct http_slot *s, const 
     return 0;
 }
 
+/* One slot from *next on (then past it). */
+static int http_warm_from(struct http_client *c, unsigned *next, const char *url,
+                          int64_t idle_ms, int64_t deadline_ms, vap_cancel *cancel,
+                          vap_error *err)
+{
+    struct http_slot *s = NULL;
+    if (__atomic_load_n(&c->warm_refused, __ATOMIC_RELAXED))
+        return 0;
+    pthread_mutex_lock(&c->mu);
+    for (unsigned i = *next; i < c->n_slots && s == NULL; i++)
+        if (!c->slots[i].busy && (c->slots[i].last_used == 0 ||
+                                  http_mono_ms() - c->slots[i].last_used >= idle_ms)) {
+            s = &c->slots[i];
+            *next = i + 1;
+        }
+    if (s != NULL) {
+        s->busy = 1;
+        c->warming++;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (s == NULL)
+        return 0;
+    /* The slot is ours: ask the server itself, on exactly this handle. */
+    struct http_request rq = {.method = "OPTIONS *", .url = url, .deadline_ms = deadline_ms};
+    struct http_hdrs h;
+    char host[256];
+    CURLcode res = CURLE_OK;
+    int rc;
+    http_req_host(url, host, sizeof host);
+    int64_t left = deadline_ms - plugin_now_ms();
+    if (!http_req_is_https(url))
+        rc = err_set(err, VAP_E_INVAL, "refusing to warm up %s: not https://", host);
+    else if (left <= 0)
+        rc = err_set(err, VAP_E_TIMEOUT, "deadline passed warming up %s", host);
+    else if ((rc = http_slot_handles(s)) != VAP_OK)
+        rc = err_set(err, rc, "out of memory warming up %s", host);
+    /* the answer is a few headers: the default cap is plenty */
+    else if ((rc = http_setup(c, s, &rq, NULL, HTTP_RESPONSE_MAX_DEFAULT, &h)) == VAP_OK &&
+             (rc = http_run(s, cancel, http_mono_ms() + left, &res)) == VAP_OK &&
+             res != CURLE_OK)
+        rc = http_req_map_error(res, s->x.too_large, s->x.max, s->x.hdr_rc, host,
+                                http_proxy_via(c, s), s->errbuf, err);
+    else if (rc != VAP_OK)
+        rc = err_set(err, rc, "warming up %s failed", host);
+    int warm = rc == VAP_OK && http_warm_accepted(c, s, host);
+    if (warm)
+        __atomic_store_n(&c->warm_ok, 1, __ATOMIC_RELAXED);
+    http_xfer_release(&s->x);
+    pthread_mutex_lock(&c->mu);
+    c->warming--;
+    pthread_mutex_unlock(&c->mu);
+    /* a caller may be waiting for exactly this connection: wake them all */
+    http_slot_put(c, s, warm);
+    pthread_cond_broadcast(&c->cv);
+    return rc != VAP_OK ? rc : 1;
+}
+
+int http_client_warm_step(struct http_client *c, const char *url, int64_t idle_ms,
+                          int64_t deadline_ms, vap_cancel *cancel, vap_error *err)
+{
+    unsigned next = 0;
+    return http_warm_from(c, &next, url, idle_ms, deadline_ms, cancel, err);
+}
+
 int http_client_warm(struct http_client *c, const char *url, unsigned n,
                      int64_t idle_ms, int64_t deadline_ms, vap_cancel *cancel, vap_error *err)
 {
-    int rc = VAP_OK;
-    unsigned done = 0;
-    for (unsigned i = 0; i < c->n_slots && done < n; i++) {
-        if (__atomic_load_n(&c->warm_refused, __ATOMIC_RELAXED))
-            break;
-        struct http_slot *s = &c->slots[i];
-        pthread_mutex_lock(&c->mu);
-        int take = !s->busy && (s->last_used == 0 ||
-                                http_mono_ms() - s->last_used >= idle_ms);
-        if (take)
-            s->busy = 1;
-        pthread_mutex_unlock(&c->mu);
-        if (!take)
-            continue;
-        /* The slot is ours: ask the server itself, on exactly this handle. */
-        struct http_request rq = {.method = "OPTIONS *", .url = url,
-                                  .deadline_ms = deadline_ms};
-        struct http_hdrs h;
-        char host[256];
-        CURLcode res = CURLE_OK;
-        http_req_host(url, host, sizeof host);
-        int64_t left = deadline_ms - plugin_now_ms();
-        if (!http_req_is_https(url))
-            rc = err_set(err, VAP_E_INVAL, "refusing to warm up %s: not https://", host);
-        else if (left <= 0)
-            rc = err_set(err, VAP_E_TIMEOUT, "deadline passed warming up %s", host);
-        /* the answer is a few headers: the default cap is plenty */
-        else if ((rc = http_setup(c, s, &rq, NULL, HTTP_RESPONSE_MAX_DEFAULT, &h)) ==
-                     VAP_OK &&
-                 (rc = http_run(s, cancel, http_mono_ms() + left, &res)) == VAP_OK &&
-                 res != CURLE_OK)
-            rc = http_req_map_error(res, s->x.too_large, s->x.max, s->x.hdr_rc, host,
-                                    http_proxy_via(c, s), s->errbuf, err);
-        else if (rc != VAP_OK)
-            rc = err_set(err, rc, "warming up %s failed", host);
-        int warm = rc == VAP_OK && http_warm_accepted(c, s, host);
-        http_xfer_release(&s->x);
-        http_slot_put(c, s, warm);
-        if (rc != VAP_OK)
-            break;
-        done++;
+    unsigned next = 0;
+    for (unsigned done = 0; done < n; done++) {
+        int rc = http_warm_from(c, &next, url, idle_ms, deadline_ms, cancel, err);
+        if (rc <= 0)
+            return rc;
     }
-    return rc;
+    return VAP_OK;
 }
 
 /* ---- pool ------------------------------------------------------------------ */
@@ -355,10 +381,17 @@ static int http_slot_get(struct http_client *c, int64_t deadline, vap_cancel *ca
     for (;;) {
         /* Most recently used first: its connection is the likeliest alive. */
         struct http_slot *best = NULL;
-        for (unsigned i = 0; i < c->n_slots; i++)
-            if (!c->slots[i].busy &&
-                (best == NULL || c->slots[i].last_used > best->last_used))
-                best = &c->slots[i];
+        for (unsigned i = 0; i < c->n_slots; i++) {
+            struct http_slot *s = &c->slots[i];
+            if (!s->busy && (best == NULL || s->last_used > best->last_used ||
+                             (s->last_used == best->last_used && s->easy && !best->easy)))
+                best = s;
+        }
+        /* A connection being warmed for a server known to keep it comes
+         * sooner than a handshake of our own, and opens no second one. */
+        if (best != NULL && best->last_used == 0 && c->warming > 0 &&
+            __atomic_load_n(&c->warm_ok, __ATOMIC_RELAXED))
+            best = NULL;
         if (best != NULL) {
             best->busy = 1;
             *out = best;
@@ -383,7 +416,22 @@ static int http_slot_get(struct http_client *c, int64_t deadline, vap_cancel *ca
         pthread_cond_timedwait(&c->cv, &c->mu, &ts);
     }
     pthread_mutex_unlock(&c->mu);
+    if (rc == VAP_OK && http_slot_handles(*out) != VAP_OK) {
+        http_slot_put(c, *out, 0);
+        *out = NULL;
+        rc = VAP_E_NOMEM;
+    }
     return rc;
+}
+
+/* The slot's handles, made on its first use (the caller owns the slot). */
+static int http_slot_handles(struct http_slot *s)
+{
+    if (s->easy == NULL)
+        s->easy = curl_easy_init();
+    if (s->multi == NULL)
+        s->multi = curl_multi_init();
+    return s->easy != NULL && s->multi != NULL ? VAP_OK : VAP_E_NOMEM;
 }
 
 static void http_slot_put(struct http_client *c, struct http_slot *s, int reused)

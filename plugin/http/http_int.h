@@ -54,6 +54,8 @@ struct http_client {
     char proxy_shown[160];  /* for messages: no user or password          */
     int warm_refused;       /* the server does not take "OPTIONS *": never
                                warm again (atomic; set once)               */
+    int warm_ok;            /* a warm-up kept its connection (atomic; set once) */
+    unsigned warming;       /* slots being warmed now (under mu)           */
 };
 
 /* HTTP_M_OPTIONS is "OPTIONS *": the server itself answers, not an application. */
