@@ -22,6 +22,7 @@
 
 #include "core/cancel.h"
 #include "core/errors.h"
+#include "core/wipe.h"
 #include "http/http_req.h"
 #include "core/log.h"
 
@@ -112,6 +113,7 @@ void http_client_free(struct http_client *c)
         if (c->slots[i].multi)
             curl_multi_cleanup(c->slots[i].multi);
         free(c->slots[i].url);
+        http_req_headers_free(c->slots[i].hl);
     }
     if (c->share)
         curl_share_cleanup(c->share);
@@ -166,13 +168,6 @@ int http_request_do(struct http_client *c, const struct http_request *rq,
         rc = err_set(err, VAP_E_CANCELLED, "the request to %s was cancelled", host);
         goto out;
     }
-    rc = http_req_headers(rq, &hl);
-    if (rc != VAP_OK) {
-        rc = err_set(err, rc, rc == VAP_E_INVAL
-                     ? "a request header for %s contains a line break or no colon"
-                     : "out of memory building the request to %s", host);
-        goto out;
-    }
     rc = http_slot_get(c, deadline, rq->cancel, &slot);
     if (rc != VAP_OK) {
         rc = err_set(err, rc, rc == VAP_E_CANCELLED ? "the request to %s was cancelled"
@@ -181,6 +176,23 @@ int http_request_do(struct http_client *c, const struct http_request *rq,
                                                       "deadline: raise timeout_ms or reduce "
                                                       "concurrent calls", host);
         goto out;
+    }
+    /* The slot keeps its list while the request's headers (the bearer
+     * token) stay the same: a warm request formats none. */
+    if (slot->hl != NULL && http_req_headers_match(rq, slot->hl)) {
+        hl = slot->hl;
+    } else {
+        rc = http_req_headers(rq, &hl);
+        if (rc != VAP_OK) {
+            rc = err_set(err, rc, rc == VAP_E_INVAL
+                         ? "a request header for %s contains a line break or no colon"
+                         : "out of memory building the request to %s", host);
+            goto out;
+        }
+        if (http_req_headers_cacheable(rq)) {
+            http_req_headers_free(slot->hl);
+            slot->hl = hl;
+        }
     }
     rc = http_setup(c, slot, rq, hl,
                     rq->max_response ? rq->max_response : HTTP_RESPONSE_MAX_DEFAULT,
@@ -228,11 +240,12 @@ int http_request_do(struct http_client *c, const struct http_request *rq,
     rs->body_len = x->len;
     x->buf = NULL;
 out:
+    if (slot == NULL || hl != slot->hl) /* read while the slot is still ours */
+        http_req_headers_free(hl);
     if (slot != NULL) {
         http_xfer_release(&slot->x);
         http_slot_put(c, slot, rc == VAP_OK);
     }
-    http_req_headers_free(hl);
     if (rc != VAP_OK)
         http_hdr_init(&rs->hdrs);
     if (c->log_debug)
@@ -254,7 +267,7 @@ void http_response_free(struct http_response *rs)
         return;
     if (rs->body != NULL) {
         /* token responses carry secrets */
-        explicit_bzero(rs->body, rs->body_len);
+        wipe(rs->body, rs->body_len);
         free(rs->body);
     }
     rs->body = NULL;
