@@ -23,7 +23,6 @@ void warmer_start(struct vap_instance *inst)
 {
     struct warmer *w = &inst->warmer;
     w->stop = 0;
-    w->round = 0;
     w->started = 0;
     w->job.run = warm_run;
     if (inst->cfg.warm_connections <= 0)
@@ -66,14 +65,14 @@ static void warm_run(struct renewer_job *job)
     PLOG_AS(inst->cfg.log_level);
     if (__atomic_load_n(&w->stop, __ATOMIC_SEQ_CST))
         return;
-    /* Handles used within the interval are warm already: only the others. */
-    int rc = http_client_warm_step(inst->http, inst->cfg.fhir_base, WARM_INTERVAL_MS,
+    /* Handles used within the interval are warm already, and count towards
+     * warm_connections: only the others, and only as many as are missing. */
+    int rc = http_client_warm_step(inst->http, inst->cfg.fhir_base,
+                                   (unsigned)inst->cfg.warm_connections, WARM_INTERVAL_MS,
                                    plugin_now_ms() + WARM_DEADLINE_MS, w->cancel, &err);
     if (rc < 0)
         plog(VAP_LOG_DEBUG, "connection warm-up: %s", err.message);
-    int more = rc == 1 && ++w->round < inst->cfg.warm_connections;
-    if (!more)
-        w->round = 0;
+    int more = rc == 1;
     if (!__atomic_load_n(&w->stop, __ATOMIC_SEQ_CST))
         renewer_submit(job, more ? 0 : renewer_mono_ms() + WARM_INTERVAL_MS);
 }

@@ -22,7 +22,6 @@ struct warmer {
     struct renewer_job job;
     vap_cancel *cancel; /* fired by warmer_stop: a warm-up in flight ends at once */
     int stop;           /* atomic: warmer_stop has begun, the job queues itself no more */
-    int round;          /* handles warmed in the current round */
     int started;
 };
 

@@ -308,8 +308,9 @@ static int http_warm_accepted(struct http_client *c, struct http_slot *s, const 
     return 0;
 }
 
-/* One slot from *next on (then past it). */
-static int http_warm_from(struct http_client *c, unsigned *next, const char *url,
+/* One slot from *next on (then past it); none when want (0: no limit)
+ * connections are open or opening already. */
+static int http_warm_from(struct http_client *c, unsigned *next, unsigned want, const char *url,
                           int64_t idle_ms, int64_t deadline_ms, vap_cancel *cancel,
                           vap_error *err)
 {
@@ -317,7 +318,13 @@ static int http_warm_from(struct http_client *c, unsigned *next, const char *url
     if (__atomic_load_n(&c->warm_refused, __ATOMIC_RELAXED))
         return 0;
     pthread_mutex_lock(&c->mu);
-    for (unsigned i = *next; i < c->n_slots && s == NULL; i++)
+    unsigned live = 0;
+    int64_t now = http_mono_ms();
+    /* a request's own connection counts: warming adds to it, never beside it */
+    for (unsigned i = 0; want > 0 && i < c->n_slots; i++)
+        live += c->slots[i].busy || (c->slots[i].last_used != 0 &&
+                                     now - c->slots[i].last_used < idle_ms);
+    for (unsigned i = *next; (want == 0 || live < want) && i < c->n_slots && s == NULL; i++)
         if (!c->slots[i].busy && (c->slots[i].last_used == 0 ||
                                   http_mono_ms() - c->slots[i].last_used >= idle_ms)) {
             s = &c->slots[i];
@@ -365,11 +372,12 @@ static int http_warm_from(struct http_client *c, unsigned *next, const char *url
     return rc != VAP_OK ? rc : 1;
 }
 
-int http_client_warm_step(struct http_client *c, const char *url, int64_t idle_ms,
-                          int64_t deadline_ms, vap_cancel *cancel, vap_error *err)
+int http_client_warm_step(struct http_client *c, const char *url, unsigned want,
+                          int64_t idle_ms, int64_t deadline_ms, vap_cancel *cancel,
+                          vap_error *err)
 {
     unsigned next = 0;
-    return http_warm_from(c, &next, url, idle_ms, deadline_ms, cancel, err);
+    return http_warm_from(c, &next, want, url, idle_ms, deadline_ms, cancel, err);
 }
 
 int http_client_warm(struct http_client *c, const char *url, unsigned n,
@@ -377,7 +385,7 @@ int http_client_warm(struct http_client *c, const char *url, unsigned n,
 {
     unsigned next = 0;
     for (unsigned done = 0; done < n; done++) {
-        int rc = http_warm_from(c, &next, url, idle_ms, deadline_ms, cancel, err);
+        int rc = http_warm_from(c, &next, 0, url, idle_ms, deadline_ms, cancel, err);
         if (rc <= 0)
             return rc;
     }
