@@ -130,6 +130,9 @@ void http_client_free(struct http_client *c)
     free(c);
 }
 
+/* The request's host for a message, worked out on first use. */
+#define HOST (host[0] ? host : (http_req_host(rq->url ? rq->url : "", host, sizeof host), host))
+
 int http_request_do(struct http_client *c, const struct http_request *rq,
                     struct http_response *rs, vap_error *err)
 {
@@ -144,28 +147,28 @@ int http_request_do(struct http_client *c, const struct http_request *rq,
     rs->body = NULL;
     rs->body_len = 0;
     http_hdr_init(&rs->hdrs);
-    http_req_host(rq->url ? rq->url : "", host, sizeof host);
+    host[0] = '\0'; /* HOST: filled when a message needs it, never per request */
     if (rq->url == NULL || !http_req_is_https(rq->url)) {
         rc = err_set(err, VAP_E_INVAL,
                      "refusing a request that is not https:// (to %s): every "
-                     "server address must start with https://", host);
+                     "server address must start with https://", HOST);
         goto out;
     }
     if (strnlen(rq->url, HTTP_URL_MAX + 1) > HTTP_URL_MAX) {
         rc = err_set(err, VAP_E_INVAL, "the address for %s is longer than %d "
-                     "characters", host, HTTP_URL_MAX);
+                     "characters", HOST, HTTP_URL_MAX);
         goto out;
     }
     int64_t left = rq->deadline_ms ? rq->deadline_ms - plugin_now_ms()
                                    : HTTP_DEADLINE_DEFAULT_MS;
     if (left <= 0) {
         rc = err_set(err, VAP_E_TIMEOUT, "the deadline passed before the request "
-                     "to %s could start: raise timeout_ms", host);
+                     "to %s could start: raise timeout_ms", HOST);
         goto out;
     }
     int64_t deadline = t0 + left;
     if (cancel_fired(rq->cancel)) {
-        rc = err_set(err, VAP_E_CANCELLED, "the request to %s was cancelled", host);
+        rc = err_set(err, VAP_E_CANCELLED, "the request to %s was cancelled", HOST);
         goto out;
     }
     rc = http_slot_get(c, deadline, rq->cancel, &slot);
@@ -174,7 +177,7 @@ int http_request_do(struct http_client *c, const struct http_request *rq,
                               : rc == VAP_E_NOMEM   ? "out of memory opening a connection to %s"
                                                     : "no free connection for %s before the "
                                                       "deadline: raise timeout_ms or reduce "
-                                                      "concurrent calls", host);
+                                                      "concurrent calls", HOST);
         goto out;
     }
     /* The slot keeps its list while the request's headers (the bearer
@@ -186,7 +189,7 @@ int http_request_do(struct http_client *c, const struct http_request *rq,
         if (rc != VAP_OK) {
             rc = err_set(err, rc, rc == VAP_E_INVAL
                          ? "a request header for %s contains a line break or no colon"
-                         : "out of memory building the request to %s", host);
+                         : "out of memory building the request to %s", HOST);
             goto out;
         }
         if (http_req_headers_cacheable(rq)) {
@@ -198,28 +201,28 @@ int http_request_do(struct http_client *c, const struct http_request *rq,
                     rq->max_response ? rq->max_response : HTTP_RESPONSE_MAX_DEFAULT,
                     &rs->hdrs);
     if (rc != VAP_OK) {
-        rc = err_set(err, rc, "cannot set up the request to %s (%s)", host,
+        rc = err_set(err, rc, "cannot set up the request to %s (%s)", HOST,
                      rc == VAP_E_NOMEM ? "out of memory" : "unsupported method");
         goto out;
     }
     CURLcode res = CURLE_OK;
     rc = http_run(slot, rq->cancel, deadline, &res);
     if (rc == VAP_E_CANCELLED) {
-        rc = err_set(err, rc, "the request to %s was cancelled", host);
+        rc = err_set(err, rc, "the request to %s was cancelled", HOST);
         goto out;
     }
     const char *via = http_proxy_via(c, slot);
     if (rc == VAP_E_TIMEOUT)
         res = CURLE_OPERATION_TIMEDOUT;
     if (res == CURLE_OPERATION_TIMEDOUT) {
-        rc = http_req_map_error(res, 0, 0, 0, host, via, slot->errbuf, err);
+        rc = http_req_map_error(res, 0, 0, 0, HOST, via, slot->errbuf, err);
         goto out;
     }
     if (rc == VAP_OK && res != CURLE_OK)
-        rc = http_req_map_error(res, slot->x.too_large, slot->x.max, slot->x.hdr_rc, host,
+        rc = http_req_map_error(res, slot->x.too_large, slot->x.max, slot->x.hdr_rc, HOST,
                                 via, slot->errbuf, err);
     else if (rc != VAP_OK)
-        rc = err_set(err, rc, "the HTTP library failed on the request to %s", host);
+        rc = err_set(err, rc, "the HTTP library failed on the request to %s", HOST);
     if (rc != VAP_OK)
         goto out;
     long code = 0;
@@ -229,7 +232,7 @@ int http_request_do(struct http_client *c, const struct http_request *rq,
     if (x->buf == NULL) { /* an empty body still gets a buffer to terminate */
         char *one = malloc(1);
         if (one == NULL) {
-            rc = err_set(err, VAP_E_NOMEM, "out of memory reading %s", host);
+            rc = err_set(err, VAP_E_NOMEM, "out of memory reading %s", HOST);
             goto out;
         }
         x->buf = one;
@@ -252,6 +255,7 @@ out:
         http_req_log(rq, method, rs->status, rs->body_len, http_mono_ms() - t0, rc);
     return rc;
 }
+#undef HOST
 
 void http_response_init(struct http_response *rs)
 {
