@@ -34,6 +34,7 @@ static int http_slot_get(struct http_client *c, int64_t deadline, vap_cancel *ca
                          struct http_slot **out);
 static void http_slot_put(struct http_client *c, struct http_slot *s, int reused);
 static int http_slot_handles(struct http_slot *s);
+static void http_slot_drop_handles(struct http_slot *s);
 
 int http_global_init(void)
 {
@@ -367,6 +368,10 @@ static int http_warm_from(struct http_client *c, unsigned *next, unsigned want, 
     if (warm)
         __atomic_store_n(&c->warm_ok, 1, __ATOMIC_RELAXED);
     http_xfer_release(&s->x);
+    /* A handle left with no connection would hold its multi handle's two
+     * descriptors for nothing while the instance stays idle. */
+    if (!warm)
+        http_slot_drop_handles(s);
     pthread_mutex_lock(&c->mu);
     c->warming--;
     pthread_mutex_unlock(&c->mu);
@@ -447,6 +452,25 @@ static int http_slot_get(struct http_client *c, int64_t deadline, vap_cancel *ca
         rc = VAP_E_NOMEM;
     }
     return rc;
+}
+
+/* Back to a slot never used (the caller owns it); the kept header list stays. */
+static void http_slot_drop_handles(struct http_slot *s)
+{
+    if (s->easy != NULL)
+        curl_easy_cleanup(s->easy);
+    if (s->multi != NULL)
+        curl_multi_cleanup(s->multi);
+    free(s->url);
+    s->easy = NULL;
+    s->multi = NULL;
+    s->url = NULL;
+    s->configured = 0;
+    s->method = 0;
+    s->max = 0;
+    s->hl_set = NULL;
+    s->proxy_set = NULL;
+    s->conn_kept = 0;
 }
 
 /* The slot's handles, made on its first use (the caller owns the slot). */
