@@ -9,6 +9,7 @@
  * 100,000 fetches; and, with `cold-plugin` / `cold-curl`, one cold request
  * for hyperfine to time.  Never a test: numbers only. */
 #include <curl/curl.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -29,6 +30,10 @@
 #define CLIENT "bench-client"
 
 static const char *g_base, *g_ca, *g_dir;
+/* VAP_BENCH_TOKEN overrides the access token (e.g. 800 characters, as
+ * OpenEMR's JWTs are); nginx must be told the same one. */
+static const char *g_token = TOKEN;
+static char g_auth[4096];
 static char g_url[512], g_issuer[256], g_fhir[256], g_store[256], g_keyring[256];
 static const vap_plugin_api *g_api;
 static vap_instance *g_inst;
@@ -79,7 +84,7 @@ static int setup_store(void)
     vap_error err;
     VAP_INIT(vap_error, err);
     struct grant *g = grant_new();
-    snprintf(g->access_token, sizeof g->access_token, "%s", TOKEN);
+    snprintf(g->access_token, sizeof g->access_token, "%s", g_token);
     snprintf(g->refresh_token, sizeof g->refresh_token, "unused");
     snprintf(g->scope, sizeof g->scope, "openid offline_access api:fhir user/Patient.read");
     g->obtained_at_ms = (int64_t)time(NULL) * 1000;
@@ -93,7 +98,7 @@ static int setup_store(void)
     return rc;
 }
 
-static int load_plugin(const char *module)
+static int load_module(const char *module)
 {
     static vap_host_api host;
     char why[512];
@@ -103,6 +108,13 @@ static int load_plugin(const char *module)
         fprintf(stderr, "load: %s\n", why);
         return -1;
     }
+    return 0;
+}
+
+static int load_plugin(const char *module)
+{
+    if (load_module(module) != 0)
+        return -1;
     vap_option o[] = {{"issuer", g_issuer}, {"fhir_base", g_fhir}, {"client_id", CLIENT},
                       {"ca_file", g_ca},    {"store", g_store},   {"keyring", g_keyring},
                       {"scope", "openid offline_access api:fhir user/Patient.read"},
@@ -116,6 +128,22 @@ static int load_plugin(const char *module)
         return -1;
     }
     return 0;
+}
+
+static int inst_fetch_once(vap_instance *inst)
+{
+    vap_fetch_request req;
+    vap_fetch_response *resp = NULL;
+    vap_error err;
+    VAP_INIT(vap_fetch_request, req);
+    VAP_INIT(vap_error, err);
+    req.path = "Patient/1";
+    int rc = g_api->fetch(inst, NULL, &req, &resp, &err);
+    int ok = rc == VAP_OK && resp && resp->body_len == 4096;
+    if (!ok)
+        fprintf(stderr, "fetch failed: %s\n", err.message);
+    g_api->release(resp);
+    return ok ? 0 : -1;
 }
 
 static int plugin_fetch_once(void)
@@ -150,7 +178,7 @@ struct rawc {
 static void raw_init(struct rawc *r)
 {
     r->c = curl_easy_init();
-    r->h = curl_slist_append(NULL, "Authorization: Bearer " TOKEN);
+    r->h = curl_slist_append(NULL, g_auth);
     r->h = curl_slist_append(r->h, "Accept: application/json");
     curl_easy_setopt(r->c, CURLOPT_URL, g_url);
     curl_easy_setopt(r->c, CURLOPT_CAINFO, g_ca);
@@ -254,13 +282,131 @@ static double curl_cli(int n)
         pid_t pid = fork();
         if (pid == 0) {
             execlp("curl", "curl", "-s", "-o", "/dev/null", "--cacert", g_ca, "-H",
-                   "Authorization: Bearer " TOKEN, g_url, (char *)NULL);
+                   g_auth, g_url, (char *)NULL);
             _exit(127);
         }
         int st;
         waitpid(pid, &st, 0);
     }
     return n / ((now_us() - t0) / 1e6);
+}
+
+static int count_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n - (strcmp(path, "/proc/self/fd") == 0); /* opendir's own */
+}
+
+/* Many instances of one process, as a host serving many practices runs
+ * them: what an idle one costs (RSS, threads, fds), instance_new and
+ * instance_free times, and round-robin fetches from 16 threads beside one
+ * instance fetched from 16 threads. */
+struct rr {
+    vap_instance **insts;
+    int n_inst, n, start, step, failures;
+};
+
+static void *rr_worker(void *arg)
+{
+    struct rr *r = arg;
+    for (int i = 0, k = r->start; i < r->n; i++, k = (k + r->step) % r->n_inst)
+        if (inst_fetch_once(r->insts[k]) != 0)
+            r->failures++;
+    return NULL;
+}
+
+static double rr_run(vap_instance **insts, int n_inst, int threads, int per)
+{
+    pthread_t t[64];
+    struct rr j[64];
+    double t0 = now_us();
+    for (int i = 0; i < threads; i++) {
+        /* thread i walks i, i+threads, ...: all threads spread over all instances */
+        j[i] = (struct rr){insts, n_inst, per, i % n_inst, threads % n_inst ? threads : 1, 0};
+        pthread_create(&t[i], NULL, rr_worker, &j[i]);
+    }
+    int bad = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(t[i], NULL);
+        bad += j[i].failures;
+    }
+    double rps = (double)threads * per / ((now_us() - t0) / 1e6);
+    if (bad)
+        printf("  FAILURES: %d\n", bad);
+    return rps;
+}
+
+static int many(const char *module, int n_inst, const char *warm, int per_thread)
+{
+    if (load_module(module) != 0)
+        return 1;
+    vap_option o[] = {{"issuer", g_issuer}, {"fhir_base", g_fhir}, {"client_id", CLIENT},
+                      {"ca_file", g_ca},    {"store", g_store},   {"keyring", g_keyring},
+                      {"scope", "openid offline_access api:fhir user/Patient.read"},
+                      {"warm_connections", warm}};
+    size_t n_o = sizeof o / sizeof o[0] - (warm == NULL);
+    vap_instance **insts = calloc((size_t)n_inst, sizeof *insts);
+    vap_error err;
+    VAP_INIT(vap_error, err);
+    /* one instance first: what the process pays once (libraries, the
+     * renewer thread) is not counted per instance */
+    vap_instance *first = NULL;
+    if (g_api->instance_new(o, n_o, &first, &err) != VAP_OK) {
+        fprintf(stderr, "instance: %s\n", err.message);
+        return 1;
+    }
+    usleep(300000);
+    long rss0 = rss_kib();
+    int th0 = count_dir("/proc/self/task"), fd0 = count_dir("/proc/self/fd");
+    double worst = 0, t0 = now_us();
+    for (int i = 0; i < n_inst; i++) {
+        double a = now_us();
+        if (g_api->instance_new(o, n_o, &insts[i], &err) != VAP_OK) {
+            fprintf(stderr, "instance %d: %s\n", i, err.message);
+            return 1;
+        }
+        if (now_us() - a > worst)
+            worst = now_us() - a;
+    }
+    double new_us = (now_us() - t0) / n_inst;
+    usleep(1000000); /* let any warm-up settle */
+    long rss1 = rss_kib();
+    int th1 = count_dir("/proc/self/task"), fd1 = count_dir("/proc/self/fd");
+    printf("%d idle instances (warm_connections=%s): per instance %.1f KiB RSS, %.3f threads, "
+           "%.2f fds; instance_new %.1f us mean, %.1f us worst\n",
+           n_inst, warm ? warm : "default", (double)(rss1 - rss0) / n_inst,
+           (double)(th1 - th0) / n_inst, (double)(fd1 - fd0) / n_inst, new_us, worst);
+    if (per_thread > 0) {
+        vap_instance *one[1] = {first};
+        for (int i = 0; i < n_inst; i++) /* unseal and connect each once */
+            inst_fetch_once(insts[i]);
+        rr_run(one, 1, 16, per_thread / 4);
+        double single = rr_run(one, 1, 16, per_thread);
+        double spread = rr_run(insts, n_inst, 16, per_thread);
+        double single2 = rr_run(one, 1, 16, per_thread);
+        double spread2 = rr_run(insts, n_inst, 16, per_thread);
+        single = single2 > single ? single2 : single;
+        spread = spread2 > spread ? spread2 : spread;
+        printf("16 threads: one instance %.0f req/s; %d instances round-robin %.0f req/s "
+               "(ratio %.2f)\n", single, n_inst, spread, spread / single);
+        long rss2 = rss_kib();
+        printf("  after fetching: %.1f KiB RSS, %.2f fds per instance\n",
+               (double)(rss2 - rss0) / n_inst,
+               (double)(count_dir("/proc/self/fd") - fd0) / n_inst);
+    }
+    t0 = now_us();
+    for (int i = 0; i < n_inst; i++)
+        g_api->instance_free(insts[i]);
+    printf("instance_free of all %d: %.1f ms\n", n_inst, (now_us() - t0) / 1e3);
+    g_api->instance_free(first);
+    free(insts);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -272,6 +418,9 @@ int main(int argc, char **argv)
     }
     g_base = argv[1];
     g_ca = argv[2];
+    if (getenv("VAP_BENCH_TOKEN") != NULL)
+        g_token = getenv("VAP_BENCH_TOKEN");
+    snprintf(g_auth, sizeof g_auth, "Authorization: Bearer %s", g_token);
     g_dir = argv[4];
     const char *mode = argc > 5 ? argv[5] : "full";
     int n = argc > 6 ? atoi(argv[6]) : 20000;
@@ -289,6 +438,9 @@ int main(int argc, char **argv)
         raw_init(&r);
         return raw_once(&r) == 0 ? 0 : 1;
     }
+    /* many N [WARM [REQUESTS_PER_THREAD]]: the many-practices figures */
+    if (strcmp(mode, "many") == 0)
+        return many(argv[3], n, argc > 7 && strcmp(argv[7], "default") != 0 ? argv[7] : NULL, argc > 8 ? atoi(argv[8]) : 0);
     if (load_plugin(argv[3]) != 0)
         return 1;
     if (strcmp(mode, "cold-plugin") == 0)

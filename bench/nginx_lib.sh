@@ -33,9 +33,10 @@ bench_nginx_start() {
     cat >"$dir/nginx.conf" <<CONF
 daemon off;
 worker_processes 1;
+worker_rlimit_nofile ${BENCH_NGINX_FDS:-1024};
 pid $dir/nginx.pid;
 error_log $dir/logs/error.log;
-events { worker_connections 256; }
+events { worker_connections ${BENCH_NGINX_CONNS:-256}; }
 http {
     access_log off;
     client_body_temp_path $dir/tmp_body;

@@ -135,9 +135,7 @@ static int api_instance_new(const vap_option *opts, size_t n_opts, vap_instance 
         free(inst);
         return rc;
     }
-    inst->scratch = grant_new();
-    if (inst->scratch == NULL || pthread_mutex_init(&inst->scratch_mu, NULL) != 0) {
-        grant_free(inst->scratch);
+    if (pthread_mutex_init(&inst->scratch_mu, NULL) != 0) {
         secrets_destroy(&inst->secrets);
         config_free(&inst->cfg);
         free(inst);
@@ -224,6 +222,10 @@ static int api_status(vap_instance *inst, const vap_call *call, vap_grant_info *
         return refresh_backend_status(inst, out, err);
     int64_t now = plugin_now_ms(); /* the host's clock, read with no lock held */
     pthread_mutex_lock(&inst->scratch_mu);
+    if (instance_scratch(inst) == NULL) {
+        pthread_mutex_unlock(&inst->scratch_mu);
+        return err_set(err, VAP_E_NOMEM, "out of memory");
+    }
     /* While this process renews (it holds the grant's exclusive lock), or
      * holds a renewed grant it could not seal yet, the grant in memory is the
      * newest: report it instead of waiting for our own lock. */

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "core/errors.h"
+#include "oauth/grant.h"
 
 int instance_usable(const vap_instance *inst, vap_error *err)
 {
@@ -15,4 +16,11 @@ int instance_usable(const vap_instance *inst, vap_error *err)
                        "fork(): create a new instance in the child",
                        (long)inst->pid);
     return VAP_OK;
+}
+
+struct grant *instance_scratch(vap_instance *inst)
+{
+    if (inst->scratch == NULL)
+        inst->scratch = grant_new();
+    return inst->scratch;
 }

@@ -25,11 +25,15 @@ struct vap_instance {
     struct refresher refresher;
     struct warmer warmer;
     pthread_mutex_t scratch_mu; /* guards scratch */
-    struct grant *scratch;      /* sodium_malloc'd; for status reads */
+    struct grant *scratch;      /* sodium_malloc'd at the first status read */
 };
 
 /* VAP_OK, or VAP_E_INVAL with a message when inst is NULL or was created by
  * another process (used after fork). */
 int instance_usable(const vap_instance *inst, vap_error *err);
+
+/* The status scratch grant, made on first use (NULL: out of memory); the
+ * caller holds scratch_mu. */
+struct grant *instance_scratch(vap_instance *inst);
 
 #endif

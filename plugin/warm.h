@@ -1,12 +1,17 @@
 /* warm.h - connections opened ahead of need: at instance start and again
  * whenever pooled connections have sat idle, so a caller's first request
  * (and the first after a quiet spell) does not pay a TLS handshake (1.7 to
- * 27 ms here, against ~74 us for a warm request; DESIGN.md, HTTP). */
+ * 27 ms here, against ~74 us for a warm request; DESIGN.md, HTTP).
+ *
+ * Warming is a job on the process's renewer thread (oauth/renewer.h), one
+ * pool handle per run, so an instance costs no thread of its own and a
+ * token renewal queued meanwhile waits for at most one handshake. */
 #ifndef VAP_WARM_H
 #define VAP_WARM_H
 
-#include <pthread.h>
 #include <vap/plugin.h>
+
+#include "oauth/renewer.h"
 
 #define WARM_INTERVAL_MS 20000 /* re-warm handles idle this long (servers close at ~60 s) */
 #define WARM_DEADLINE_MS 5000
@@ -14,19 +19,18 @@
 struct vap_instance;
 
 struct warmer {
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
+    struct renewer_job job;
     vap_cancel *cancel; /* fired by warmer_stop: a warm-up in flight ends at once */
-    int running;
-    int stop;
+    int stop;           /* atomic: warmer_stop has begun, the job queues itself no more */
+    int started;
 };
 
-/* Start the background thread (no-op when warm_connections is 0).  Never
- * fails the instance: a warm-up that cannot start is only logged. */
+/* Queue the first warm-up (no-op when warm_connections is 0).  Never fails
+ * the instance: a warm-up that cannot be queued is only logged. */
 void warmer_start(struct vap_instance *inst);
 
-/* Stop and join it; before the HTTP client is freed. */
+/* Drop the queued job and wait for a run in flight (cancelled); before the
+ * HTTP client is freed. */
 void warmer_stop(struct vap_instance *inst);
 
 #endif

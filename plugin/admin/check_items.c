@@ -347,8 +347,9 @@ void check_grant(struct vap_instance *inst, const struct check_state *st, struct
     }
     int64_t now = plugin_now_ms(); /* the host's clock, read with no lock held */
     pthread_mutex_lock(&inst->scratch_mu);
-    struct grant *g = inst->scratch;
-    int rc = secrets_grant_read(&inst->secrets, cfg, g, &e);
+    struct grant *g = instance_scratch(inst);
+    int rc = g != NULL ? secrets_grant_read(&inst->secrets, cfg, g, &e)
+                       : err_set(&e, VAP_E_NOMEM, "out of memory");
     if (rc == 1) {
         check_add(l, "grant", VAP_CHECK_FAIL, VAP_E_REAUTH_REQUIRED,
                   "no grant yet: a staff member must authorize once (vap-host authorize)");
@@ -379,7 +380,8 @@ void check_grant(struct vap_instance *inst, const struct check_state *st, struct
                       "refresh tries one",
                       state == VAP_GRANT_VALID ? "valid until" : "expired at", when);
     }
-    grant_clear(g);
+    if (g != NULL)
+        grant_clear(g);
     pthread_mutex_unlock(&inst->scratch_mu);
 }
 

@@ -88,7 +88,9 @@ void err_set_http(vap_error *err, int http_status, int retry_after_s,
         err->http_status = http_status;
     if (VAP_HAS(err, retry_after_s))
         err->retry_after_s = retry_after_s;
-    if (VAP_HAS(err, oauth_error)) {
+    if (VAP_HAS(err, oauth_error) && oauth_error == NULL) {
+        err->oauth_error[0] = '\0'; /* every fetch: no formatting */
+    } else if (VAP_HAS(err, oauth_error)) {
         snprintf(err->oauth_error, sizeof err->oauth_error, "%s",
                  oauth_error ? oauth_error : "");
         err_clean_line(err->oauth_error);

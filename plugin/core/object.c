@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/wipe.h"
 
 #define OBJ_MAGIC UINT64_C(0x766170206f626a21) /* "vap obj!" */
 
@@ -44,7 +45,7 @@ void obj_release(void *obj)
     }
     if (h->dtor != NULL)
         h->dtor(obj);
-    sodium_memzero(h, sizeof *h + h->size);
+    wipe(h, sizeof *h + h->size);
     free(h);
 }
 

@@ -13,6 +13,7 @@
 
 #include "oauth/authorize.h"
 #include "core/errors.h"
+#include "core/wipe.h"
 #include "oauth/grant.h"
 #include "http/http.h"
 #include "instance.h"
@@ -26,13 +27,13 @@
 #define FETCH_FRESH_TOKEN_MS 60000 /* a 401 "Unauthorized" on a token this new is a scope */
 #define FETCH_MAX_HEADERS 5
 
-/* The response object and the storage it owns. */
+/* The response object; the header values live in its own allocation, after
+ * it, so a response costs one allocation besides the body. */
 struct fetch_obj {
     vap_fetch_response r;
     char *body;
-    char *content_type;
     vap_header headers[FETCH_MAX_HEADERS];
-    char *hvals[FETCH_MAX_HEADERS];
+    char strings[]; /* content_type, then each header value, NUL-terminated */
 };
 
 static void fetch_obj_dtor(void *obj);
@@ -217,10 +218,22 @@ int fetch_do(struct vap_instance *inst, const vap_call *call, const vap_fetch_re
                        "grant=authorization_code, authorized by a staff member, for writes");
     const char *base = (flags & VAP_FETCH_STANDARD_API) ? cfg->api_base : cfg->fhir_base;
     const char *path = req->path[0] == '/' ? req->path + 1 : req->path;
-    size_t ulen = strlen(base) + 1 + strlen(path) + (query ? 1 + strlen(query) : 0) + 1;
-    if ((url = malloc(ulen)) == NULL)
+    /* base/path?query, copied rather than formatted (this runs per request),
+     * on the stack when it fits */
+    char ubuf[1024];
+    size_t bl = strlen(base), pl = strlen(path), ql = query ? strlen(query) : 0;
+    size_t ulen = bl + 1 + pl + (query ? 1 + ql : 0) + 1;
+    url = ulen <= sizeof ubuf ? ubuf : malloc(ulen);
+    if (url == NULL)
         return err_set(err, VAP_E_NOMEM, "out of memory");
-    snprintf(url, ulen, "%s/%s%s%s", base, path, query ? "?" : "", query ? query : "");
+    memcpy(url, base, bl);
+    url[bl] = '/';
+    memcpy(url + bl + 1, path, pl);
+    if (query != NULL) {
+        url[bl + 1 + pl] = '?';
+        memcpy(url + bl + 2 + pl, query, ql);
+    }
+    url[ulen - 1] = '\0';
 
     uint64_t gen = 0;
     int64_t obtained = 0;
@@ -351,7 +364,8 @@ out:
     pmetric_fetch(rs.status, metric_start);
     sodium_memzero(token, token_hw);
     http_response_free(&rs);
-    free(url);
+    if (url != ubuf)
+        free(url);
     return rc;
 }
 
@@ -414,25 +428,23 @@ static void fetch_obj_dtor(void *obj)
 {
     struct fetch_obj *o = obj;
     if (o->body) {
-        sodium_memzero(o->body, o->r.body_len); /* patient data */
+        wipe(o->body, o->r.body_len); /* patient data */
         free(o->body);
     }
-    free(o->content_type);
-    for (size_t i = 0; i < FETCH_MAX_HEADERS; i++)
-        free(o->hvals[i]);
 }
 
-static int add_header(struct fetch_obj *o, const char *name, const char *value)
+/* Copies value into o's strings at *at and lists it as header name. */
+static void add_header(struct fetch_obj *o, size_t *at, const char *name, const char *value,
+                       size_t len)
 {
-    if (value == NULL || value[0] == '\0' || o->r.n_headers >= FETCH_MAX_HEADERS)
-        return 0;
-    size_t i = o->r.n_headers;
-    if ((o->hvals[i] = strdup(value)) == NULL)
-        return -1;
-    o->headers[i].name = name;
-    o->headers[i].value = o->hvals[i];
+    if (len == 0 || o->r.n_headers >= FETCH_MAX_HEADERS)
+        return;
+    char *v = o->strings + *at;
+    memcpy(v, value, len + 1);
+    *at += len + 1;
+    o->headers[o->r.n_headers].name = name;
+    o->headers[o->r.n_headers].value = v;
     o->r.n_headers++;
-    return 0;
 }
 
 /* Moves the body out of rs into a new response object. */
@@ -440,7 +452,12 @@ static int make_response(struct http_response *rs, vap_fetch_response **out)
 {
     if (out == NULL || *out != NULL)
         return 0;
-    struct fetch_obj *o = obj_new(sizeof *o, fetch_obj_dtor);
+    const struct http_hdrs *h = &rs->hdrs;
+    size_t ct = strlen(h->content_type), loc = strlen(h->location), link = strlen(h->link),
+           ra = strlen(h->retry_after), wa = strlen(h->www_authenticate);
+    /* content_type twice: the field and the Content-Type header */
+    size_t extra = 2 * (ct + 1) + loc + link + ra + wa + 4;
+    struct fetch_obj *o = obj_new(sizeof *o + extra, fetch_obj_dtor);
     if (o == NULL)
         return -1;
     o->r.struct_size = sizeof o->r; /* the host sees a vap_fetch_response */
@@ -449,18 +466,19 @@ static int make_response(struct http_response *rs, vap_fetch_response **out)
     o->r.body_len = rs->body ? rs->body_len : 0;
     rs->body = NULL;
     rs->body_len = 0;
-    o->content_type = strdup(rs->hdrs.content_type);
-    if (o->body == NULL || o->content_type == NULL ||
-        add_header(o, "Content-Type", rs->hdrs.content_type) != 0 ||
-        add_header(o, "Location", rs->hdrs.location) != 0 ||
-        add_header(o, "Link", rs->hdrs.link) != 0 ||
-        add_header(o, "Retry-After", rs->hdrs.retry_after) != 0 ||
-        add_header(o, "WWW-Authenticate", rs->hdrs.www_authenticate) != 0) {
+    if (o->body == NULL) {
         obj_release(o);
         return -1;
     }
+    size_t at = ct + 1;
+    memcpy(o->strings, h->content_type, ct + 1);
+    add_header(o, &at, "Content-Type", h->content_type, ct);
+    add_header(o, &at, "Location", h->location, loc);
+    add_header(o, &at, "Link", h->link, link);
+    add_header(o, &at, "Retry-After", h->retry_after, ra);
+    add_header(o, &at, "WWW-Authenticate", h->www_authenticate, wa);
     o->r.body = o->body;
-    o->r.content_type = o->content_type;
+    o->r.content_type = o->strings;
     o->r.headers = o->headers;
     o->r.pages = 1;
     *out = &o->r;

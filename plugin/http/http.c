@@ -1,6 +1,8 @@
 /* http.c - the pooled, cancellable HTTPS client (DESIGN.md "HTTP").
  *
- * Each pool slot is one easy handle inside its own multi handle.  With the
+ * Each pool slot is one easy handle inside its own multi handle, both made
+ * when the slot is first used (a multi handle holds two descriptors, and a
+ * process may hold many instances that never fetch).  With the
  * multi interface the connection cache belongs to the multi handle, so a
  * slot keeps its connection warm between requests; the share handle carries
  * DNS and TLS sessions between slots (this libcurl cannot share connections
@@ -20,6 +22,7 @@
 
 #include "core/cancel.h"
 #include "core/errors.h"
+#include "core/wipe.h"
 #include "http/http_req.h"
 #include "core/log.h"
 
@@ -30,6 +33,8 @@ static void http_share_unlock(CURL *h, curl_lock_data d, void *u);
 static int http_slot_get(struct http_client *c, int64_t deadline, vap_cancel *cancel,
                          struct http_slot **out);
 static void http_slot_put(struct http_client *c, struct http_slot *s, int reused);
+static int http_slot_handles(struct http_slot *s);
+static void http_slot_drop_handles(struct http_slot *s);
 
 int http_global_init(void)
 {
@@ -92,12 +97,6 @@ int http_client_new(const struct http_client_opts *o, struct http_client **out,
     if (curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK ||
         curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK)
         goto fail;
-    for (unsigned i = 0; i < c->n_slots; i++) {
-        c->slots[i].easy = curl_easy_init();
-        c->slots[i].multi = curl_multi_init();
-        if (c->slots[i].easy == NULL || c->slots[i].multi == NULL)
-            goto fail;
-    }
     *out = c;
     return VAP_OK;
 fail:
@@ -115,6 +114,7 @@ void http_client_free(struct http_client *c)
         if (c->slots[i].multi)
             curl_multi_cleanup(c->slots[i].multi);
         free(c->slots[i].url);
+        http_req_headers_free(c->slots[i].hl);
     }
     if (c->share)
         curl_share_cleanup(c->share);
@@ -131,6 +131,9 @@ void http_client_free(struct http_client *c)
     free(c);
 }
 
+/* The request's host for a message, worked out on first use. */
+#define HOST (host[0] ? host : (http_req_host(rq->url ? rq->url : "", host, sizeof host), host))
+
 int http_request_do(struct http_client *c, const struct http_request *rq,
                     struct http_response *rs, vap_error *err)
 {
@@ -145,71 +148,82 @@ int http_request_do(struct http_client *c, const struct http_request *rq,
     rs->body = NULL;
     rs->body_len = 0;
     http_hdr_init(&rs->hdrs);
-    http_req_host(rq->url ? rq->url : "", host, sizeof host);
+    host[0] = '\0'; /* HOST: filled when a message needs it, never per request */
     if (rq->url == NULL || !http_req_is_https(rq->url)) {
         rc = err_set(err, VAP_E_INVAL,
                      "refusing a request that is not https:// (to %s): every "
-                     "server address must start with https://", host);
+                     "server address must start with https://", HOST);
         goto out;
     }
     if (strnlen(rq->url, HTTP_URL_MAX + 1) > HTTP_URL_MAX) {
         rc = err_set(err, VAP_E_INVAL, "the address for %s is longer than %d "
-                     "characters", host, HTTP_URL_MAX);
+                     "characters", HOST, HTTP_URL_MAX);
         goto out;
     }
     int64_t left = rq->deadline_ms ? rq->deadline_ms - plugin_now_ms()
                                    : HTTP_DEADLINE_DEFAULT_MS;
     if (left <= 0) {
         rc = err_set(err, VAP_E_TIMEOUT, "the deadline passed before the request "
-                     "to %s could start: raise timeout_ms", host);
+                     "to %s could start: raise timeout_ms", HOST);
         goto out;
     }
     int64_t deadline = t0 + left;
     if (cancel_fired(rq->cancel)) {
-        rc = err_set(err, VAP_E_CANCELLED, "the request to %s was cancelled", host);
-        goto out;
-    }
-    rc = http_req_headers(rq, &hl);
-    if (rc != VAP_OK) {
-        rc = err_set(err, rc, rc == VAP_E_INVAL
-                     ? "a request header for %s contains a line break or no colon"
-                     : "out of memory building the request to %s", host);
+        rc = err_set(err, VAP_E_CANCELLED, "the request to %s was cancelled", HOST);
         goto out;
     }
     rc = http_slot_get(c, deadline, rq->cancel, &slot);
     if (rc != VAP_OK) {
-        rc = err_set(err, rc, rc == VAP_E_CANCELLED
-                     ? "the request to %s was cancelled"
-                     : "no free connection for %s before the deadline: raise "
-                       "timeout_ms or reduce concurrent calls", host);
+        rc = err_set(err, rc, rc == VAP_E_CANCELLED ? "the request to %s was cancelled"
+                              : rc == VAP_E_NOMEM   ? "out of memory opening a connection to %s"
+                                                    : "no free connection for %s before the "
+                                                      "deadline: raise timeout_ms or reduce "
+                                                      "concurrent calls", HOST);
         goto out;
+    }
+    /* The slot keeps its list while the request's headers (the bearer
+     * token) stay the same: a warm request formats none. */
+    if (slot->hl != NULL && http_req_headers_match(rq, slot->hl)) {
+        hl = slot->hl;
+    } else {
+        rc = http_req_headers(rq, &hl);
+        if (rc != VAP_OK) {
+            rc = err_set(err, rc, rc == VAP_E_INVAL
+                         ? "a request header for %s contains a line break or no colon"
+                         : "out of memory building the request to %s", HOST);
+            goto out;
+        }
+        if (http_req_headers_cacheable(rq)) {
+            http_req_headers_free(slot->hl);
+            slot->hl = hl;
+        }
     }
     rc = http_setup(c, slot, rq, hl,
                     rq->max_response ? rq->max_response : HTTP_RESPONSE_MAX_DEFAULT,
                     &rs->hdrs);
     if (rc != VAP_OK) {
-        rc = err_set(err, rc, "cannot set up the request to %s (%s)", host,
+        rc = err_set(err, rc, "cannot set up the request to %s (%s)", HOST,
                      rc == VAP_E_NOMEM ? "out of memory" : "unsupported method");
         goto out;
     }
     CURLcode res = CURLE_OK;
     rc = http_run(slot, rq->cancel, deadline, &res);
     if (rc == VAP_E_CANCELLED) {
-        rc = err_set(err, rc, "the request to %s was cancelled", host);
+        rc = err_set(err, rc, "the request to %s was cancelled", HOST);
         goto out;
     }
     const char *via = http_proxy_via(c, slot);
     if (rc == VAP_E_TIMEOUT)
         res = CURLE_OPERATION_TIMEDOUT;
     if (res == CURLE_OPERATION_TIMEDOUT) {
-        rc = http_req_map_error(res, 0, 0, 0, host, via, slot->errbuf, err);
+        rc = http_req_map_error(res, 0, 0, 0, HOST, via, slot->errbuf, err);
         goto out;
     }
     if (rc == VAP_OK && res != CURLE_OK)
-        rc = http_req_map_error(res, slot->x.too_large, slot->x.max, slot->x.hdr_rc, host,
+        rc = http_req_map_error(res, slot->x.too_large, slot->x.max, slot->x.hdr_rc, HOST,
                                 via, slot->errbuf, err);
     else if (rc != VAP_OK)
-        rc = err_set(err, rc, "the HTTP library failed on the request to %s", host);
+        rc = err_set(err, rc, "the HTTP library failed on the request to %s", HOST);
     if (rc != VAP_OK)
         goto out;
     long code = 0;
@@ -219,7 +233,7 @@ int http_request_do(struct http_client *c, const struct http_request *rq,
     if (x->buf == NULL) { /* an empty body still gets a buffer to terminate */
         char *one = malloc(1);
         if (one == NULL) {
-            rc = err_set(err, VAP_E_NOMEM, "out of memory reading %s", host);
+            rc = err_set(err, VAP_E_NOMEM, "out of memory reading %s", HOST);
             goto out;
         }
         x->buf = one;
@@ -230,17 +244,19 @@ int http_request_do(struct http_client *c, const struct http_request *rq,
     rs->body_len = x->len;
     x->buf = NULL;
 out:
+    if (slot == NULL || hl != slot->hl) /* read while the slot is still ours */
+        http_req_headers_free(hl);
     if (slot != NULL) {
         http_xfer_release(&slot->x);
         http_slot_put(c, slot, rc == VAP_OK);
     }
-    http_req_headers_free(hl);
     if (rc != VAP_OK)
         http_hdr_init(&rs->hdrs);
     if (c->log_debug)
         http_req_log(rq, method, rs->status, rs->body_len, http_mono_ms() - t0, rc);
     return rc;
 }
+#undef HOST
 
 void http_response_init(struct http_response *rs)
 {
@@ -256,7 +272,7 @@ void http_response_free(struct http_response *rs)
         return;
     if (rs->body != NULL) {
         /* token responses carry secrets */
-        sodium_memzero(rs->body, rs->body_len);
+        wipe(rs->body, rs->body_len);
         free(rs->body);
     }
     rs->body = NULL;
@@ -297,52 +313,92 @@ static int http_warm_accepted(struct http_client *c, struct http_slot *s, const 
     return 0;
 }
 
+/* One slot from *next on (then past it); none when want (0: no limit)
+ * connections are open or opening already. */
+static int http_warm_from(struct http_client *c, unsigned *next, unsigned want, const char *url,
+                          int64_t idle_ms, int64_t deadline_ms, vap_cancel *cancel,
+                          vap_error *err)
+{
+    struct http_slot *s = NULL;
+    if (__atomic_load_n(&c->warm_refused, __ATOMIC_RELAXED))
+        return 0;
+    pthread_mutex_lock(&c->mu);
+    unsigned live = 0;
+    int64_t now = http_mono_ms();
+    /* a request's own connection counts: warming adds to it, never beside it */
+    for (unsigned i = 0; want > 0 && i < c->n_slots; i++)
+        live += c->slots[i].busy || (c->slots[i].last_used != 0 &&
+                                     now - c->slots[i].last_used < idle_ms);
+    for (unsigned i = *next; (want == 0 || live < want) && i < c->n_slots && s == NULL; i++)
+        if (!c->slots[i].busy && (c->slots[i].last_used == 0 ||
+                                  http_mono_ms() - c->slots[i].last_used >= idle_ms)) {
+            s = &c->slots[i];
+            *next = i + 1;
+        }
+    if (s != NULL) {
+        s->busy = 1;
+        c->warming++;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (s == NULL)
+        return 0;
+    /* The slot is ours: ask the server itself, on exactly this handle. */
+    struct http_request rq = {.method = "OPTIONS *", .url = url, .deadline_ms = deadline_ms};
+    struct http_hdrs h;
+    char host[256];
+    CURLcode res = CURLE_OK;
+    int rc;
+    http_req_host(url, host, sizeof host);
+    int64_t left = deadline_ms - plugin_now_ms();
+    if (!http_req_is_https(url))
+        rc = err_set(err, VAP_E_INVAL, "refusing to warm up %s: not https://", host);
+    else if (left <= 0)
+        rc = err_set(err, VAP_E_TIMEOUT, "deadline passed warming up %s", host);
+    else if ((rc = http_slot_handles(s)) != VAP_OK)
+        rc = err_set(err, rc, "out of memory warming up %s", host);
+    /* the answer is a few headers: the default cap is plenty */
+    else if ((rc = http_setup(c, s, &rq, NULL, HTTP_RESPONSE_MAX_DEFAULT, &h)) == VAP_OK &&
+             (rc = http_run(s, cancel, http_mono_ms() + left, &res)) == VAP_OK &&
+             res != CURLE_OK)
+        rc = http_req_map_error(res, s->x.too_large, s->x.max, s->x.hdr_rc, host,
+                                http_proxy_via(c, s), s->errbuf, err);
+    else if (rc != VAP_OK)
+        rc = err_set(err, rc, "warming up %s failed", host);
+    int warm = rc == VAP_OK && http_warm_accepted(c, s, host);
+    if (warm)
+        __atomic_store_n(&c->warm_ok, 1, __ATOMIC_RELAXED);
+    http_xfer_release(&s->x);
+    /* A handle left with no connection would hold its multi handle's two
+     * descriptors for nothing while the instance stays idle. */
+    if (!warm)
+        http_slot_drop_handles(s);
+    pthread_mutex_lock(&c->mu);
+    c->warming--;
+    pthread_mutex_unlock(&c->mu);
+    /* a caller may be waiting for exactly this connection: wake them all */
+    http_slot_put(c, s, warm);
+    pthread_cond_broadcast(&c->cv);
+    return rc != VAP_OK ? rc : 1;
+}
+
+int http_client_warm_step(struct http_client *c, const char *url, unsigned want,
+                          int64_t idle_ms, int64_t deadline_ms, vap_cancel *cancel,
+                          vap_error *err)
+{
+    unsigned next = 0;
+    return http_warm_from(c, &next, want, url, idle_ms, deadline_ms, cancel, err);
+}
+
 int http_client_warm(struct http_client *c, const char *url, unsigned n,
                      int64_t idle_ms, int64_t deadline_ms, vap_cancel *cancel, vap_error *err)
 {
-    int rc = VAP_OK;
-    unsigned done = 0;
-    for (unsigned i = 0; i < c->n_slots && done < n; i++) {
-        if (__atomic_load_n(&c->warm_refused, __ATOMIC_RELAXED))
-            break;
-        struct http_slot *s = &c->slots[i];
-        pthread_mutex_lock(&c->mu);
-        int take = !s->busy && (s->last_used == 0 ||
-                                http_mono_ms() - s->last_used >= idle_ms);
-        if (take)
-            s->busy = 1;
-        pthread_mutex_unlock(&c->mu);
-        if (!take)
-            continue;
-        /* The slot is ours: ask the server itself, on exactly this handle. */
-        struct http_request rq = {.method = "OPTIONS *", .url = url,
-                                  .deadline_ms = deadline_ms};
-        struct http_hdrs h;
-        char host[256];
-        CURLcode res = CURLE_OK;
-        http_req_host(url, host, sizeof host);
-        int64_t left = deadline_ms - plugin_now_ms();
-        if (!http_req_is_https(url))
-            rc = err_set(err, VAP_E_INVAL, "refusing to warm up %s: not https://", host);
-        else if (left <= 0)
-            rc = err_set(err, VAP_E_TIMEOUT, "deadline passed warming up %s", host);
-        /* the answer is a few headers: the default cap is plenty */
-        else if ((rc = http_setup(c, s, &rq, NULL, HTTP_RESPONSE_MAX_DEFAULT, &h)) ==
-                     VAP_OK &&
-                 (rc = http_run(s, cancel, http_mono_ms() + left, &res)) == VAP_OK &&
-                 res != CURLE_OK)
-            rc = http_req_map_error(res, s->x.too_large, s->x.max, s->x.hdr_rc, host,
-                                    http_proxy_via(c, s), s->errbuf, err);
-        else if (rc != VAP_OK)
-            rc = err_set(err, rc, "warming up %s failed", host);
-        int warm = rc == VAP_OK && http_warm_accepted(c, s, host);
-        http_xfer_release(&s->x);
-        http_slot_put(c, s, warm);
-        if (rc != VAP_OK)
-            break;
-        done++;
+    unsigned next = 0;
+    for (unsigned done = 0; done < n; done++) {
+        int rc = http_warm_from(c, &next, 0, url, idle_ms, deadline_ms, cancel, err);
+        if (rc <= 0)
+            return rc;
     }
-    return rc;
+    return VAP_OK;
 }
 
 /* ---- pool ------------------------------------------------------------------ */
@@ -355,10 +411,17 @@ static int http_slot_get(struct http_client *c, int64_t deadline, vap_cancel *ca
     for (;;) {
         /* Most recently used first: its connection is the likeliest alive. */
         struct http_slot *best = NULL;
-        for (unsigned i = 0; i < c->n_slots; i++)
-            if (!c->slots[i].busy &&
-                (best == NULL || c->slots[i].last_used > best->last_used))
-                best = &c->slots[i];
+        for (unsigned i = 0; i < c->n_slots; i++) {
+            struct http_slot *s = &c->slots[i];
+            if (!s->busy && (best == NULL || s->last_used > best->last_used ||
+                             (s->last_used == best->last_used && s->easy && !best->easy)))
+                best = s;
+        }
+        /* A connection being warmed for a server known to keep it comes
+         * sooner than a handshake of our own, and opens no second one. */
+        if (best != NULL && best->last_used == 0 && c->warming > 0 &&
+            __atomic_load_n(&c->warm_ok, __ATOMIC_RELAXED))
+            best = NULL;
         if (best != NULL) {
             best->busy = 1;
             *out = best;
@@ -383,7 +446,41 @@ static int http_slot_get(struct http_client *c, int64_t deadline, vap_cancel *ca
         pthread_cond_timedwait(&c->cv, &c->mu, &ts);
     }
     pthread_mutex_unlock(&c->mu);
+    if (rc == VAP_OK && http_slot_handles(*out) != VAP_OK) {
+        http_slot_put(c, *out, 0);
+        *out = NULL;
+        rc = VAP_E_NOMEM;
+    }
     return rc;
+}
+
+/* Back to a slot never used (the caller owns it); the kept header list stays. */
+static void http_slot_drop_handles(struct http_slot *s)
+{
+    if (s->easy != NULL)
+        curl_easy_cleanup(s->easy);
+    if (s->multi != NULL)
+        curl_multi_cleanup(s->multi);
+    free(s->url);
+    s->easy = NULL;
+    s->multi = NULL;
+    s->url = NULL;
+    s->configured = 0;
+    s->method = 0;
+    s->max = 0;
+    s->hl_set = NULL;
+    s->proxy_set = NULL;
+    s->conn_kept = 0;
+}
+
+/* The slot's handles, made on its first use (the caller owns the slot). */
+static int http_slot_handles(struct http_slot *s)
+{
+    if (s->easy == NULL)
+        s->easy = curl_easy_init();
+    if (s->multi == NULL)
+        s->multi = curl_multi_init();
+    return s->easy != NULL && s->multi != NULL ? VAP_OK : VAP_E_NOMEM;
 }
 
 static void http_slot_put(struct http_client *c, struct http_slot *s, int reused)

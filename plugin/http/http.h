@@ -97,6 +97,16 @@ int http_status_vap(int status);
  * cancel (may be NULL) ends it promptly, e.g. when the instance is freed. */
 int http_client_warm(struct http_client *c, const char *url, unsigned n,
                      int64_t idle_ms, int64_t deadline_ms, vap_cancel *cancel, vap_error *err);
+/* One handle of http_client_warm, unless want connections are open (used
+ * within idle_ms) or in use already, so requests that opened their own
+ * are not doubled: 1 when one was tried (and warmed, or left cold when the
+ * server refused), 0 when none needs it or warming is off, else a negative
+ * vap_status with err set.  A request that would
+ * otherwise open a new connection while one is being warmed waits for that
+ * one instead, once the server is known to keep warm-up connections. */
+int http_client_warm_step(struct http_client *c, const char *url, unsigned want,
+                          int64_t idle_ms, int64_t deadline_ms, vap_cancel *cancel,
+                          vap_error *err);
 
 /* An application/x-www-form-urlencoded body built in one buffer that is
  * wiped when freed (token-endpoint forms carry secrets). */

@@ -50,18 +50,55 @@ int http_hdr_feed(struct http_hdrs *h, const char *line, size_t len)
     if (colon == NULL || colon == line)
         return HTTP_HDR_MALFORMED;
     /* Only the five headers we keep are validated and read; libcurl has
-     * already framed the others, and nothing here interprets them. */
-    switch (hdr_tolower((unsigned char)line[0])) {
-    case 'c': case 'r': case 'l': case 'w':
+     * already framed the others, and nothing here interprets them.  The
+     * name is matched first (by its length, then in full):
+     * most lines of a response are none of the five and cost no more. */
+    size_t nlen = (size_t)(colon - line);
+    char *dst;
+    size_t cap;
+    int append = 0;
+    switch (nlen) {
+    case 12:
+        if (!hdr_name_is(line, nlen, "content-type"))
+            goto other;
+        dst = h->content_type, cap = sizeof h->content_type;
+        break;
+    case 11:
+        if (!hdr_name_is(line, nlen, "retry-after"))
+            goto other;
+        dst = h->retry_after, cap = sizeof h->retry_after;
+        break;
+    case 8:
+        if (!hdr_name_is(line, nlen, "location"))
+            goto other;
+        dst = h->location, cap = sizeof h->location;
+        break;
+    case 16:
+        if (!hdr_name_is(line, nlen, "www-authenticate"))
+            goto other;
+        dst = h->www_authenticate, cap = sizeof h->www_authenticate, append = 1;
+        break;
+    case 4:
+        if (!hdr_name_is(line, nlen, "link"))
+            goto other;
+        dst = h->link, cap = sizeof h->link, append = 1;
         break;
     default:
+    other:
+        /* names that start like the five are still checked as names (token
+         * characters only, no space before the colon: RFC 9112 §5.1), so
+         * "Link Bad:" or "Content-Type :" is refused, never skipped */
+        switch (hdr_tolower((unsigned char)line[0])) {
+        case 'c': case 'r': case 'l': case 'w':
+            for (size_t i = 0; i < nlen; i++)
+                if (!hdr_is_tchar((unsigned char)line[i]))
+                    return HTTP_HDR_MALFORMED;
+            break;
+        default:
+            break;
+        }
         return HTTP_HDR_OK;
     }
-    size_t nlen = (size_t)(colon - line);
-    for (size_t i = 0; i < nlen; i++)
-        /* token characters only: no space before the colon (RFC 9112 §5.1) */
-        if (!hdr_is_tchar((unsigned char)line[i]))
-            return HTTP_HDR_MALFORMED;
     size_t vs = hdr_skip_ws(line, nlen + 1, len);
     size_t ve = len;
     while (ve > vs && (line[ve - 1] == ' ' || line[ve - 1] == '\t'))
@@ -71,17 +108,7 @@ int http_hdr_feed(struct http_hdrs *h, const char *line, size_t len)
     for (size_t i = 0; i < vlen; i++)
         if ((unsigned char)v[i] < 0x20 && v[i] != '\t')
             return HTTP_HDR_MALFORMED;
-    if (hdr_name_is(line, nlen, "content-type"))
-        return hdr_store(h->content_type, sizeof h->content_type, v, vlen);
-    if (hdr_name_is(line, nlen, "retry-after"))
-        return hdr_store(h->retry_after, sizeof h->retry_after, v, vlen);
-    if (hdr_name_is(line, nlen, "location"))
-        return hdr_store(h->location, sizeof h->location, v, vlen);
-    if (hdr_name_is(line, nlen, "www-authenticate"))
-        return hdr_append(h->www_authenticate, sizeof h->www_authenticate, v, vlen);
-    if (hdr_name_is(line, nlen, "link"))
-        return hdr_append(h->link, sizeof h->link, v, vlen);
-    return HTTP_HDR_OK;
+    return append ? hdr_append(dst, cap, v, vlen) : hdr_store(dst, cap, v, vlen);
 }
 
 int http_retry_after_s(const char *v, size_t len, int64_t now_s)
@@ -284,19 +311,12 @@ static size_t hdr_skip_ws(const char *s, size_t i, size_t len)
     return i;
 }
 
-/* RFC 9110 §5.6.2 tchar, by range: this runs for every header byte of
- * every response, so no per-character string search. */
+/* RFC 9110 §5.6.2 tchar as a bitmap (letters, digits and
+ * !#$%&'*+-.^_`|~): this runs for header bytes of every response. */
 static int hdr_is_tchar(unsigned char c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return 1;
-    switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*':
-    case '+': case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-        return 1;
-    default:
-        return 0;
-    }
+    static const uint64_t bits[4] = {0x3ff6cfa00000000ULL, 0x57ffffffc7fffffeULL, 0, 0};
+    return (int)((bits[c >> 6] >> (c & 63)) & 1);
 }
 
 static int hdr_tolower(int c)

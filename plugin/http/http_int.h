@@ -28,7 +28,8 @@ struct http_slot {
     int method;        /* HTTP_M_* last set on easy, 0 = none */
     char *url;         /* URL last set on easy */
     size_t max;        /* CURLOPT_MAXFILESIZE_LARGE last set */
-    int had_headers;   /* a header list is set on easy */
+    struct curl_slist *hl;     /* the slot's kept header list (wiped when replaced) */
+    struct curl_slist *hl_set; /* CURLOPT_HTTPHEADER last set (maybe freed since) */
     int64_t last_used; /* monotonic ms; 0 = never connected */
     int64_t clock;     /* last monotonic reading of http_run (ms) */
     int conn_kept;     /* http_run ended with the connection still open */
@@ -54,6 +55,8 @@ struct http_client {
     char proxy_shown[160];  /* for messages: no user or password          */
     int warm_refused;       /* the server does not take "OPTIONS *": never
                                warm again (atomic; set once)               */
+    int warm_ok;            /* a warm-up kept its connection (atomic; set once) */
+    unsigned warming;       /* slots being warmed now (under mu)           */
 };
 
 /* HTTP_M_OPTIONS is "OPTIONS *": the server itself answers, not an application. */

@@ -99,6 +99,42 @@ fail:
     return rc;
 }
 
+/* "PREFIX" followed by want, exactly. */
+static int line_is(const char *line, const char *prefix, size_t plen, const char *want)
+{
+    return strncmp(line, prefix, plen) == 0 && strcmp(line + plen, want) == 0;
+}
+
+int http_req_headers_match(const struct http_request *rq, const struct curl_slist *l)
+{
+    if (rq->basic_user != NULL && rq->basic_pass != NULL)
+        return 0; /* never kept: see http_req_headers_cacheable */
+    for (size_t i = 0; i < rq->n_headers; i++, l = l->next)
+        if (l == NULL || strcmp(l->data, rq->headers[i]) != 0)
+            return 0;
+    if (rq->body != NULL || rq->content_type != NULL) {
+        if (l == NULL || strcmp(l->data, "Expect:") != 0)
+            return 0;
+        l = l->next;
+    }
+    if (rq->content_type != NULL) {
+        if (l == NULL || !line_is(l->data, "Content-Type: ", 14, rq->content_type))
+            return 0;
+        l = l->next;
+    }
+    if (rq->bearer != NULL) {
+        if (l == NULL || !line_is(l->data, "Authorization: Bearer ", 22, rq->bearer))
+            return 0;
+        l = l->next;
+    }
+    return l == NULL;
+}
+
+int http_req_headers_cacheable(const struct http_request *rq)
+{
+    return rq->basic_user == NULL || rq->basic_pass == NULL;
+}
+
 /* The list may hold the bearer token or the Basic credentials: wipe it. */
 void http_req_headers_free(struct curl_slist *l)
 {

@@ -13,6 +13,13 @@
  * if one holds CR/LF or no colon), Content-Type, "Expect:" for bodies, and
  * Authorization (Bearer, or Basic with both parts form-encoded first). */
 int http_req_headers(const struct http_request *rq, struct curl_slist **out);
+/* 1 when l is exactly the list http_req_headers would build for rq, so a
+ * slot can keep its list (and the bearer line in it) while the token stays
+ * the same, instead of formatting it per request. */
+int http_req_headers_match(const struct http_request *rq, const struct curl_slist *l);
+/* Whether a slot may keep rq's list: not with Basic credentials (the token
+ * endpoint, rare), which are wiped after their one request. */
+int http_req_headers_cacheable(const struct http_request *rq);
 /* Wipes every line (credentials) before freeing.  NULL is a no-op. */
 void http_req_headers_free(struct curl_slist *l);
 

@@ -2,13 +2,13 @@
  * loop that a deadline or a cancel token can end, and the callbacks that
  * read the body and the headers under their caps. */
 #include <curl/curl.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/cancel.h"
 #include "core/errors.h"
+#include "core/wipe.h"
 #include "core/log.h"
 #include "http/http_int.h"
 #include "http/http_req.h"
@@ -79,9 +79,11 @@ int http_setup(struct http_client *c, struct http_slot *s,
         HTTP_SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
         s->max = max;
     }
-    if (hl != NULL || s->had_headers) {
+    /* libcurl keeps the pointer and reads the list at each transfer: a
+     * list freed since and another at the same address is still right */
+    if (hl != s->hl_set) {
         HTTP_SET(CURLOPT_HTTPHEADER, hl);
-        s->had_headers = hl != NULL;
+        s->hl_set = hl;
     }
     int kind = strcmp(m, "GET") == 0      ? HTTP_M_GET
                : strcmp(m, "HEAD") == 0   ? HTTP_M_HEAD
@@ -135,7 +137,7 @@ out:
 void http_xfer_release(struct http_xfer *x)
 {
     if (x->buf != NULL) {
-        sodium_memzero(x->buf, x->cap);
+        wipe(x->buf, x->cap);
         free(x->buf);
     }
     x->buf = NULL;
@@ -193,7 +195,10 @@ int http_run(struct http_slot *s, vap_cancel *cancel, int64_t deadline,
     /* Asked while the handle is still in its multi, whose cache holds the
      * connection: once removed, libcurl no longer finds it. */
     curl_socket_t sock = CURL_SOCKET_BAD;
-    s->conn_kept = curl_easy_getinfo(s->easy, CURLINFO_ACTIVESOCKET, &sock) == CURLE_OK &&
+    /* Only a warm-up asks (the lookup walks the connection cache, ~900
+     * instructions): a request's own connection is kept or not by libcurl. */
+    s->conn_kept = s->method == HTTP_M_OPTIONS &&
+                   curl_easy_getinfo(s->easy, CURLINFO_ACTIVESOCKET, &sock) == CURLE_OK &&
                    sock != CURL_SOCKET_BAD;
     curl_multi_remove_handle(s->multi, s->easy);
     cancel_detach(cancel, &w);
@@ -224,7 +229,7 @@ static size_t http_on_body(char *p, size_t sz, size_t n, void *ud)
             return 0;
         if (x->buf != NULL) {
             memcpy(nb, x->buf, x->len);
-            sodium_memzero(x->buf, x->cap);
+            wipe(x->buf, x->cap);
             free(x->buf);
         }
         x->buf = nb;

@@ -26,15 +26,25 @@ int secrets_init(struct secrets *s, vap_error *err)
     memset(s, 0, sizeof *s);
     if (pthread_mutex_init(&s->mu, NULL) != 0)
         return err_set(err, VAP_E_NOMEM, "cannot create a mutex");
-    s->client_secret = sodium_malloc(SECRETS_CLIENT_SECRET_MAX + 1);
-    s->payload = sodium_malloc(GRANT_PAYLOAD_MAX);
-    seal_err se = {0};
-    if (s->client_secret == NULL || s->payload == NULL || seal_secret_new(&s->plain, &se) != 0) {
-        secrets_destroy(s);
-        return err_set(err, VAP_E_NOMEM, "out of memory for the secure buffers");
-    }
-    s->client_secret[0] = '\0';
     return VAP_OK;
+}
+
+/* The secure buffers (~100 KiB of locked memory) come with the first open,
+ * not with the instance: a process may hold many instances never used. */
+static int buffers_locked(struct secrets *s, vap_error *err)
+{
+    if (s->payload != NULL)
+        return VAP_OK;
+    seal_err se = {0};
+    if (s->client_secret == NULL &&
+        (s->client_secret = sodium_malloc(SECRETS_CLIENT_SECRET_MAX + 1)) != NULL)
+        s->client_secret[0] = '\0';
+    if (s->plain == NULL && seal_secret_new(&s->plain, &se) != 0)
+        s->plain = NULL;
+    if (s->client_secret != NULL && s->plain != NULL)
+        s->payload = sodium_malloc(GRANT_PAYLOAD_MAX);
+    return s->payload != NULL ? VAP_OK
+                              : err_set(err, VAP_E_NOMEM, "out of memory for the secure buffers");
 }
 
 void secrets_destroy(struct secrets *s)
@@ -73,7 +83,7 @@ int secrets_client_secret(struct secrets *s, char *out, size_t cap, size_t *len,
 {
     pthread_mutex_lock(&s->mu);
     int rc = VAP_OK;
-    if (s->client_secret_len == 0)
+    if (s->client_secret == NULL || s->client_secret_len == 0)
         rc = err_set(err, VAP_E_CONFIG,
                      "no client secret is sealed in the store: run vap-seal put client_secret "
                      "(paste the secret from Administration > System > API Clients), or vap-host "
@@ -278,6 +288,9 @@ static int open_locked(struct secrets *s, const struct config *cfg, vap_error *e
     seal_err se = {0};
     seal_store *store = s->store; /* kept once open: other threads use it */
     seal_keyring *ring = NULL;
+    int rc = buffers_locked(s, err);
+    if (rc != VAP_OK)
+        return rc;
     if (store == NULL && seal_store_open(cfg->store, &store, &se) != 0)
         return secrets_map_error(&se, err);
     s->store = store;

@@ -3,7 +3,7 @@
  *
  * Opened lazily on first use (instance_new only validates options, so a host
  * can load its config before an admin has run vap-seal).  All plaintext
- * buffers are sodium_malloc'd once here and reused.  Thread-safe: one mutex
+ * buffers are sodium_malloc'd at the first open and reused.  Thread-safe: one mutex
  * guards the shared buffers; it is never held across a network call. */
 #ifndef VAP_SECRETS_H
 #define VAP_SECRETS_H
@@ -32,7 +32,7 @@ struct secrets {
     struct pgstore *pg;  /* grant_store=postgresql://: the grant's row; NULL: the file */
 };
 
-/* Zero-initialise (no I/O). */
+/* Zero-initialise (no I/O, no secure memory yet). */
 int secrets_init(struct secrets *s, vap_error *err);
 /* Wipe and free everything. */
 void secrets_destroy(struct secrets *s);

@@ -489,6 +489,33 @@ static void post_form_with_basic_auth_encodes_credentials(void **state)
     http_client_free(c);
 }
 
+/* A handle keeps its header list while the token stays the same: a new
+ * token, or none, must still go out on the very next request. */
+static void a_new_token_goes_out_on_a_reused_handle(void **state)
+{
+    static const char *const seq[] = {"tok-one", "tok-one", "tok-two", NULL, "tok-one"};
+    struct http_client *c = client_with(srv.ca_file, NULL, 1);
+    char url[256];
+    ts_url(&srv, "/echo", url, sizeof url);
+    for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
+        static const char *const accept[] = {"Accept: application/json"};
+        struct http_request rq = {.url = url, .headers = accept, .n_headers = 1,
+                                  .bearer = seq[i], .deadline_ms = plugin_now_ms() + 5000};
+        struct http_response rs;
+        vap_error err;
+        char expect[64] = "";
+        VAP_INIT(vap_error, err);
+        assert_int_equal(http_request_do(c, &rq, &rs, &err), VAP_OK);
+        if (seq[i] != NULL)
+            snprintf(expect, sizeof expect, "Bearer %s", seq[i]);
+        pthread_mutex_lock(&srv.mu);
+        assert_string_equal(srv.last_auth, expect);
+        pthread_mutex_unlock(&srv.mu);
+        http_response_free(&rs);
+    }
+    http_client_free(c);
+}
+
 static void methods_switch_cleanly_on_a_reused_handle(void **state)
 {
     /* one pooled handle keeps its options between requests: each request
@@ -634,6 +661,7 @@ int main(void)
         cmocka_unit_test(cancel_fired_before_the_call_sends_nothing),
         cmocka_unit_test(post_form_with_basic_auth_encodes_credentials),
         cmocka_unit_test(methods_switch_cleanly_on_a_reused_handle),
+        cmocka_unit_test(a_new_token_goes_out_on_a_reused_handle),
         cmocka_unit_test(debug_log_redacts_credentials_and_secret_fields),
         cmocka_unit_test(header_with_line_break_is_refused),
         cmocka_unit_test(concurrent_callers_share_a_small_pool),

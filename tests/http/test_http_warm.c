@@ -107,6 +107,29 @@ static void warm_up_opens_the_connection_before_the_first_request(void **state)
     http_client_free(c);
 }
 
+/* The warm-up tops up to its count: a connection a request opened counts,
+ * so the first request is never doubled by a warm-up beside it. */
+static void warm_up_adds_to_the_connections_requests_opened(void **state)
+{
+    struct http_client *c = client_with(srv.ca_file, NULL, 4);
+    struct http_response rs;
+    vap_error err;
+    char url[256];
+    ts_url(&srv, "/ok", url, sizeof url);
+    VAP_INIT(vap_error, err);
+    unsigned before = server_count(&srv.connections);
+    assert_int_equal(get(c, "/ok", 5000, NULL, &rs, &err), VAP_OK);
+    http_response_free(&rs);
+    assert_int_equal(http_client_warm_step(c, url, 2, 60000, plugin_now_ms() + 5000, NULL, &err),
+                     1);
+    assert_int_equal(server_count(&srv.connections) - before, 2);
+    /* two are open: nothing more to do */
+    assert_int_equal(http_client_warm_step(c, url, 2, 60000, plugin_now_ms() + 5000, NULL, &err),
+                     0);
+    assert_int_equal(server_count(&srv.connections) - before, 2);
+    http_client_free(c);
+}
+
 static void warm_up_skips_handles_used_recently(void **state)
 {
     struct http_client *c = client_with(srv.ca_file, NULL, 1);
@@ -214,6 +237,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(warm_up_opens_the_connection_before_the_first_request),
         cmocka_unit_test(warm_up_skips_handles_used_recently),
+        cmocka_unit_test(warm_up_adds_to_the_connections_requests_opened),
         cmocka_unit_test(warm_up_accepted_keeps_warming),
         cmocka_unit_test(warm_up_refused_with_400_close_is_asked_once_and_quietly),
     };

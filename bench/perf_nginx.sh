@@ -1,0 +1,77 @@
+#!/bin/sh
+# perf_nginx.sh - the performance figures side by side, in one run against
+# one nginx (loopback HTTPS, a 4 KB FHIR Patient behind a bearer check):
+#   1. callgrind instructions per warm request: vap_openemr.so's fetch beside
+#      raw libcurl with the same headers, with a short and an 800-character
+#      token (load-independent: the difference of two loop lengths);
+#   2. req/s at 1, 16 and 64 threads (fetch-bench full);
+#   3. cold start: process start to first response, plugin beside libcurl;
+#   4. 1,000 instances in one process: RSS, threads and descriptors per idle
+#      instance (default options and warm_connections=0), instance_new and
+#      instance_free, round-robin fetches from 16 threads beside one instance.
+# With PLUGINS="a.so b.so" each figure is given for every plugin (e.g. a
+# baseline build's beside this one's).  Asserts nothing: benchmarks are not
+# tests.
+# Usage: bench/perf_nginx.sh BUILD_DIR [REQUESTS]
+set -eu
+build=$(cd "${1:?usage: $0 BUILD_DIR [REQUESTS]}" && pwd)
+n=${2:-20000}
+bench=$build/bench/fetch-bench
+plugins=${PLUGINS:-$build/plugin/vap_openemr.so}
+short=bench-access-token-0123456789abcdef
+long=$(/usr/bin/python3 -c 'print("eyJ" + "a" * 797)')
+# 1,000 instances keep 1,000+ connections open
+BENCH_NGINX_CONNS=8192 BENCH_NGINX_FDS=20000
+export BENCH_NGINX_CONNS BENCH_NGINX_FDS
+. "$(dirname "$0")/nginx_lib.sh"
+bench_nginx_start "location /apis/default/fhir/ {
+            if (\$http_authorization !~ \"^Bearer ($short|$long)\$\") { return 401; }
+        }"
+mkdir -p "$dir/www/apis/default/fhir/Patient"
+head -c 4096 /dev/zero | tr '\0' x >"$dir/www/apis/default/fhir/Patient/1"
+for t in short long; do
+    mkdir -p "$dir/work-$t" && chmod 700 "$dir/work-$t"
+    eval tok=\$$t
+    VAP_BENCH_TOKEN=$tok "$bench" "$base" "$dir/ca.pem" "$plugins" "$dir/work-$t" setup
+done
+w=$dir/work-short
+
+# Instructions of MODE over N requests, from callgrind's totals.
+ir() { # TOKEN PLUGIN MODE N
+    VAP_BENCH_TOKEN=$1 valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" \
+        "$bench" "$base" "$dir/ca.pem" "$2" "$dir/work-$5" "$3" "$4" >/dev/null 2>&1
+    awk '/^summary:/ { print $2 }' "$dir/cg.out"
+}
+per_req() { # TOKEN PLUGIN MODE WORK
+    # a thousand requests: how often libcurl polls before the answer is in
+    # varies with timing, by a few hundred instructions per request
+    a=$(ir "$1" "$2" "$3" 20 "$4"); b=$(ir "$1" "$2" "$3" 1020 "$4")
+    echo $(((b - a) / 1000))
+}
+if [ -z "${SKIP_CALLGRIND:-}" ] && command -v valgrind >/dev/null; then
+    echo "== callgrind: instructions per warm GET (1,000 requests: the difference of 1,020 and 20)"
+    printf '%-44s %10s %10s\n' "" "short" "800 chars"
+    p1=${plugins%% *}
+    rs=$(per_req "$short" "$p1" loop-raw short); rl=$(per_req "$long" "$p1" loop-raw long)
+    printf '%-44s %10s %10s\n' "raw libcurl, same headers" "$rs" "$rl"
+    for p in $plugins; do
+        ps=$(per_req "$short" "$p" loop-plugin short); pl=$(per_req "$long" "$p" loop-plugin long)
+        printf '%-44s %10s %10s\n' "$(basename "$(dirname "$(dirname "$p")")")/vap_openemr.so fetch" "$ps" "$pl"
+        printf '%-44s %10s %10s\n' "  over raw" "+$((ps - rs))" "+$((pl - rl))"
+    done
+fi
+
+for p in $plugins; do
+    echo "== $p"
+    echo "-- warm fetch ($n requests per row, $(nproc) cores)"
+    "$bench" "$base" "$dir/ca.pem" "$p" "$w" full "$n" | grep -v '^RSS'
+    echo "-- cold start: process start -> plugin loaded -> unsealed -> first response (mean of 20)"
+    for m in cold-plugin cold-curl; do
+        s=$(date +%s%N)
+        i=0; while [ $i -lt 20 ]; do "$bench" "$base" "$dir/ca.pem" "$p" "$w" $m; i=$((i + 1)); done
+        echo "$m: $((($(date +%s%N) - s) / 20000)) us"
+    done
+    echo "-- 1,000 instances in one process"
+    "$bench" "$base" "$dir/ca.pem" "$p" "$w" many 1000 default
+    "$bench" "$base" "$dir/ca.pem" "$p" "$w" many 1000 0 4000
+done
