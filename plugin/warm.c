@@ -27,7 +27,7 @@ void warmer_start(struct vap_instance *inst)
     w->job.run = warm_run;
     if (inst->cfg.warm_connections <= 0)
         return;
-    if ((w->cancel = cancel_new()) == NULL || renewer_submit(&w->job, 0) != 0) {
+    if ((w->cancel = cancel_new()) == NULL || renewer_submit_warm(&w->job, 0) != 0) {
         cancel_free(w->cancel);
         w->cancel = NULL;
         plog(VAP_LOG_WARN, "connection warm-up disabled: cannot queue it");
@@ -74,5 +74,5 @@ static void warm_run(struct renewer_job *job)
         plog(VAP_LOG_DEBUG, "connection warm-up: %s", err.message);
     int more = rc == 1;
     if (!__atomic_load_n(&w->stop, __ATOMIC_SEQ_CST))
-        renewer_submit(job, more ? 0 : renewer_mono_ms() + WARM_INTERVAL_MS);
+        renewer_submit_warm(job, more ? 0 : renewer_mono_ms() + WARM_INTERVAL_MS);
 }

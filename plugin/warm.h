@@ -3,9 +3,10 @@
  * (and the first after a quiet spell) does not pay a TLS handshake (1.7 to
  * 27 ms here, against ~74 us for a warm request; DESIGN.md, HTTP).
  *
- * Warming is a job on the process's renewer thread (oauth/renewer.h), one
- * pool handle per run, so an instance costs no thread of its own and a
- * token renewal queued meanwhile waits for at most one handshake. */
+ * Warming is a job on the process's one warm-up thread (the renewer's
+ * second lane, oauth/renewer.h), one pool handle per run, so an instance
+ * costs no thread of its own and a handshake to an unreachable server never
+ * delays a token renewal. */
 #ifndef VAP_WARM_H
 #define VAP_WARM_H
 

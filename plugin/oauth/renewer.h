@@ -25,9 +25,10 @@ struct renewer_job {
     int queued;
     int running;
     int self_freeing; /* run() may free the job: never touched after it */
+    void *lane;       /* the lane it was last queued on (set by submit) */
 };
 
-/* An instance is created / freed: the last one out stops the thread. */
+/* An instance is created / freed: the last one out stops the threads. */
 void renewer_attach(void);
 void renewer_detach(void);
 
@@ -35,6 +36,10 @@ void renewer_detach(void);
  * queued is moved to the earlier of the two times).  Starts the thread on
  * first use.  0, or -1 when no thread can run it (the caller runs it). */
 int renewer_submit(struct renewer_job *job, int64_t due_mono_ms);
+/* The same on the warm-up lane: its own thread, so that a handshake to an
+ * unreachable server never delays a token request.  A job stays on the
+ * lane it was first submitted to. */
+int renewer_submit_warm(struct renewer_job *job, int64_t due_mono_ms);
 
 /* Take job off the queue if it has not started, and wait until it is not
  * running.  Returns 1 when a queued run was dropped, else 0. */

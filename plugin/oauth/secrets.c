@@ -311,7 +311,7 @@ static int open_locked(struct secrets *s, const struct config *cfg, vap_error *e
         if (key == NULL)
             return err_set(err, VAP_E_NOMEM, "out of memory");
         snprintf(key, n, "%s %s", cfg->issuer, cfg->client_id);
-        int rc = pgstore_new(cfg->grant_store, key, &s->pg, err);
+        rc = pgstore_new(cfg->grant_store, key, &s->pg, err);
         free(key);
         if (rc != VAP_OK)
             return rc;

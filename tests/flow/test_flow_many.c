@@ -1,6 +1,6 @@
 /* test_flow_many.c - many instances in one process, as a host serving many
  * practices runs them.  An instance costs no thread of its own (warming is
- * a job on the process's one renewer thread), and one that has not fetched
+ * a job on the process's one warm-up thread), and one that has not fetched
  * holds no descriptor beyond its warm connections: none at all with
  * warm_connections=0.  Counts only, never times. */
 #include <dirent.h>
