@@ -3,11 +3,17 @@
  * a job on the process's one warm-up thread), and one that has not fetched
  * holds no descriptor beyond its warm connections: none at all with
  * warm_connections=0.  Counts only, never times. */
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "testcheck.h"
 #include "flowkit.h"
@@ -32,6 +38,60 @@ static void nap_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+/* A warm-up stalled on a server that never answers its TLS handshake must
+ * not delay another instance's renewal: the renewal must end while the
+ * stalled connection is still open (before the warm-up's own deadline gives
+ * up and closes it).  Ordering, not time: the connection's state when the
+ * renewal returns tells which ran first. */
+static void stalled_warm_up_does_not_delay_a_renewal(struct flowkit *k)
+{
+    vap_instance *renewing = NULL, *stalled = NULL;
+    vap_grant_info *gi = NULL;
+    vap_error err;
+    int bh = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    int ready = bh >= 0 && bind(bh, (struct sockaddr *)&a, sizeof a) == 0 && listen(bh, 4) == 0 &&
+                getsockname(bh, (struct sockaddr *)&a, &al) == 0;
+    check(ready, "a_server_that_never_answers_listens");
+    check(flowkit_instance(k, &renewing, &err, "warm_connections", "0", NULL) == VAP_OK &&
+              flowkit_authorize(k, renewing, &gi, &err, NULL, 0) == VAP_OK,
+          "an_authorized_instance");
+    k->api->release(gi);
+    flowkit_control(k, "expire-access-tokens", "{}", NULL, 0);
+    char base[128];
+    snprintf(base, sizeof base, "https://127.0.0.1:%d/apis/default/fhir", ntohs(a.sin_port));
+    check(flowkit_instance(k, &stalled, &err, "fhir_base", base, "warm_connections", "1", NULL) ==
+              VAP_OK,
+          "an_instance_warming_towards_it");
+    /* The warm-up has connected: its handshake now waits for an answer. */
+    struct pollfd pf = {.fd = bh, .events = POLLIN};
+    check(ready && poll(&pf, 1, 60000) == 1, "the_warm_up_connected");
+    int conn = ready ? accept4(bh, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC) : -1;
+    long r0 = flowkit_counter(k, "token_requests.refresh_token");
+    vap_fetch_request req;
+    vap_fetch_response *resp = NULL;
+    flowkit_get_req(&req, "Patient", NULL);
+    VAP_INIT(vap_error, err);
+    int rc = renewing != NULL ? k->api->fetch(renewing, NULL, &req, &resp, &err) : -1;
+    k->api->release(resp);
+    /* Drain the ClientHello; EOF means the warm-up already gave up. */
+    char buf[4096];
+    ssize_t got;
+    while (conn >= 0 && (got = recv(conn, buf, sizeof buf, 0)) > 0)
+        ;
+    int still_open = conn >= 0 && got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    check(rc == VAP_OK && flowkit_counter(k, "token_requests.refresh_token") == r0 + 1,
+          "the_expired_instance_renews");
+    check(still_open, "the_renewal_did_not_wait_for_the_stalled_warm_up");
+    k->api->instance_free(stalled);
+    k->api->instance_free(renewing);
+    if (conn >= 0)
+        close(conn);
+    if (bh >= 0)
+        close(bh);
 }
 
 int main(int argc, char **argv)
@@ -78,6 +138,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < made; i++)
         k.api->instance_free(insts[i]);
     check(count_dir("/proc/self/task") <= tasks0 + 1, "freeing_warm_instances_leaves_no_thread");
+    stalled_warm_up_does_not_delay_a_renewal(&k);
     flowkit_stop(&k);
     return check_summary();
 }
