@@ -38,6 +38,9 @@
  *             old keyring is told to import the new one; a rotate-key that
  *             finds a renewal lease held waits it out and leaves the row
  *             alone meanwhile;
+ *   rotate-parked  a renewal parked past its lease when rotate-key re-seals
+ *             the row: the holder's next call stores its grant over the
+ *             re-seal and the live refresh token is never lost;
  *   dump      pg_dump of the table holds no secret of the run in any
  *             encoding (raw, hex, base64, base64url), nor does its bytea
  *             decoded; a planted token is found (the scan can fail).
@@ -691,20 +694,30 @@ static int run_seal(const char *args, const char *input, char *out, size_t cap)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void test_rotate(struct mp *m)
+/* vap-seal's config line for machine 0, a fleet member; args gets
+ * "rotate-key -c FILE". */
+static int rotate_config(struct mp *m, char *args, size_t cap)
 {
-    struct proc p[2];
-    char conf[192], args[512], out[4096], reply[256], hex_old[40], hex_new[40], hex_row[40];
+    char conf[192];
     snprintf(conf, sizeof conf, "%s/rotate.conf", m->k.dir);
     FILE *f = fopen(conf, "w");
-    if (f == NULL) {
-        check(0, "rotate_config_written");
-        return;
-    }
+    if (f == NULL)
+        return -1;
     fprintf(f, "m0 vap_openemr.so issuer=%s client_id=%s store=%s keyring=%s grant_store=%s\n",
             m->k.issuer, FLOW_CLIENT_ID, mstore[0], mkeyring[0], conninfo);
     fclose(f);
-    snprintf(args, sizeof args, "rotate-key -c %s", conf);
+    snprintf(args, cap, "rotate-key -c %s", conf);
+    return 0;
+}
+
+static void test_rotate(struct mp *m)
+{
+    struct proc p[2];
+    char args[512], out[4096], reply[256], hex_old[40], hex_new[40], hex_row[40];
+    if (rotate_config(m, args, sizeof args) != 0) {
+        check(0, "rotate_config_written");
+        return;
+    }
     /* Machine 0, which rotates, runs through the rotation with its tokens
      * and its old keyring in memory. */
     if (start_machine(m, &p[0], 0, "timeout_ms=30000") != 0) {
@@ -866,12 +879,64 @@ static void test_rotate(struct mp *m)
           "rotate_machines_exit_cleanly");
 }
 
+/* A renewal parked past its lease (the database down for longer than the
+ * lease's grace, shortened here by hand) and a rotate-key meanwhile: the
+ * re-sealed row still holds the refresh token the parked renewal spent, so
+ * the holder's next call overwrites it with the live grant instead of
+ * taking the re-seal for another machine's renewal. */
+static void test_rotate_parked(struct mp *m)
+{
+    struct proc a;
+    char args[512], out[4096], reply[256];
+    if (rotate_config(m, args, sizeof args) != 0 ||
+        start_machine(m, &a, 0, "renew_timeout_ms=5000") != 0) {
+        check(0, "rotate_parked_machine_starts");
+        return;
+    }
+    proc_cmd(&a, "fetch 1", reply, sizeof reply);
+    long g0 = row_generation();
+    long u0 = flowkit_counter(&m->k, "revoked_refresh_reuse");
+    flowkit_control(&m->k, "expire-access-tokens", "{}", NULL, 0);
+    flowkit_control(&m->k, "faults",
+                    "{\"route\":\"/oauth2/default/token\",\"kind\":\"latency\",\"count\":1,"
+                    "\"ms\":1000}", NULL, 0);
+    fprintf(a.in, "fetch 1\n");
+    fflush(a.in);
+    int leased = 0;
+    for (int i = 0; i < 6000 && !(leased = lease_live()); i++)
+        sleep_ms(5);
+    check(leased, "rotate_parked_holder_takes_the_lease");
+    check(pgkit_stop(&P, "immediate") == 0, "rotate_parked_database_crashes");
+    int a_ok = fgets(reply, sizeof reply, a.out) != NULL && reply_int(reply, "ok=") == 1;
+    check(a_ok, "rotate_parked_holder_uses_the_renewed_token");
+    sleep_ms(5500); /* past renew_timeout_ms: the renewal has parked */
+    check(pgkit_restart(&P) == 0, "rotate_parked_database_back");
+    check(pgkit_sql(&P, "vap", "UPDATE vap_grant SET lease_until = now() - interval '1 s'") == 0,
+          "rotate_parked_lease_runs_out");
+    int rc = run_seal(args, NULL, out, sizeof out);
+    if (rc != 0)
+        printf("  rotate-key: %s", out);
+    check(rc == 0 && row_generation() == g0 + 1, "rotate_key_reseals_the_row_of_a_parked_renewal");
+    /* The holder's next call stores its parked grant over the re-seal. */
+    int a2 = proc_cmd(&a, "fetch 1", reply, sizeof reply) == 0 && reply_int(reply, "ok=") == 1;
+    check(a2 && row_generation() == g0 + 2, "the_parked_grant_is_stored_over_the_reseal");
+    int renewed = proc_cmd(&a, "refresh", reply, sizeof reply) == 0 &&
+                  reply_int(reply, "rc=") == VAP_OK;
+    if (!renewed)
+        printf("  refresh after the parked commit: %s", reply);
+    long du = flowkit_counter(&m->k, "revoked_refresh_reuse") - u0;
+    printf("COUNT pg_rotate_parked generations=%ld revoked_reuse=%ld\n", row_generation() - g0,
+           du);
+    check(renewed && du == 0, "the_live_refresh_token_survives_a_reseal_of_a_parked_renewal");
+    check(proc_stop(&a) == 0, "rotate_parked_machine_exits_cleanly");
+}
+
 int main(int argc, char **argv)
 {
     struct mp m;
     if (argc != 4 && argc != 5) {
         fprintf(stderr, "usage: test-flow-pg MODULE WORKER VAP_SEAL "
-                        "[shared|restart|parked|kill|reauth|rotate|dump]\n");
+                        "[shared|restart|parked|kill|reauth|rotate|rotate-parked|dump]\n");
         return 2;
     }
     const char *only = argc == 5 ? argv[4] : NULL;
@@ -935,6 +1000,8 @@ int main(int argc, char **argv)
             test_reauth(&m);
         if (!only || strcmp(only, "rotate") == 0)
             test_rotate(&m);
+        if (!only || strcmp(only, "rotate-parked") == 0)
+            test_rotate_parked(&m);
         if (!only || strcmp(only, "dump") == 0)
             test_dump(&m, secrets_log, only != NULL);
     }
