@@ -206,11 +206,10 @@ int cli_rotate_key(cli_opts *o)
     int rc = cmd_need("--keyring", o->keyring, "rotate-key");
     if (rc == CLI_EXIT_OK)
         rc = cmd_need("--store", o->store, "rotate-key");
-    if (rc == CLI_EXIT_OK && o->grant_store != NULL) {
+    /* As the plugin: without a client_id (not registered yet) there is no row. */
+    int shared = o->grant_store != NULL && o->client_id != NULL;
+    if (rc == CLI_EXIT_OK && shared)
         rc = cmd_need("--issuer", o->issuer, "rotate-key");
-        if (rc == CLI_EXIT_OK)
-            rc = cmd_need("--client-id", o->client_id, "rotate-key");
-    }
     if (rc != CLI_EXIT_OK || (rc = cmd_open_store(o, 0, &st)) != CLI_EXIT_OK)
         return rc;
     uid_t uid = geteuid() == 0 ? seal_store_owner(st) : (uid_t)-1;
@@ -226,7 +225,7 @@ int cli_rotate_key(cli_opts *o)
     /* 0. A fleet's grant lives in PostgreSQL: the database must answer and
      *    the row open before the keyring changes, or the old key would be
      *    retired with the row still sealed under it. */
-    if (o->grant_store != NULL && (rc = cli_pg_open(o, ring, &pg)) != CLI_EXIT_OK)
+    if (shared && (rc = cli_pg_open(o, ring, &pg)) != CLI_EXIT_OK)
         goto out;
     /* 1. The new key becomes active (the old one decrypt-only) and is on
      *    disk before any item is sealed with it. */
@@ -278,8 +277,8 @@ int cli_rotate_key(cli_opts *o)
                    row_changed ? "re-sealed" : "was already on the new key", (unsigned long long)row_gen);
         else
             printf("no shared grant in %s yet: nothing to re-seal there\n", cli_pg_where(pg));
-        printf("now give every other machine this keyring (vap-seal export here, vap-seal import there): "
-               "until then they cannot open the shared grant\n");
+        printf("now give every other machine this keyring (vap-seal export here, vap-seal import --force "
+               "there): until then they cannot open the shared grant\n");
     }
 out:
     cli_pg_close(pg);

@@ -129,6 +129,7 @@ int cli_pg_open(cli_opts *o, const seal_keyring *ring, cli_pg **out)
     return CLI_EXIT_OK;
 fail:
     /* pg_run has printed what the database said. */
+    cli_fail("nothing was changed, the keyring is as it was: fix this and run rotate-key again");
 fail_quiet:
     cli_pg_close(pg);
     return CLI_EXIT_FAIL;
