@@ -197,12 +197,19 @@ int cli_rotate_key(cli_opts *o)
     seal_keyring *ring = NULL;
     seal_err err = {0};
     cli_name *names = NULL;
+    cli_pg *pg = NULL;
     size_t n = 0, resealed = 0;
+    uint64_t row_gen = 0;
+    int row_changed = 0;
     uint8_t id[SEAL_KEY_ID_BYTES];
     char hex[2 * SEAL_KEY_ID_BYTES + 1];
     int rc = cmd_need("--keyring", o->keyring, "rotate-key");
     if (rc == CLI_EXIT_OK)
         rc = cmd_need("--store", o->store, "rotate-key");
+    /* As the plugin: without a client_id (not registered yet) there is no row. */
+    int shared = o->grant_store != NULL && o->client_id != NULL;
+    if (rc == CLI_EXIT_OK && shared)
+        rc = cmd_need("--issuer", o->issuer, "rotate-key");
     if (rc != CLI_EXIT_OK || (rc = cmd_open_store(o, 0, &st)) != CLI_EXIT_OK)
         return rc;
     uid_t uid = geteuid() == 0 ? seal_store_owner(st) : (uid_t)-1;
@@ -211,13 +218,21 @@ int cli_rotate_key(cli_opts *o)
     if (uid != (uid_t)-1 && stat(o->store, &sb) == 0)
         gid = sb.st_gid;
     names = calloc(CLI_MAX_ITEMS, sizeof *names);
+    if (names == NULL || seal_keyring_load(o->keyring, seal_store_owner(st), &ring, &err) != SEAL_OK) {
+        rc = cli_fail("%s", names == NULL ? "out of memory" : err.message);
+        goto out;
+    }
+    /* 0. A fleet's grant lives in PostgreSQL: the database must answer and
+     *    the row open before the keyring changes, or the old key would be
+     *    retired with the row still sealed under it. */
+    if (shared && (rc = cli_pg_open(o, ring, &pg)) != CLI_EXIT_OK)
+        goto out;
     /* 1. The new key becomes active (the old one decrypt-only) and is on
      *    disk before any item is sealed with it. */
-    if (names == NULL || seal_keyring_load(o->keyring, seal_store_owner(st), &ring, &err) != SEAL_OK ||
-        seal_keyring_add_active(ring, (uint64_t)time(NULL), id, &err) != SEAL_OK ||
+    if (seal_keyring_add_active(ring, (uint64_t)time(NULL), id, &err) != SEAL_OK ||
         seal_keyring_save(ring, o->keyring, uid, gid, &err) != SEAL_OK ||
         seal_store_list(st, names, CLI_MAX_ITEMS, &n, &err) != SEAL_OK) {
-        rc = cli_fail("%s", names == NULL ? "out of memory" : err.message);
+        rc = cli_fail("%s", err.message);
         goto out;
     }
     /* 2. Every item re-sealed under its lock (with the ring re-read there).
@@ -238,13 +253,17 @@ int cli_rotate_key(cli_opts *o)
         }
         resealed += (size_t)changed;
     }
-    /* 4. Only now is the old key retired. */
     seal_keyring_free(ring);
     ring = NULL;
     if (seal_keyring_load(o->keyring, seal_store_owner(st), &ring, &err) != SEAL_OK) {
         rc = cli_fail("%s", err.message);
         goto out;
     }
+    /* 2b. The shared row, likewise, committed and read back on the new key. */
+    if (pg != NULL && ((rc = cli_pg_reseal(pg, ring, o->keyring, id, &row_gen, &row_changed)) != CLI_EXIT_OK ||
+                       (rc = cli_pg_check(pg, id)) != CLI_EXIT_OK))
+        goto out;
+    /* 4. Only now is the old key retired. */
     seal_keyring_retire_decrypt_only(ring);
     if (seal_keyring_save(ring, o->keyring, uid, gid, &err) != SEAL_OK) {
         rc = cli_fail("%s", err.message);
@@ -252,7 +271,17 @@ int cli_rotate_key(cli_opts *o)
     }
     seal_key_id_hex(id, hex);
     printf("new active key %s; %zu of %zu items re-sealed; old keys retired\n", hex, resealed, n);
+    if (pg != NULL) {
+        if (row_gen != 0)
+            printf("the shared grant in %s %s (generation %llu)\n", cli_pg_where(pg),
+                   row_changed ? "re-sealed" : "was already on the new key", (unsigned long long)row_gen);
+        else
+            printf("no shared grant in %s yet: nothing to re-seal there\n", cli_pg_where(pg));
+        printf("now give every other machine this keyring (vap-seal export here, vap-seal import --force "
+               "there): until then they cannot open the shared grant\n");
+    }
 out:
+    cli_pg_close(pg);
     free(names);
     seal_keyring_free(ring);
     seal_store_close(st);

@@ -176,6 +176,8 @@ int cli_parse_config(const char *buf, size_t len, const char *instance, cli_opts
                 dst = &o->cfg_store, v = tok + 6;
             else if (strncmp(tok, "keyring=", 8) == 0)
                 dst = &o->cfg_keyring, v = tok + 8;
+            else if (strncmp(tok, "grant_store=", 12) == 0)
+                dst = &o->cfg_grant_store, v = tok + 12;
             if (dst != NULL) {
                 free(*dst);
                 *dst = cfg_dup(v);
@@ -197,6 +199,8 @@ int cli_parse_config(const char *buf, size_t len, const char *instance, cli_opts
         o->store = o->cfg_store;
     if (o->keyring == NULL)
         o->keyring = o->cfg_keyring;
+    if (o->cfg_grant_store != NULL && strcmp(o->cfg_grant_store, "file") != 0)
+        o->grant_store = o->cfg_grant_store;
     return 0;
 }
 
@@ -206,7 +210,9 @@ void cli_opts_free(cli_opts *o)
     free(o->cfg_client_id);
     free(o->cfg_store);
     free(o->cfg_keyring);
-    o->cfg_issuer = o->cfg_client_id = o->cfg_store = o->cfg_keyring = NULL;
+    free(o->cfg_grant_store);
+    o->cfg_issuer = o->cfg_client_id = o->cfg_store = o->cfg_keyring = o->cfg_grant_store = NULL;
+    o->grant_store = NULL;
 }
 
 void cli_json_string(FILE *f, const char *s)

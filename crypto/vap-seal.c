@@ -60,9 +60,12 @@ static const struct cli_command commands[] = {
      "Exits 1 naming each item that fails.  Kept copies (NAME.previous) are listed apart and checked\n"
      "for authenticity only (they may belong to an earlier client); they never fail verify.",
      0},
-    {"rotate-key", cli_rotate_key, "rotate-key --keyring K --store S",
+    {"rotate-key", cli_rotate_key, "rotate-key (--keyring K --store S | -c CONFIG [-i NAME])",
      "Add a new active key, re-seal every item under its lock, then retire the old key.\n"
-     "Safe to interrupt and run again.",
+     "Safe to interrupt and run again.  When the config line names grant_store=postgresql://...,\n"
+     "the fleet's grant row there is re-sealed too (under its row lock, a renewal in flight waited\n"
+     "out) before the old key is retired; if the database cannot be reached nothing is changed.\n"
+     "Then give the other machines the new keyring (export here, import --force there).",
      0},
     {"export", cli_export,
      "export --keyring K --store S --output FILE [--kdf-ops N] [--kdf-mem MIB]",

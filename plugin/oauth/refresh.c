@@ -89,6 +89,7 @@ void refresher_destroy(struct refresher *r)
         seal_txn_abandon(r->pending.txn);
         seal_lock_release(&r->pending.lock);
         grant_free(r->pending.grant);
+        grant_free(r->pending.from);
     }
     grant_free(r->cur);
     cancel_free(r->presend);

@@ -30,6 +30,9 @@ struct refresh_pending {
     seal_lock lock;
     seal_txn *txn;
     struct grant *grant; /* sodium_malloc'd, the renewed grant */
+    struct grant *from;  /* pg: the grant it was renewed from (may be NULL):
+                            a row still holding its refresh token (a
+                            re-seal by rotate-key) is not another renewal */
     uint64_t generation; /* the generation it is to be sealed with */
 };
 

@@ -100,10 +100,13 @@ out:
 /* Rule 4 across machines: the commit kept failing after the server rotated.
  * The renewed grant stays in memory, where the callers use it, and every
  * later call retries the commit; the lease stays until it runs out. */
-static void park_pg(struct vap_instance *inst, struct grant **g, uint64_t expect,
-                    const vap_error *why)
+static void park_pg(struct vap_instance *inst, struct grant **g, const struct grant *from,
+                    uint64_t expect, const vap_error *why)
 {
     struct refresher *r = &inst->refresher;
+    struct grant *copy = grant_new(); /* without it, any change of the row wins */
+    if (copy != NULL)
+        grant_copy(copy, from);
     (*g)->generation = expect + 1;
     pthread_mutex_lock(&r->mu);
     refresh_set_cur_locked(r, *g);
@@ -114,6 +117,7 @@ static void park_pg(struct vap_instance *inst, struct grant **g, uint64_t expect
     r->pending.lock.fd = -1;
     r->pending.txn = NULL;
     r->pending.grant = *g;
+    r->pending.from = copy;
     pthread_mutex_unlock(&r->mu);
     *g = NULL;
     plog(VAP_LOG_ERROR, "the renewed grant could not be stored in PostgreSQL (%s); keeping it "
@@ -127,14 +131,17 @@ int refresh_retry_pending_pg(struct vap_instance *inst, vap_error *err)
     struct grant *other = grant_new();
     if (other == NULL)
         return err_set(err, VAP_E_NOMEM, "out of memory");
-    /* The grant the renewal started from is no longer in memory: the mark
-     * and same-token checks compare against the parked one's predecessor,
-     * which only this row can still hold; a mark is overwritten. */
+    /* The mark and same-token checks compare against the grant the parked
+     * renewal started from: a row that still holds its refresh token (a
+     * re-seal, or a mark) is overwritten, as is any row when it was not
+     * kept. */
     struct grant *old = grant_new();
     if (old == NULL) {
         grant_free(other);
         return err_set(err, VAP_E_NOMEM, "out of memory");
     }
+    if (p->from != NULL)
+        grant_copy(old, p->from);
     if (pgstore_resume(inst->secrets.pg) != 0) {
         grant_free(old);
         grant_free(other);
@@ -151,6 +158,7 @@ int refresh_retry_pending_pg(struct vap_instance *inst, vap_error *err)
     if (rc != VAP_OK && rc != 2)
         return rc;
     grant_free(p->grant);
+    grant_free(p->from);
     memset(p, 0, sizeof *p);
     p->lock.fd = -1;
     return VAP_OK;
@@ -264,7 +272,7 @@ int refresh_renew_pg(struct vap_instance *inst, const struct authz_endpoints *ep
         goto out;
     }
     if (rc != VAP_OK) {
-        park_pg(inst, &next, gen, &e);
+        park_pg(inst, &next, disk, gen, &e);
         rc = VAP_OK; /* the renewed access token is valid: the caller may use it */
         goto out;
     }

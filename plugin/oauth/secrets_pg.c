@@ -70,10 +70,14 @@ int secrets_pg_unseal(struct secrets *s, const struct config *cfg, const uint8_t
         }
     }
     if (src == SEAL_E_KEY_UNKNOWN) {
+        /* Re-read above already: the key is not on this machine at all,
+         * which after a rotate-key on another machine is the normal case. */
         rc = err_set(err, VAP_E_SEAL,
                      "the shared grant in PostgreSQL is sealed with a key this machine's "
-                     "keyring %s does not have: give every machine the same keyring (vap-seal "
-                     "export on one, vap-seal import on the others)", cfg->keyring);
+                     "keyring %s does not have: the fleet's keyring was rotated on another "
+                     "machine; import the new keyring from the machine that rotated (vap-seal "
+                     "export there, vap-seal import --force here); the next call re-reads it",
+                     cfg->keyring);
         goto out;
     }
     if (src != 0) {

@@ -28,12 +28,25 @@
  *   reauth    the server revokes the grant: every machine answers
  *             E_REAUTH_REQUIRED; a staff member authorizes once, on one
  *             machine, and every machine goes on with no reload;
+ *   rotate    vap-seal rotate-key -c CONFIG (grant_store=postgresql://...) on one
+ *             machine: with the database down it refuses, naming the
+ *             database, and leaves the keyring byte for byte as it was; with
+ *             it up it re-seals the row under the new key (one generation
+ *             on), the new keyring goes to a second machine by vap-seal
+ *             export/import, and an expiry costs the two of them exactly one
+ *             token request, no revoked token presented; a machine with the
+ *             old keyring is told to import the new one; a rotate-key that
+ *             finds a renewal lease held waits it out and leaves the row
+ *             alone meanwhile;
+ *   rotate-parked  a renewal parked past its lease when rotate-key re-seals
+ *             the row: the holder's next call stores its grant over the
+ *             re-seal and the live refresh token is never lost;
  *   dump      pg_dump of the table holds no secret of the run in any
  *             encoding (raw, hex, base64, base64url), nor does its bytea
  *             decoded; a planted token is found (the scan can fail).
  *
- * Usage: test-flow-pg MODULE WORKER [SECTION].  Exit 77 (skipped) when the PostgreSQL
- * binaries are missing. */
+ * Usage: test-flow-pg MODULE WORKER VAP_SEAL [SECTION].  Exit 77 (skipped) when the
+ * PostgreSQL binaries are missing. */
 #include <errno.h>
 #include <signal.h>
 #include <sodium.h>
@@ -41,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,6 +69,7 @@
 #define EXPIRIES 20
 
 static struct pgkit P;
+static const char *vap_seal;
 static char conninfo[256], gs_opt[300], admin_ci[300], pgpass_env[300];
 static char mstore[MACHINES + 1][192], mkeyring[MACHINES + 1][192];
 
@@ -627,14 +642,305 @@ static void test_dump(struct mp *m, const char *secrets_log, int only_dump)
     free(dump);
 }
 
+/* ---- rotate ---------------------------------------------------------------------- */
+
+/* The active key's id in a keyring file (crypto/README.md's format), hex. */
+static int active_key_hex(const char *path, char *hex, size_t cap)
+{
+    size_t n = 0;
+    char *b = slurp(path, &n);
+    int rc = -1;
+    hex[0] = '\0';
+    for (size_t off = 16; b && n >= 16 && off + 64 <= n; off += 64)
+        if ((unsigned char)b[off + 16] == 1) {
+            sodium_bin2hex(hex, cap, (const unsigned char *)b + off, 16);
+            rc = 0;
+        }
+    free(b);
+    return rc;
+}
+
+static void row_key_hex(char *hex, size_t cap)
+{
+    row_text("SELECT encode(substring(sealed from 10 for 16), 'hex') FROM vap_grant", hex, cap);
+}
+
+static int same_file(const char *path, const char *bytes, size_t len)
+{
+    size_t n = 0;
+    char *b = slurp(path, &n);
+    int same = b != NULL && n == len && memcmp(b, bytes, n) == 0;
+    free(b);
+    return same;
+}
+
+/* vap-seal ARGS with stdin from input (may be NULL); its exit status, and
+ * stdout and stderr together in out. */
+static int run_seal(const char *args, const char *input, char *out, size_t cap)
+{
+    char cmd[2048];
+    if (input != NULL)
+        snprintf(cmd, sizeof cmd, "printf '%%s\\n' '%s' | %s %s 2>&1", input, vap_seal, args);
+    else
+        snprintf(cmd, sizeof cmd, "%s %s </dev/null 2>&1", vap_seal, args);
+    FILE *f = popen(cmd, "r");
+    size_t got = 0;
+    if (f == NULL)
+        return -1;
+    while (got + 1 < cap && fgets(out + got, (int)(cap - got), f) != NULL)
+        got += strlen(out + got);
+    out[got] = '\0';
+    int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* vap-seal's config line for machine 0, a fleet member; args gets
+ * "rotate-key -c FILE". */
+static int rotate_config(struct mp *m, char *args, size_t cap)
+{
+    char conf[192];
+    snprintf(conf, sizeof conf, "%s/rotate.conf", m->k.dir);
+    FILE *f = fopen(conf, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f, "m0 vap_openemr.so issuer=%s client_id=%s store=%s keyring=%s grant_store=%s\n",
+            m->k.issuer, FLOW_CLIENT_ID, mstore[0], mkeyring[0], conninfo);
+    fclose(f);
+    snprintf(args, cap, "rotate-key -c %s", conf);
+    return 0;
+}
+
+static void test_rotate(struct mp *m)
+{
+    struct proc p[2];
+    char args[512], out[4096], reply[256], hex_old[40], hex_new[40], hex_row[40];
+    if (rotate_config(m, args, sizeof args) != 0) {
+        check(0, "rotate_config_written");
+        return;
+    }
+    /* Machine 0, which rotates, runs through the rotation with its tokens
+     * and its old keyring in memory. */
+    if (start_machine(m, &p[0], 0, "timeout_ms=30000") != 0) {
+        check(0, "rotate_machine_starts");
+        return;
+    }
+    check(proc_cmd(&p[0], "fetch 1", reply, sizeof reply) == 0 && reply_int(reply, "ok=") == 1,
+          "rotate_machine_warms_up");
+
+    /* The database down: refused before anything changes. */
+    size_t ring_len = 0;
+    char *ring0 = slurp(mkeyring[0], &ring_len);
+    char item[256];
+    snprintf(item, sizeof item, "%s/client_secret", mstore[0]);
+    size_t item_len = 0;
+    char *item0 = slurp(item, &item_len);
+    check(pgkit_stop(&P, "fast") == 0, "rotate_database_stops");
+    char where[64];
+    snprintf(where, sizeof where, "database vap on 127.0.0.1:%d", P.port);
+    int rc = run_seal(args, NULL, out, sizeof out);
+    check(rc != 0 && strstr(out, where) != NULL && strstr(out, "cannot be reached") != NULL &&
+              strstr(out, "nothing was changed") != NULL,
+          "rotate_key_with_the_database_down_is_refused_naming_it");
+    if (rc == 0 || strstr(out, where) == NULL)
+        printf("  rotate-key, database down: rc=%d %s", rc, out);
+    check(ring0 != NULL && same_file(mkeyring[0], ring0, ring_len),
+          "rotate_key_refused_leaves_the_keyring_byte_for_byte");
+    check(item0 != NULL && same_file(item, item0, item_len),
+          "rotate_key_refused_leaves_the_items_byte_for_byte");
+    free(ring0);
+    free(item0);
+    check(pgkit_restart(&P) == 0, "rotate_database_restarts");
+
+    /* The database up: the row is re-sealed before the old key goes. */
+    long g0 = row_generation();
+    row_key_hex(hex_old, sizeof hex_old);
+    rc = run_seal(args, NULL, out, sizeof out);
+    if (rc != 0)
+        printf("  rotate-key: rc=%d %s", rc, out);
+    check(rc == 0 && strstr(out, "re-sealed (generation") != NULL, "rotate_key_reseals_the_row");
+    active_key_hex(mkeyring[0], hex_new, sizeof hex_new);
+    row_key_hex(hex_row, sizeof hex_row);
+    check(hex_new[0] && strcmp(hex_row, hex_new) == 0 && strcmp(hex_row, hex_old) != 0,
+          "the_row_is_sealed_with_the_new_active_key");
+    check(row_generation() == g0 + 1, "the_reseal_takes_one_generation");
+
+    /* The README's procedure: export on the machine that rotated, import
+     * on the other (the keyring and the items sealed with it). */
+    char bak[192], exp_args[1024], imp_args[1024];
+    snprintf(bak, sizeof bak, "%s/fleet.bak", m->k.dir);
+    snprintf(exp_args, sizeof exp_args,
+             "export --keyring %s --store %s --output %s --kdf-ops 1 --kdf-mem 8", mkeyring[0],
+             mstore[0], bak);
+    snprintf(imp_args, sizeof imp_args, "import --keyring %s --store %s --input %s --force",
+             mkeyring[2], mstore[2], bak);
+    int exp_rc = run_seal(exp_args, "fleet-pass-0d5a", out, sizeof out);
+    if (exp_rc != 0)
+        printf("  export: %s", out);
+    int imp_rc = exp_rc == 0 ? run_seal(imp_args, "fleet-pass-0d5a", out, sizeof out) : -1;
+    if (exp_rc == 0 && imp_rc != 0)
+        printf("  import: %s", out);
+    check(exp_rc == 0 && imp_rc == 0, "the_new_keyring_goes_to_the_other_machine");
+    /* Machine 2 starts with the new keyring only: its first call opens the
+     * row, as every machine's will once the rotation is distributed. */
+    long r0 = flowkit_counter(&m->k, "token_requests.refresh_token");
+    int opened = start_machine(m, &p[1], 2, "timeout_ms=30000") == 0;
+    if (opened) {
+        opened = proc_cmd(&p[1], "fetch 1", reply, sizeof reply) == 0 &&
+                 reply_int(reply, "ok=") == 1;
+        if (!opened)
+            printf("  machine with the new keyring: %s", reply);
+    } else {
+        p[1].pid = 0;
+    }
+    check(opened && flowkit_counter(&m->k, "token_requests.refresh_token") == r0,
+          "a_machine_with_the_new_keyring_opens_the_resealed_row");
+
+    /* An expiry after the rotation: one token request for both machines. */
+    r0 = flowkit_counter(&m->k, "token_requests.refresh_token");
+    long u0 = flowkit_counter(&m->k, "revoked_refresh_reuse");
+    int ok = 0, fails = 0;
+    flowkit_control(&m->k, "expire-access-tokens", "{}", NULL, 0);
+    fetch_all(p, p[1].pid != 0 ? 2 : 1, "fetch 4", &ok, &fails);
+    long dr = flowkit_counter(&m->k, "token_requests.refresh_token") - r0;
+    long du = flowkit_counter(&m->k, "revoked_refresh_reuse") - u0;
+    printf("COUNT pg_rotate refresh_requests=%ld generations=%ld fetch_ok=%d fetch_fail=%d "
+           "revoked_reuse=%ld\n", dr, row_generation() - g0, ok, fails, du);
+    check(fails == 0 && ok == 8, "both_machines_open_the_resealed_row_and_fetch");
+    check(dr == 1 && du == 0, "one_token_request_after_the_rotation_and_no_revoked_token");
+    check(row_generation() == g0 + 2, "the_renewal_after_the_reseal_is_one_generation");
+
+    /* A machine still on the old keyring is told what to do. */
+    vap_instance *old = NULL;
+    vap_error err;
+    rc = flowkit_instance(&m->k, &old, &err, "grant_store", conninfo, "store", mstore[1],
+                          "keyring", mkeyring[1], NULL);
+    if (rc == VAP_OK) {
+        vap_fetch_request req;
+        vap_fetch_response *resp = NULL;
+        flowkit_get_req(&req, "Patient", "_count=1");
+        VAP_INIT(vap_error, err);
+        rc = m->k.api->fetch(old, NULL, &req, &resp, &err);
+        m->k.api->release(resp);
+        m->k.api->instance_free(old);
+    }
+    check(rc == VAP_E_SEAL &&
+              strstr(err.message, "import the new keyring from the machine that rotated") != NULL,
+          "a_machine_with_the_old_keyring_is_told_to_import_the_new_one");
+    if (rc != VAP_E_SEAL)
+        printf("  old keyring: %d %s\n", rc, err.message);
+
+    /* A renewal lease held (its holder alive: its advisory lock taken):
+     * rotate-key waits and leaves the row alone until it is gone. */
+    char practice[256], sql[512];
+    snprintf(practice, sizeof practice, "%s %s", m->k.issuer, FLOW_CLIENT_ID);
+    PGconn *holder = pgkit_connect(&P, "vap");
+    const char *pv[] = {practice};
+    PGresult *lr = holder ? PQexecParams(holder, "SELECT pg_advisory_lock(hashtextextended($1, 0))",
+                                         1, NULL, pv, NULL, NULL, 0)
+                          : NULL;
+    int held = PQresultStatus(lr) == PGRES_TUPLES_OK;
+    PQclear(lr);
+    snprintf(sql, sizeof sql, "UPDATE vap_grant SET lease_until = now() + interval '10 min', "
+                              "lease_at = now()");
+    held = held && pgkit_sql(&P, "vap", sql) == 0;
+    check(held && lease_live(), "a_renewal_lease_is_held");
+    long g1 = row_generation();
+    row_key_hex(hex_old, sizeof hex_old);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s %s </dev/null 2>&1", vap_seal, args);
+    FILE *rot = popen(cmd, "r");
+    char line[1024] = "";
+    int waiting = rot && fgets(line, sizeof line, rot) != NULL && strstr(line, "waiting") != NULL;
+    check(waiting, "rotate_key_says_it_waits_for_the_renewal");
+    if (!waiting)
+        printf("  rotate-key with a lease: %s", line);
+    sleep_ms(500);
+    row_key_hex(hex_row, sizeof hex_row);
+    check(row_generation() == g1 && strcmp(hex_row, hex_old) == 0,
+          "rotate_key_leaves_a_leased_row_alone");
+    /* The renewal ends: its lease cleared, its session's lock dropped. */
+    pgkit_sql(&P, "vap", "UPDATE vap_grant SET lease_until = NULL, lease_at = NULL");
+    if (holder)
+        PQfinish(holder);
+    out[0] = '\0';
+    size_t got = strlen(line);
+    snprintf(out, sizeof out, "%s", line);
+    while (rot && got + 1 < sizeof out && fgets(out + got, (int)(sizeof out - got), rot) != NULL)
+        got += strlen(out + got);
+    int st = rot ? pclose(rot) : -1;
+    active_key_hex(mkeyring[0], hex_new, sizeof hex_new);
+    row_key_hex(hex_row, sizeof hex_row);
+    check(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strcmp(hex_row, hex_new) == 0 &&
+              row_generation() == g1 + 1,
+          "rotate_key_reseals_the_row_once_the_lease_is_gone");
+    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+        printf("  rotate-key after the lease: %s", out);
+    check(proc_stop(&p[0]) == 0 && (p[1].pid == 0 || proc_stop(&p[1]) == 0),
+          "rotate_machines_exit_cleanly");
+}
+
+/* A renewal parked past its lease (the database down for longer than the
+ * lease's grace, shortened here by hand) and a rotate-key meanwhile: the
+ * re-sealed row still holds the refresh token the parked renewal spent, so
+ * the holder's next call overwrites it with the live grant instead of
+ * taking the re-seal for another machine's renewal. */
+static void test_rotate_parked(struct mp *m)
+{
+    struct proc a;
+    char args[512], out[4096], reply[256];
+    if (rotate_config(m, args, sizeof args) != 0 ||
+        start_machine(m, &a, 0, "renew_timeout_ms=5000") != 0) {
+        check(0, "rotate_parked_machine_starts");
+        return;
+    }
+    proc_cmd(&a, "fetch 1", reply, sizeof reply);
+    long g0 = row_generation();
+    long u0 = flowkit_counter(&m->k, "revoked_refresh_reuse");
+    flowkit_control(&m->k, "expire-access-tokens", "{}", NULL, 0);
+    flowkit_control(&m->k, "faults",
+                    "{\"route\":\"/oauth2/default/token\",\"kind\":\"latency\",\"count\":1,"
+                    "\"ms\":1000}", NULL, 0);
+    fprintf(a.in, "fetch 1\n");
+    fflush(a.in);
+    int leased = 0;
+    for (int i = 0; i < 6000 && !(leased = lease_live()); i++)
+        sleep_ms(5);
+    check(leased, "rotate_parked_holder_takes_the_lease");
+    check(pgkit_stop(&P, "immediate") == 0, "rotate_parked_database_crashes");
+    int a_ok = fgets(reply, sizeof reply, a.out) != NULL && reply_int(reply, "ok=") == 1;
+    check(a_ok, "rotate_parked_holder_uses_the_renewed_token");
+    sleep_ms(5500); /* past renew_timeout_ms: the renewal has parked */
+    check(pgkit_restart(&P) == 0, "rotate_parked_database_back");
+    check(pgkit_sql(&P, "vap", "UPDATE vap_grant SET lease_until = now() - interval '1 s'") == 0,
+          "rotate_parked_lease_runs_out");
+    int rc = run_seal(args, NULL, out, sizeof out);
+    if (rc != 0)
+        printf("  rotate-key: %s", out);
+    check(rc == 0 && row_generation() == g0 + 1, "rotate_key_reseals_the_row_of_a_parked_renewal");
+    /* The holder's next call stores its parked grant over the re-seal. */
+    int a2 = proc_cmd(&a, "fetch 1", reply, sizeof reply) == 0 && reply_int(reply, "ok=") == 1;
+    check(a2 && row_generation() == g0 + 2, "the_parked_grant_is_stored_over_the_reseal");
+    int renewed = proc_cmd(&a, "refresh", reply, sizeof reply) == 0 &&
+                  reply_int(reply, "rc=") == VAP_OK;
+    if (!renewed)
+        printf("  refresh after the parked commit: %s", reply);
+    long du = flowkit_counter(&m->k, "revoked_refresh_reuse") - u0;
+    printf("COUNT pg_rotate_parked generations=%ld revoked_reuse=%ld\n", row_generation() - g0,
+           du);
+    check(renewed && du == 0, "the_live_refresh_token_survives_a_reseal_of_a_parked_renewal");
+    check(proc_stop(&a) == 0, "rotate_parked_machine_exits_cleanly");
+}
+
 int main(int argc, char **argv)
 {
     struct mp m;
-    if (argc != 3 && argc != 4) {
-        fprintf(stderr, "usage: test-flow-pg MODULE WORKER [shared|restart|parked|kill|reauth|dump]\n");
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: test-flow-pg MODULE WORKER VAP_SEAL "
+                        "[shared|restart|parked|kill|reauth|rotate|rotate-parked|dump]\n");
         return 2;
     }
-    const char *only = argc == 4 ? argv[3] : NULL;
+    const char *only = argc == 5 ? argv[4] : NULL;
+    vap_seal = argv[3];
     int prc = pgkit_start(&P, 0);
     if (prc == 77)
         return 77;
@@ -692,6 +998,10 @@ int main(int argc, char **argv)
             test_kill(&m);
         if (!only || strcmp(only, "reauth") == 0)
             test_reauth(&m);
+        if (!only || strcmp(only, "rotate") == 0)
+            test_rotate(&m);
+        if (!only || strcmp(only, "rotate-parked") == 0)
+            test_rotate_parked(&m);
         if (!only || strcmp(only, "dump") == 0)
             test_dump(&m, secrets_log, only != NULL);
     }

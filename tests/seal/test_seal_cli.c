@@ -482,6 +482,59 @@ static void rotate_key_reseals_every_item_and_retires_the_old_key(void **state)
     seal_keyring_free(ring);
 }
 
+/* A fleet's config line (grant_store=postgresql://...) whose database does
+ * not answer: refused before the keyring changes, naming the database and
+ * never the password its conninfo holds. */
+static void rotate_key_with_an_unreachable_grant_store_changes_nothing(void **state)
+{
+    struct env *e = *state;
+    char cfg[4300], text[12000];
+    size_t before_len = 0, after_len = 0, item_len = 0, item_after_len = 0;
+    init(e);
+    assert_int_equal(put(e, "client_secret", "cs-value"), 0);
+    snprintf(cfg, sizeof cfg, "%s/vap.conf", e->dir);
+    int n = snprintf(text, sizeof text,
+                     "openemr vap_openemr.so issuer=%s client_id=%s store=%s keyring=%s "
+                     "grant_store=postgresql://vap:pw-in-conninfo-77@127.0.0.1:1/fleetdb\n",
+                     TEST_ISSUER, TEST_CLIENT, e->store, e->keyring);
+    test_write_file(cfg, text, (size_t)n, 0600);
+    char item[4300];
+    snprintf(item, sizeof item, "%s/client_secret", e->store);
+    uint8_t *ring0 = test_read_file(e->keyring, &before_len);
+    uint8_t *item0 = test_read_file(item, &item_len);
+    assert_int_equal(vs(e, NULL, "rotate-key", "-c", cfg, NULL), 1);
+    assert_non_null(strstr(e->err, "database fleetdb on 127.0.0.1:1 as vap"));
+    assert_non_null(strstr(e->err, "cannot be reached"));
+    assert_non_null(strstr(e->err, "nothing was changed"));
+    assert_null(strstr(e->err, "pw-in-conninfo-77"));
+    uint8_t *ring1 = test_read_file(e->keyring, &after_len);
+    uint8_t *item1 = test_read_file(item, &item_after_len);
+    assert_int_equal(after_len, before_len);
+    assert_memory_equal(ring1, ring0, before_len);
+    assert_int_equal(item_after_len, item_len);
+    assert_memory_equal(item1, item0, item_len);
+    free(ring0);
+    free(ring1);
+    free(item0);
+    free(item1);
+}
+
+/* grant_store=file is the file store: rotate-key rotates the files alone. */
+static void rotate_key_with_grant_store_file_needs_no_database(void **state)
+{
+    struct env *e = *state;
+    char cfg[4300], text[12000];
+    init(e);
+    assert_int_equal(put(e, "client_secret", "cs-value"), 0);
+    snprintf(cfg, sizeof cfg, "%s/vap.conf", e->dir);
+    int n = snprintf(text, sizeof text,
+                     "openemr vap_openemr.so issuer=%s client_id=%s store=%s keyring=%s "
+                     "grant_store=file\n", TEST_ISSUER, TEST_CLIENT, e->store, e->keyring);
+    test_write_file(cfg, text, (size_t)n, 0600);
+    assert_int_equal(vs(e, NULL, "rotate-key", "-c", cfg, NULL), 0);
+    assert_null(strstr(e->out, "shared grant"));
+}
+
 static void export_then_import_restores_the_keyring_and_every_item(void **state)
 {
     struct env *e = *state;
@@ -734,6 +787,8 @@ int main(int argc, char **argv)
         T(verify_names_each_failing_item_and_exits_nonzero),
         T(verify_checks_the_binding_when_given),
         T(rotate_key_reseals_every_item_and_retires_the_old_key),
+        T(rotate_key_with_an_unreachable_grant_store_changes_nothing),
+        T(rotate_key_with_grant_store_file_needs_no_database),
         T(export_then_import_restores_the_keyring_and_every_item),
         T(import_with_a_wrong_passphrase_is_refused_and_writes_nothing),
         T(import_of_a_backup_with_a_bad_item_writes_nothing),
