@@ -218,51 +218,6 @@ static long wait_requests(long n)
     return have;
 }
 
-/* One "machine" of four: its own instance, 64 threads when it has no token,
- * then 64 at its token's expiry.  Exit 0 when every fetch got 200. */
-static int one_process(const char *id)
-{
-    vap_instance *inst = NULL;
-    vap_error err;
-    int64_t exp = 0, due = 0;
-    int state = 0, ok;
-    fakehost_set_now_ms(k.fh, 0);
-    if (flowkit_instance(&k, &inst, &err, "client_id", id, "client_auth", "private_key_jwt",
-                         "grant", "client_credentials", "scope", BK_SCOPE, NULL) != VAP_OK)
-        return 1;
-    ok = stampede(inst) && token_times(inst, &exp, &due, &state) == VAP_OK;
-    fakehost_set_now_ms(k.fh, exp + 1000);
-    ok = ok && stampede(inst);
-    k.api->instance_free(inst);
-    return ok ? 0 : 1;
-}
-
-/* 4 processes x 64 threads: the token lives in each process's memory (nothing
- * is sealed), so each process makes exactly one request per expiry of its
- * token, however many of its threads need it at once. */
-static void four_processes(const char *id)
-{
-    long before = cc_requests();
-    pid_t pids[4];
-    int started = 0, clean = 0;
-    for (int i = 0; i < 4; i++) {
-        pids[i] = fork();
-        if (pids[i] == 0)
-            _exit(one_process(id));
-        started += pids[i] > 0;
-    }
-    for (int i = 0; i < 4; i++) {
-        int st = 0;
-        if (pids[i] > 0 && waitpid(pids[i], &st, 0) == pids[i] && WIFEXITED(st) &&
-            WEXITSTATUS(st) == 0)
-            clean++;
-    }
-    long made = cc_requests() - before;
-    printf("COUNT backend_4procs_x64 expiries=2 token_requests=%ld\n", made);
-    check(started == 4 && clean == 4, "four_processes_of_64_threads_all_fetch");
-    check(made == 8, "one_token_request_per_process_per_expiry");
-}
-
 static void backend_services(void)
 {
     char out[16384], id[128], jwks[8192];
@@ -384,7 +339,6 @@ static void backend_services(void)
     k.api->release(gi);
 
     k.api->instance_free(inst);
-    four_processes(id);
     check(store_has_no_grant(), "no_grant_is_ever_written");
     /* the access tokens never reach the log */
     char line[8192];
