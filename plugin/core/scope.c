@@ -490,11 +490,13 @@ static int scope_build(const struct tok *toks, size_t nt, int to_user, struct sc
                 full |= out_addf(out, cap, bare_ctx, "MedicationRequest", "read");
                 full |= out_addf(out, cap, bare_ctx, "Medication", "read");
             } else {
-                char perm[16];
-                snprintf(perm, sizeof perm, "%.*s", (int)(c.perm_len < 15 ? c.perm_len : 15), c.perm);
-                /* "X.write" in a patient/ line would be a patient/ FHIR
-                 * write, which OpenEMR refuses: dropped, like patient/X.write. */
-                if (strcmp(bare_ctx, "patient") == 0 && strcmp(perm, "write") == 0)
+                char perm[128];
+                snprintf(perm, sizeof perm, "%.*s", (int)(c.perm_len < 127 ? c.perm_len : 127), c.perm);
+                /* "X.write" (with or without a "?query") in a patient/ line
+                 * would be a patient/ FHIR write, which OpenEMR refuses:
+                 * dropped, like patient/X.write. */
+                if (strcmp(bare_ctx, "patient") == 0 && strncmp(perm, "write", 5) == 0 &&
+                    (perm[5] == '\0' || perm[5] == '?'))
                     break;
                 full |= out_addf(out, cap, bare_ctx, res, perm);
             }
