@@ -440,8 +440,9 @@ static void register_with_a_key(void)
     vap_error err;
     snprintf(store, sizeof store, "%s/store-register", k.dir);
     mkdir(store, 0700);
+    /* register makes an RSA 3072 key: seconds under valgrind on a busy machine */
     check(flowkit_instance(&k, &reg, &err, "client_id", NULL, "client_auth", "private_key_jwt",
-                           "scope", PK_SCOPE, "store", store, NULL) == VAP_OK,
+                           "scope", PK_SCOPE, "store", store, "timeout_ms", "120000", NULL) == VAP_OK,
           "unregistered_instance");
     VAP_INIT(vap_error, err);
     int rc = k.api->register_client(reg, NULL, NULL, &res, &err);
