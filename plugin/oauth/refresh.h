@@ -158,6 +158,14 @@ int refresh_tokens_differ_locked(const struct refresher *r, const struct grant *
 /* Make g the grant in memory (takes and releases the refresher's lock). */
 void refresh_install(struct vap_instance *inst, const struct grant *g);
 
+/* Rules 2 and 11, after re-reading the stored grant disk under the
+ * single-flight lock: 1 when no token request is to be made (another
+ * process or machine — `who` — renewed it, or it is dead or has no refresh
+ * token), with *rc the call's result and the grant installed where usable;
+ * 0 when the caller must renew. */
+int refresh_reread_settles(struct vap_instance *inst, const struct grant *disk, const char *who,
+                           int *rc, vap_error *err);
+
 /* Forget the in-memory grant (reload, or after an authorization). */
 void refresh_invalidate(struct vap_instance *inst);
 

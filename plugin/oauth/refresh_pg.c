@@ -167,7 +167,6 @@ int refresh_retry_pending_pg(struct vap_instance *inst, vap_error *err)
 int refresh_renew_pg(struct vap_instance *inst, const struct authz_endpoints *ep,
                      int64_t deadline_ms, vap_cancel *cancel, vap_error *err)
 {
-    struct refresher *r = &inst->refresher;
     const struct config *cfg = &inst->cfg;
     struct secrets *sec = &inst->secrets;
     uint8_t *row = malloc(SEAL_FILE_MAX);
@@ -201,32 +200,9 @@ int refresh_renew_pg(struct vap_instance *inst, const struct authz_endpoints *ep
     if (took_over)
         plog(VAP_LOG_WARN, "took over the renewal of the shared grant from a machine whose "
                            "database session ended while renewing (killed?)");
-    /* Rules 2 and 11: another machine renewed only if the row carries other
-     * tokens than ours; a re-seal keeps them. */
-    pthread_mutex_lock(&r->mu);
-    int moved_on = refresh_tokens_differ_locked(r, disk);
-    pthread_mutex_unlock(&r->mu);
-    int64_t now = plugin_now_ms();
-    int64_t margin = refresh_margin_ms(cfg->refresh_margin_s, disk->lifetime_s);
-    if (disk->reauth_required || (moved_on && now + margin < disk->access_expires_at_ms)) {
-        if (moved_on && !disk->reauth_required)
-            plog(VAP_LOG_INFO, "the grant was renewed by another machine (generation %llu): "
-                               "using it, no request made",
-                 (unsigned long long)disk->generation);
-        refresh_install(inst, disk);
-        rc = disk->reauth_required
-                 ? err_set(err, VAP_E_REAUTH_REQUIRED,
-                           "the stored grant can no longer be renewed: a staff member must "
-                           "authorize again (vap-host authorize)")
-                 : VAP_OK;
+    /* Rules 2 and 11, as for the file store: the row is the stored grant. */
+    if (refresh_reread_settles(inst, disk, "machine", &rc, err))
         goto out;
-    }
-    if (disk->refresh_token[0] == '\0') {
-        rc = err_set(err, VAP_E_REAUTH_REQUIRED,
-                     "the access token has expired and there is no refresh token: authorize "
-                     "again (vap-host authorize)");
-        goto out;
-    }
     if (cancel_fired(cancel)) {
         rc = err_set(err, VAP_E_CANCELLED, "the instance is being freed");
         goto out;

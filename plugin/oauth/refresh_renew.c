@@ -57,7 +57,6 @@ int64_t refresh_build_next(struct vap_instance *inst, const struct grant *disk,
 int refresh_renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *cancel, int force,
                   uint64_t seen_generation, vap_error *err)
 {
-    struct refresher *r = &inst->refresher;
     const struct config *cfg = &inst->cfg;
     seal_lock lk = {-1};
     seal_txn *txn = NULL;
@@ -116,35 +115,10 @@ int refresh_renew(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *ca
     }
     if (rc != VAP_OK)
         goto out;
-    /* Rule 11: another process renewed only if the stored tokens are not
-     * ours; a higher generation with our tokens is a re-seal (rotate-key),
-     * and our expired token is renewed as usual. */
-    pthread_mutex_lock(&r->mu);
-    int moved_on = refresh_tokens_differ_locked(r, disk);
-    pthread_mutex_unlock(&r->mu);
     (void)force;
     (void)seen_generation;
-    int64_t now = plugin_now_ms();
-    int64_t margin = refresh_margin_ms(cfg->refresh_margin_s, disk->lifetime_s);
-    if (disk->reauth_required || (moved_on && now + margin < disk->access_expires_at_ms)) {
-        if (moved_on && !disk->reauth_required)
-            plog(VAP_LOG_INFO, "the grant was renewed by another process (generation %llu): "
-                               "using it, no request made",
-                 (unsigned long long)disk->generation);
-        refresh_install(inst, disk);
-        rc = disk->reauth_required
-                 ? err_set(err, VAP_E_REAUTH_REQUIRED,
-                           "the stored grant can no longer be renewed: a staff member must "
-                           "authorize again (vap-host authorize)")
-                 : VAP_OK;
+    if (refresh_reread_settles(inst, disk, "process", &rc, err))
         goto out;
-    }
-    if (disk->refresh_token[0] == '\0') {
-        rc = err_set(err, VAP_E_REAUTH_REQUIRED,
-                     "the access token has expired and there is no refresh token: authorize "
-                     "again (vap-host authorize)");
-        goto out;
-    }
     /* Rule 2: the temp file and its space exist before the server rotates. */
     if (seal_txn_prepare(inst->secrets.store, GRANT_ITEM, SEAL_FILE_MAX, &txn, &se) != 0) {
         rc = secrets_map_error(&se, err);
@@ -200,3 +174,37 @@ out:
     return rc;
 }
 
+
+int refresh_reread_settles(struct vap_instance *inst, const struct grant *disk, const char *who,
+                           int *rc, vap_error *err)
+{
+    struct refresher *r = &inst->refresher;
+    /* Rule 11: another renewed only if the stored tokens are not ours; a
+     * higher generation with our tokens is a re-seal (rotate-key), and our
+     * expired token is renewed as usual. */
+    pthread_mutex_lock(&r->mu);
+    int moved_on = refresh_tokens_differ_locked(r, disk);
+    pthread_mutex_unlock(&r->mu);
+    int64_t now = plugin_now_ms();
+    int64_t margin = refresh_margin_ms(inst->cfg.refresh_margin_s, disk->lifetime_s);
+    if (disk->reauth_required || (moved_on && now + margin < disk->access_expires_at_ms)) {
+        if (moved_on && !disk->reauth_required)
+            plog(VAP_LOG_INFO, "the grant was renewed by another %s (generation %llu): "
+                               "using it, no request made",
+                 who, (unsigned long long)disk->generation);
+        refresh_install(inst, disk);
+        *rc = disk->reauth_required
+                  ? err_set(err, VAP_E_REAUTH_REQUIRED,
+                            "the stored grant can no longer be renewed: a staff member must "
+                            "authorize again (vap-host authorize)")
+                  : VAP_OK;
+        return 1;
+    }
+    if (disk->refresh_token[0] == '\0') {
+        *rc = err_set(err, VAP_E_REAUTH_REQUIRED,
+                      "the access token has expired and there is no refresh token: authorize "
+                      "again (vap-host authorize)");
+        return 1;
+    }
+    return 0;
+}

@@ -110,8 +110,8 @@ int secrets_grant_read_locked(struct secrets *s, const struct config *cfg, struc
     return grant_read(s, cfg, g, 0, err);
 }
 
-int secrets_grant_commit(struct secrets *s, const struct config *cfg, seal_txn *txn,
-                         const struct grant *g, uint64_t generation, vap_error *err)
+int secrets_seal_grant(struct secrets *s, const struct config *cfg, const struct grant *g,
+                       secrets_seal_fn put, void *ctx, vap_error *err)
 {
     seal_binding bind = {cfg->issuer, cfg->client_id};
     seal_err se = {0};
@@ -123,10 +123,8 @@ int secrets_grant_commit(struct secrets *s, const struct config *cfg, seal_txn *
         rc = err_set(err, VAP_E_PROTOCOL, "the server's tokens are too large to store");
         goto out;
     }
-    /* Re-read the keyring before sealing: an admin may have rotated it. */
     if (seal_keyring_load(cfg->keyring, seal_store_owner(s->store), &fresh, &se) != 0 ||
-        seal_txn_commit(txn, fresh, &bind, generation, (const uint8_t *)s->payload, len, &se) !=
-            0) {
+        put(ctx, fresh, &bind, (const uint8_t *)s->payload, len, &se) != 0) {
         rc = secrets_map_error(&se, err);
         goto out;
     }
@@ -139,6 +137,25 @@ out:
     sodium_memzero(s->payload, GRANT_PAYLOAD_MAX);
     pthread_mutex_unlock(&s->mu);
     return rc;
+}
+
+struct txn_put {
+    seal_txn *txn;
+    uint64_t generation;
+};
+
+static int txn_put(void *ctx, const seal_keyring *ring, const seal_binding *bind,
+                   const uint8_t *payload, size_t len, seal_err *se)
+{
+    struct txn_put *t = ctx;
+    return seal_txn_commit(t->txn, ring, bind, t->generation, payload, len, se) != 0 ? -1 : 0;
+}
+
+int secrets_grant_commit(struct secrets *s, const struct config *cfg, seal_txn *txn,
+                         const struct grant *g, uint64_t generation, vap_error *err)
+{
+    struct txn_put t = {txn, generation};
+    return secrets_seal_grant(s, cfg, g, txn_put, &t, err);
 }
 
 static int grant_read(struct secrets *s, const struct config *cfg, struct grant *g, int lock,

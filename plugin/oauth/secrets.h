@@ -108,4 +108,13 @@ int secrets_pg_init(struct secrets *s, const struct config *cfg, int *created, v
 /* Map a libvapseal error to a vap_status and message. */
 int secrets_map_error(const seal_err *se, vap_error *err);
 
+/* Where a grant's payload is sealed to: a temp file's commit, or bytes for
+ * the shared row.  0, or -1 with se filled. */
+typedef int (*secrets_seal_fn)(void *ctx, const seal_keyring *ring, const seal_binding *bind,
+                               const uint8_t *payload, size_t len, seal_err *se);
+/* Serializes g and seals it through put with the keyring read afresh (an
+ * admin may have rotated it), which then becomes the instance's. */
+int secrets_seal_grant(struct secrets *s, const struct config *cfg, const struct grant *g,
+                       secrets_seal_fn put, void *ctx, vap_error *err);
+
 #endif

@@ -19,35 +19,27 @@ int secrets_pg(const struct secrets *s)
     return s->pg != NULL;
 }
 
+struct row_put {
+    uint64_t generation;
+    uint8_t *out;
+    size_t cap, *len;
+};
+
+static int row_put(void *ctx, const seal_keyring *ring, const seal_binding *bind,
+                   const uint8_t *payload, size_t len, seal_err *se)
+{
+    struct row_put *r = ctx;
+    return seal_format_seal(ring, GRANT_ITEM, bind, (uint64_t)time(NULL), r->generation, payload,
+                            len, r->out, r->cap, r->len, se) != 0
+               ? -1
+               : 0;
+}
+
 int secrets_pg_seal(struct secrets *s, const struct config *cfg, const struct grant *g,
                     uint64_t generation, uint8_t *out, size_t cap, size_t *len, vap_error *err)
 {
-    seal_binding bind = {cfg->issuer, cfg->client_id};
-    seal_err se = {0};
-    seal_keyring *fresh = NULL;
-    size_t plen = 0;
-    int rc;
-    pthread_mutex_lock(&s->mu);
-    if (grant_serialize(g, s->payload, GRANT_PAYLOAD_MAX, &plen) != 0) {
-        rc = err_set(err, VAP_E_PROTOCOL, "the server's tokens are too large to store");
-        goto out;
-    }
-    /* Re-read the keyring before sealing: an admin may have rotated it. */
-    if (seal_keyring_load(cfg->keyring, seal_store_owner(s->store), &fresh, &se) != 0 ||
-        seal_format_seal(fresh, GRANT_ITEM, &bind, (uint64_t)time(NULL), generation,
-                         (const uint8_t *)s->payload, plen, out, cap, len, &se) != 0) {
-        rc = secrets_map_error(&se, err);
-        goto out;
-    }
-    seal_keyring_free(s->ring);
-    s->ring = fresh;
-    fresh = NULL;
-    rc = VAP_OK;
-out:
-    seal_keyring_free(fresh);
-    sodium_memzero(s->payload, GRANT_PAYLOAD_MAX);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    struct row_put r = {generation, out, cap, len};
+    return secrets_seal_grant(s, cfg, g, row_put, &r, err);
 }
 
 int secrets_pg_unseal(struct secrets *s, const struct config *cfg, const uint8_t *buf,
