@@ -38,8 +38,8 @@ int proc_start(struct mp *m, struct proc *p, const char *const *env_extra,
     args[n++] = sim_ca_path(m->k.sim);
     args[n++] = m->store ? m->store : m->k.store;
     args[n++] = m->keyring ? m->keyring : m->k.keyring;
-    args[n++] = FLOW_CLIENT_ID;
-    args[n++] = FLOW_SCOPE;
+    args[n++] = m->client_id ? m->client_id : FLOW_CLIENT_ID;
+    args[n++] = m->scope ? m->scope : FLOW_SCOPE;
     for (size_t i = 0; opts && opts[i] && n < 23; i++)
         args[n++] = opts[i];
     args[n] = NULL;

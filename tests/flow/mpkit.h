@@ -23,6 +23,8 @@ struct mp {
     /* When set, the next workers use these instead of the parent's store
      * and keyring (a "machine" with its own local directory). */
     const char *store, *keyring;
+    /* When set, the next workers are this client, with this scope. */
+    const char *client_id, *scope;
 };
 
 /* Start a worker (extra environment and instance options may be NULL);

@@ -6,7 +6,9 @@
  *   fetch N    N threads each GET Patient?_count=1 at once
  *              -> "fetch ok=K fail=F rc=R"  (R: the first failure's code, or 0)
  *   refresh    the ABI's refresh            -> "refresh rc=R gen=G"
- *   status     the ABI's status             -> "status rc=R state=S gen=G"
+ *   status     the ABI's status             -> "status rc=R state=S gen=G exp=E"
+ *              (E: the access token's expiry, ms since the epoch)
+ *   clock MS   the fake host's clock set to MS (0: real time) -> "clock ok"
  *   quit       exit 0
  *
  * It prints "ready" once the instance exists.  Being a separate program
@@ -90,9 +92,13 @@ int main(int argc, char **argv)
             vap_grant_info *gi = NULL;
             VAP_INIT(vap_error, err);
             int rc = w.api->status(w.inst, NULL, &gi, &err);
-            printf("status rc=%d state=%d gen=%llu\n", rc, gi ? gi->state : -1,
-                   gi ? (unsigned long long)gi->generation : 0ULL);
+            printf("status rc=%d state=%d gen=%llu exp=%lld\n", rc, gi ? gi->state : -1,
+                   gi ? (unsigned long long)gi->generation : 0ULL,
+                   gi ? (long long)gi->access_expires_at_ms : 0LL);
             w.api->release(gi);
+        } else if (strncmp(line, "clock ", 6) == 0) {
+            fakehost_set_now_ms(fh, (int64_t)strtoll(line + 6, NULL, 10));
+            printf("clock ok\n");
         } else if (strncmp(line, "quit", 4) == 0) {
             break;
         } else {

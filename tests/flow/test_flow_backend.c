@@ -17,12 +17,14 @@
 #include <unistd.h>
 
 #include "flowkit.h"
+#include "mpkit.h"
 #include "testcheck.h"
 
 #define BK_SCOPE "api:fhir system/Patient.read system/Appointment.read"
 #define BK_THREADS 64
 
 static const char *vap_seal;
+static const char *worker; /* refresh-worker: one "machine" of the fleet */
 static struct flowkit k;
 static char secrets_log[256];
 
@@ -218,6 +220,64 @@ static long wait_requests(long n)
     return have;
 }
 
+/* The same command to every worker at once, then every reply: their 64
+ * threads run in all four processes together. 1 when all answered. */
+static int all_cmd(struct proc *p, int n, const char *cmd, char replies[][128])
+{
+    int ok = 1;
+    for (int i = 0; i < n; i++)
+        ok &= fprintf(p[i].in, "%s\n", cmd) > 0 && fflush(p[i].in) == 0;
+    for (int i = 0; i < n; i++)
+        ok &= fgets(replies[i], 128, p[i].out) != NULL;
+    return ok;
+}
+
+/* 4 worker processes (exec'd, each its own plugin) x 64 threads: the token
+ * lives in each process's memory (nothing is sealed), so each makes exactly
+ * one token request per expiry of its token, however many of its threads
+ * need it at once. */
+static void four_processes(const char *id)
+{
+    struct mp m = {.k = k, .worker = worker, .client_id = id, .scope = BK_SCOPE};
+    static const char *const opts[] = {"client_auth=private_key_jwt",
+                                       "grant=client_credentials", NULL};
+    struct proc p[4];
+    char r[4][128];
+    int started = 0, fetched = 1, clocks = 1, clean = 0;
+    long before = cc_requests(), first = -1;
+    int64_t latest = 0;
+    for (int i = 0; i < 4; i++)
+        started += proc_start(&m, &p[i], NULL, opts) == 0;
+    if (started == 4) {
+        fetched &= all_cmd(p, 4, "fetch 64", r);
+        for (int i = 0; i < 4; i++)
+            fetched &= reply_int(r[i], "ok=") == BK_THREADS && reply_int(r[i], "fail=") == 0;
+        first = cc_requests() - before;
+        clocks &= all_cmd(p, 4, "status", r);
+        for (int i = 0; i < 4; i++)
+            if (reply_int(r[i], "exp=") > latest)
+                latest = reply_int(r[i], "exp=");
+        /* every worker's token has expired */
+        char cmd[64];
+        snprintf(cmd, sizeof cmd, "clock %lld", (long long)latest + 1000);
+        clocks &= latest > 0 && all_cmd(p, 4, cmd, r);
+        fetched &= all_cmd(p, 4, "fetch 64", r);
+        for (int i = 0; i < 4; i++)
+            fetched &= reply_int(r[i], "ok=") == BK_THREADS && reply_int(r[i], "fail=") == 0;
+        for (int i = 0; i < 4; i++)
+            clean += proc_stop(&p[i]) == 0;
+    } else {
+        for (int i = 0; i < started; i++)
+            proc_stop(&p[i]);
+    }
+    long made = cc_requests() - before;
+    printf("COUNT backend_4procs_x64 expiries=2 token_requests=%ld (first %ld)\n", made, first);
+    check(started == 4 && clocks, "four_worker_processes_started");
+    check(fetched, "four_processes_of_64_threads_all_fetch");
+    check(first == 4 && made == 8, "one_token_request_per_process_per_expiry");
+    check(clean == 4, "four_processes_exit_clean");
+}
+
 static void backend_services(void)
 {
     char out[16384], id[128], jwks[8192];
@@ -341,6 +401,7 @@ static void backend_services(void)
     k.api->release(gi);
 
     k.api->instance_free(inst);
+    four_processes(id);
     check(store_has_no_grant(), "no_grant_is_ever_written");
     /* the access tokens never reach the log */
     char line[8192];
@@ -362,9 +423,10 @@ static void backend_services(void)
 int main(int argc, char **argv)
 {
     sim_config cfg;
-    if (argc != 3)
+    if (argc != 4)
         return 2;
     vap_seal = argv[2];
+    worker = argv[3];
     flowkit_sim_defaults(&cfg);
     snprintf(secrets_log, sizeof secrets_log, "/tmp/vap-backend-log-%d", (int)getpid());
     cfg.secrets_log = secrets_log;
