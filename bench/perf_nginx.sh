@@ -5,7 +5,8 @@
 #      raw libcurl with the same headers, with a short and an 800-character
 #      token (load-independent: the difference of two loop lengths);
 #   2. req/s at 1, 16 and 64 threads (fetch-bench full);
-#   3. cold start: process start to first response, plugin beside libcurl;
+#   3. cold start: process start to first response, plugin beside libcurl
+#      (wall clock, and callgrind's whole-process instructions);
 #   4. 1,000 instances in one process: RSS, threads and descriptors per idle
 #      instance (default options and warm_connections=0), instance_new and
 #      instance_free, round-robin fetches from 16 threads beside one instance.
@@ -58,6 +59,14 @@ if [ -z "${SKIP_CALLGRIND:-}" ] && command -v valgrind >/dev/null; then
         ps=$(per_req "$short" "$p" loop-plugin short); pl=$(per_req "$long" "$p" loop-plugin long)
         printf '%-44s %10s %10s\n' "$(basename "$(dirname "$(dirname "$p")")")/vap_openemr.so fetch" "$ps" "$pl"
         printf '%-44s %10s %10s\n' "  over raw" "+$((ps - rs))" "+$((pl - rl))"
+    done
+    echo "== callgrind: whole process, start to first response (cold start, warm-up thread included)"
+    cc=$(ir "$short" "$p1" cold-curl 1 short)
+    printf '%-44s %12s\n' "bare libcurl program" "$cc"
+    for p in $plugins; do
+        cp=$(ir "$short" "$p" cold-plugin 1 short)
+        printf '%-44s %12s %8s\n' "$(basename "$(dirname "$(dirname "$p")")")/vap_openemr.so load+instance+fetch" \
+            "$cp" "$(awk -v a="$cp" -v b="$cc" 'BEGIN { printf "%.3fx", a / b }')"
     done
 fi
 
