@@ -65,6 +65,7 @@ if [ -z "${SKIP_CALLGRIND:-}" ] && command -v valgrind >/dev/null; then
     printf '%-44s %12s\n' "bare libcurl program" "$cc"
     for p in $plugins; do
         cp=$(ir "$short" "$p" cold-plugin 1 short)
+        [ -n "$cc" ] && [ -n "$cp" ] || { echo "callgrind gave no totals"; break; }
         printf '%-44s %12s %8s\n' "$(basename "$(dirname "$(dirname "$p")")")/vap_openemr.so load+instance+fetch" \
             "$cp" "$(awk -v a="$cp" -v b="$cc" 'BEGIN { printf "%.3fx", a / b }')"
     done

@@ -442,6 +442,7 @@ static void test_seal_failure(struct mp *m, const char *errno_name, const char *
     long g0 = disk_generation(m);
     long r0 = flowkit_counter(&m->k, "token_requests.refresh_token");
     long u0 = flowkit_counter(&m->k, "revoked_refresh_reuse");
+    reply[0] = '\0';
 
     /* A renews: the server rotates, every seal attempt fails. */
     int ok = proc_cmd(&a, "refresh", reply, sizeof reply) == 0 && reply_int(reply, "rc=") == 0 &&

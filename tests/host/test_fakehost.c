@@ -111,11 +111,15 @@ static void fakehost_zero_clock_is_real_time(void **state)
     assert_int_equal(fakehost_new(module, &fh, err, sizeof err), VAP_OK);
     fakehost_set_now_ms(fh, 0);
     const vap_host_api *h = fakehost_host_api(fh);
-    /* A minute either way: the case tells real time from 0 or a set value,
-     * and must not fail when the machine's clock is stepped meanwhile. */
-    int64_t before = (int64_t)time(NULL) * 1000 - 60000;
+    /* The fake host's own clock (CLOCK_REALTIME), not time(), whose coarse
+     * clock can lag a tick behind it; 2 s either way tells real time from 0
+     * or a set value. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t before = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - 2000;
     int64_t now = h->now_ms(h->ctx);
-    int64_t after = (int64_t)time(NULL) * 1000 + 60000;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t after = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 2000;
     assert_true(now >= before && now <= after);
     fakehost_free(fh);
 }
