@@ -178,8 +178,10 @@ struct rawc {
 static void raw_init(struct rawc *r)
 {
     r->c = curl_easy_init();
-    r->h = curl_slist_append(NULL, g_auth);
+    /* the plugin's request headers, in its order */
+    r->h = curl_slist_append(NULL, "User-Agent: vap-openemr");
     r->h = curl_slist_append(r->h, "Accept: application/json");
+    r->h = curl_slist_append(r->h, g_auth);
     curl_easy_setopt(r->c, CURLOPT_URL, g_url);
     curl_easy_setopt(r->c, CURLOPT_CAINFO, g_ca);
     curl_easy_setopt(r->c, CURLOPT_CAPATH, NULL);
@@ -281,7 +283,7 @@ static double curl_cli(int n)
     for (int i = 0; i < n; i++) {
         pid_t pid = fork();
         if (pid == 0) {
-            execlp("curl", "curl", "-s", "-o", "/dev/null", "--cacert", g_ca, "-H",
+            execlp("curl", "curl", "-s", "-o", "/dev/null", "-A", "vap-openemr", "--cacert", g_ca, "-H",
                    g_auth, g_url, (char *)NULL);
             _exit(127);
         }

@@ -75,12 +75,33 @@ for p in $plugins; do
     echo "== $p"
     echo "-- warm fetch ($n requests per row, $(nproc) cores)"
     "$bench" "$base" "$dir/ca.pem" "$p" "$w" full "$n" | grep -v '^RSS'
-    echo "-- cold start: process start -> plugin loaded -> unsealed -> first response (mean of 20)"
-    for m in cold-plugin cold-curl; do
-        s=$(date +%s%N)
-        i=0; while [ $i -lt 20 ]; do "$bench" "$base" "$dir/ca.pem" "$p" "$w" $m; i=$((i + 1)); done
-        echo "$m: $((($(date +%s%N) - s) / 20000)) us"
-    done
+    echo "-- cold start: process start -> plugin loaded -> unsealed -> first response"
+    if command -v hyperfine >/dev/null; then
+        # both orders, so neither side always runs on the warmer machine
+        cp="$bench $base $dir/ca.pem $p $w cold-plugin"; cc="$bench $base $dir/ca.pem $p $w cold-curl"
+        hyperfine -N -S none --warmup 10 --runs 200 --export-json "$dir/c1.json" "$cp" "$cc" >/dev/null
+        hyperfine -N -S none --warmup 10 --runs 200 --export-json "$dir/c2.json" "$cc" "$cp" >/dev/null
+        /usr/bin/python3 - "$dir/c1.json" "$dir/c2.json" <<'PY'
+import json, sys
+runs = {}
+for f in sys.argv[1:]:
+    for r in json.load(open(f))["results"]:
+        runs.setdefault(r["command"].split()[-1], []).extend(r["times"])
+med = {k: sorted(v)[len(v) // 2] * 1e3 for k, v in runs.items()}
+mean = {k: sum(v) / len(v) * 1e3 for k, v in runs.items()}
+for k in ("cold-plugin", "cold-curl"):
+    print(f"{k}: median {med[k]:.2f} ms, mean {mean[k]:.2f} ms ({len(runs[k])} runs, hyperfine)")
+print(f"plugin over bare libcurl: {med['cold-plugin'] / med['cold-curl']:.3f}x median, "
+      f"{mean['cold-plugin'] / mean['cold-curl']:.3f}x mean")
+PY
+    else
+        echo "(hyperfine not installed: apt-get install hyperfine; mean of 20 instead)"
+        for m in cold-plugin cold-curl; do
+            s=$(date +%s%N)
+            i=0; while [ $i -lt 20 ]; do "$bench" "$base" "$dir/ca.pem" "$p" "$w" $m; i=$((i + 1)); done
+            echo "$m: $((($(date +%s%N) - s) / 20000)) us"
+        done
+    fi
     echo "-- 1,000 instances in one process"
     "$bench" "$base" "$dir/ca.pem" "$p" "$w" many 1000 default
     "$bench" "$base" "$dir/ca.pem" "$p" "$w" many 1000 0 4000

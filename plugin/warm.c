@@ -27,7 +27,7 @@ void warmer_start(struct vap_instance *inst)
     w->job.run = warm_run;
     if (inst->cfg.warm_connections <= 0)
         return;
-    if ((w->cancel = cancel_new()) == NULL || renewer_submit_warm(&w->job, 0) != 0) {
+    if ((w->cancel = cancel_new()) == NULL || renewer_submit_warm(&w->job, renewer_mono_ms() + WARM_START_DELAY_MS) != 0) {
         cancel_free(w->cancel);
         w->cancel = NULL;
         plog(VAP_LOG_WARN, "connection warm-up disabled: cannot queue it");
@@ -65,6 +65,10 @@ static void warm_run(struct renewer_job *job)
     PLOG_AS(inst->cfg.log_level);
     if (__atomic_load_n(&w->stop, __ATOMIC_SEQ_CST))
         return;
+    if (__atomic_load_n(&w->in_flight, __ATOMIC_RELAXED) > 0) {
+        renewer_submit_warm(job, renewer_mono_ms() + WARM_BUSY_RETRY_MS);
+        return;
+    }
     /* Handles used within the interval are warm already, and count towards
      * warm_connections: only the others, and only as many as are missing. */
     int rc = http_client_warm_step(inst->http, inst->cfg.fhir_base,

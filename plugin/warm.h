@@ -16,6 +16,16 @@
 
 #define WARM_INTERVAL_MS 20000 /* re-warm handles idle this long (servers close at ~60 s) */
 #define WARM_DEADLINE_MS 5000
+/* The first warm-up waits this long after instance start.  A host that makes
+ * an instance for a request in hand sends it within milliseconds, and a
+ * handshake started beside it would only open a second connection for
+ * nothing; one made ahead of its calls waits far longer than this for
+ * them.  The request's own connection then counts towards warm_connections. */
+#define WARM_START_DELAY_MS 250
+/* While a fetch runs, warming waits this long and looks again: a handshake
+ * beside it would take the CPU and the link from the caller's request, and
+ * the connection it leaves counts as warm anyway. */
+#define WARM_BUSY_RETRY_MS 100
 
 struct vap_instance;
 
@@ -23,6 +33,7 @@ struct warmer {
     struct renewer_job job;
     vap_cancel *cancel; /* fired by warmer_stop: a warm-up in flight ends at once */
     int stop;           /* atomic: warmer_stop has begun, the job queues itself no more */
+    int in_flight;      /* atomic: fetches running now (api_fetch); warming waits for none */
     int started;
 };
 

@@ -13,7 +13,6 @@
 
 #include "oauth/authorize.h"
 #include "core/errors.h"
-#include "core/wipe.h"
 #include "oauth/grant.h"
 #include "http/http.h"
 #include "instance.h"
@@ -53,9 +52,16 @@ int fetch_check_path(const char *path, size_t len, vap_error *err)
     size_t i = path[0] == '/' ? 1 : 0;
     if (i == len)
         return err_set(err, VAP_E_INVAL, "fetch: the path is empty (e.g. Patient/123)");
+    /* 1: refused outright; 2: refused in some company (':', '%') */
+    static const unsigned char cls[256] = {
+        [0 ... 0x20] = 1, [0x7f ... 0xff] = 1, ['?'] = 1, ['#'] = 1, ['\\'] = 1,
+        [':'] = 2, ['%'] = 2,
+    };
     for (size_t k = 0; k < len; k++) {
         unsigned char c = (unsigned char)path[k];
-        if (c <= 0x20 || c >= 0x7f || c == '?' || c == '#' || c == '\\')
+        if (cls[c] == 0)
+            continue; /* most characters of every path */
+        if (cls[c] == 1)
             return err_set(err, VAP_E_INVAL,
                            "fetch: the path has a space, control character, '?', '#' or '\\' "
                            "at byte %zu (put the query in the query, not the path)", k + 1);
@@ -427,10 +433,7 @@ int fetch_is_logged_out(const char *body, size_t len)
 static void fetch_obj_dtor(void *obj)
 {
     struct fetch_obj *o = obj;
-    if (o->body) {
-        wipe(o->body, o->r.body_len); /* patient data */
-        free(o->body);
-    }
+    http_body_free(o->body, o->r.body_len); /* patient data: wiped */
 }
 
 /* Copies value into o's strings at *at and lists it as header name. */
@@ -462,7 +465,7 @@ static int make_response(struct http_response *rs, vap_fetch_response **out)
         return -1;
     o->r.struct_size = sizeof o->r; /* the host sees a vap_fetch_response */
     o->r.status = rs->status;
-    o->body = rs->body ? rs->body : strdup("");
+    o->body = rs->body ? rs->body : http_body_alloc(1, NULL);
     o->r.body_len = rs->body ? rs->body_len : 0;
     rs->body = NULL;
     rs->body_len = 0;
@@ -470,6 +473,7 @@ static int make_response(struct http_response *rs, vap_fetch_response **out)
         obj_release(o);
         return -1;
     }
+    o->body[o->r.body_len] = '\0';
     size_t at = ct + 1;
     memcpy(o->strings, h->content_type, ct + 1);
     add_header(o, &at, "Content-Type", h->content_type, ct);

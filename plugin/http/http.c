@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,6 @@
 
 #include "core/cancel.h"
 #include "core/errors.h"
-#include "core/wipe.h"
 #include "http/http_req.h"
 #include "core/log.h"
 
@@ -80,7 +80,16 @@ int http_client_new(const struct http_client_opts *o, struct http_client **out,
         pthread_mutex_init(&c->share_mu[i], NULL);
     c->ca_file = http_dup(ca);
     c->pin = o->pin_sha256 ? http_dup(o->pin_sha256) : NULL;
-    c->user_agent = http_dup(o->user_agent ? o->user_agent : "vap-openemr");
+    /* The User-Agent goes out as a line of the kept header list: set as
+     * CURLOPT_USERAGENT, libcurl would format it anew on every request. */
+    const char *ua = o->user_agent ? o->user_agent : "vap-openemr";
+    if (strpbrk(ua, "\r\n") != NULL)
+        ua = "vap-openemr";
+    size_t ual = strlen(ua) + sizeof "User-Agent: ";
+    if ((c->ua_line = malloc(ual)) != NULL) {
+        snprintf(c->ua_line, ual, "User-Agent: %s", ua);
+        c->ua_hl = curl_slist_append(NULL, c->ua_line);
+    }
     c->slots = calloc(c->n_slots, sizeof *c->slots);
     c->share = curl_share_init();
     if ((rc = http_proxy_init(c, o->proxy, err)) != VAP_OK) {
@@ -88,7 +97,7 @@ int http_client_new(const struct http_client_opts *o, struct http_client **out,
         return rc;
     }
     rc = VAP_E_NOMEM;
-    if (c->ca_file == NULL || c->user_agent == NULL || c->slots == NULL ||
+    if (c->ca_file == NULL || c->ua_hl == NULL || c->slots == NULL ||
         c->share == NULL || (o->pin_sha256 && c->pin == NULL))
         goto fail;
     curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, http_share_lock);
@@ -121,7 +130,8 @@ void http_client_free(struct http_client *c)
     free(c->slots);
     free(c->ca_file);
     free(c->pin);
-    free(c->user_agent);
+    free(c->ua_line);
+    curl_slist_free_all(c->ua_hl);
     free(c->proxy);
     free(c->no_proxy);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
@@ -186,7 +196,7 @@ int http_request_do(struct http_client *c, const struct http_request *rq,
     if (slot->hl != NULL && http_req_headers_match(rq, slot->hl)) {
         hl = slot->hl;
     } else {
-        rc = http_req_headers(rq, &hl);
+        rc = http_req_headers(rq, c->ua_line, &hl);
         if (rc != VAP_OK) {
             rc = err_set(err, rc, rc == VAP_E_INVAL
                          ? "a request header for %s contains a line break or no colon"
@@ -231,13 +241,10 @@ int http_request_do(struct http_client *c, const struct http_request *rq,
     rs->status = (int)code;
     struct http_xfer *x = &slot->x;
     if (x->buf == NULL) { /* an empty body still gets a buffer to terminate */
-        char *one = malloc(1);
-        if (one == NULL) {
+        if ((x->buf = http_body_alloc(1, &x->cap)) == NULL) {
             rc = err_set(err, VAP_E_NOMEM, "out of memory reading %s", HOST);
             goto out;
         }
-        x->buf = one;
-        x->cap = 1;
     }
     x->buf[x->len] = '\0';
     rs->body = x->buf;
@@ -270,11 +277,7 @@ void http_response_free(struct http_response *rs)
 {
     if (rs == NULL)
         return;
-    if (rs->body != NULL) {
-        /* token responses carry secrets */
-        wipe(rs->body, rs->body_len);
-        free(rs->body);
-    }
+    http_body_free(rs->body, rs->body_len); /* token responses carry secrets: wiped */
     rs->body = NULL;
     rs->body_len = 0;
     rs->status = 0;
@@ -409,14 +412,17 @@ static int http_slot_get(struct http_client *c, int64_t deadline, vap_cancel *ca
     int rc = VAP_OK;
     pthread_mutex_lock(&c->mu);
     for (;;) {
-        /* Most recently used first: its connection is the likeliest alive. */
-        struct http_slot *best = NULL;
-        for (unsigned i = 0; i < c->n_slots; i++) {
-            struct http_slot *s = &c->slots[i];
-            if (!s->busy && (best == NULL || s->last_used > best->last_used ||
-                             (s->last_used == best->last_used && s->easy && !best->easy)))
-                best = s;
-        }
+        /* Most recently used first: its connection is the likeliest alive.
+         * That is the slot last put back with its connection, unless
+         * another caller holds it: only then are all slots looked at. */
+        struct http_slot *best = c->mru != NULL && !c->mru->busy ? c->mru : NULL;
+        if (best == NULL)
+            for (unsigned i = 0; i < c->n_slots; i++) {
+                struct http_slot *s = &c->slots[i];
+                if (!s->busy && (best == NULL || s->last_used > best->last_used ||
+                                 (s->last_used == best->last_used && s->easy && !best->easy)))
+                    best = s;
+            }
         /* A connection being warmed for a server known to keep it comes
          * sooner than a handshake of our own, and opens no second one. */
         if (best != NULL && best->last_used == 0 && c->warming > 0 &&
@@ -490,6 +496,10 @@ static void http_slot_put(struct http_client *c, struct http_slot *s, int reused
     /* the clock http_run last read is recent enough for idle tracking and
      * spares a clock read per request (a syscall on this VM) */
     s->last_used = reused ? s->clock : 0;
+    if (reused)
+        c->mru = s;
+    else if (c->mru == s)
+        c->mru = NULL;
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
 }

@@ -78,6 +78,17 @@ struct http_response {
 int http_request_do(struct http_client *c, const struct http_request *rq,
                     struct http_response *rs, vap_error *err);
 void http_response_free(struct http_response *rs);
+
+/* Response body buffers (http_body.c): at least want bytes (*cap: how many),
+ * NULL when out of memory.  http_body_free wipes the first used bytes (and
+ * the NUL after them) and frees or keeps the buffer; NULL is a no-op.  A
+ * body taken out of an http_response is freed with http_body_free. */
+#define HTTP_BODY_POOLED 16384u
+char *http_body_alloc(size_t want, size_t *cap);
+void http_body_free(char *b, size_t used);
+/* How many released buffers are kept now (at most HTTP_BODY_KEEP). */
+#define HTTP_BODY_KEEP 16u
+unsigned http_body_kept(void);
 /* An empty response, safe to free: cheaper than a memset of the 12 KB of
  * header fields (this runs on every fetch). */
 void http_response_init(struct http_response *rs);

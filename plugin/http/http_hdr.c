@@ -32,6 +32,9 @@ int http_hdr_feed(struct http_hdrs *h, const char *line, size_t len)
     h->total += len;
     if (h->total > HTTP_HDR_TOTAL_MAX)
         return HTTP_HDR_TOO_BIG;
+    /* "\r\n" at once (every line has it), then any stray CR or LF */
+    if (len >= 2 && line[len - 1] == '\n' && line[len - 2] == '\r')
+        len -= 2;
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
         len--;
     if (len == 0)
@@ -313,10 +316,16 @@ static size_t hdr_skip_ws(const char *s, size_t i, size_t len)
 
 /* RFC 9110 §5.6.2 tchar as a bitmap (letters, digits and
  * !#$%&'*+-.^_`|~): this runs for header bytes of every response. */
+/* RFC 9110 tchar: a byte table, one load per character of a name. */
 static int hdr_is_tchar(unsigned char c)
 {
-    static const uint64_t bits[4] = {0x3ff6cfa00000000ULL, 0x57ffffffc7fffffeULL, 0, 0};
-    return (int)((bits[c >> 6] >> (c & 63)) & 1);
+    static const unsigned char tchar[256] = {
+        ['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
+        ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
+        ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,
+        ['~'] = 1,
+    };
+    return tchar[c];
 }
 
 static int hdr_tolower(int c)

@@ -47,7 +47,8 @@ struct http_client {
     pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
     char *ca_file;
     char *pin;
-    char *user_agent;
+    char *ua_line;            /* "User-Agent: ..." */
+    struct curl_slist *ua_hl; /* just ua_line: requests with no headers, proxies */
     int log_debug;
     char *proxy;            /* the proxy URL in use; NULL: none            */
     char *no_proxy;         /* proxy=env: the hosts that bypass it, or NULL */
@@ -57,6 +58,7 @@ struct http_client {
                                warm again (atomic; set once)               */
     int warm_ok;            /* a warm-up kept its connection (atomic; set once) */
     unsigned warming;       /* slots being warmed now (under mu)           */
+    struct http_slot *mru;  /* the slot last put back connected, or NULL (under mu) */
 };
 
 /* HTTP_M_OPTIONS is "OPTIONS *": the server itself answers, not an application. */

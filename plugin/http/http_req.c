@@ -14,13 +14,16 @@
 #include "http/http_redact.h"
 #include "core/log.h"
 
-int http_req_headers(const struct http_request *rq, struct curl_slist **out)
+int http_req_headers(const struct http_request *rq, const char *ua_line,
+                     struct curl_slist **out)
 {
     int rc = VAP_E_NOMEM;
     struct curl_slist *l = NULL, *t;
     char *line = NULL;
     size_t cap = 0;
     *out = NULL;
+    if ((l = curl_slist_append(NULL, ua_line)) == NULL)
+        goto fail;
     for (size_t i = 0; i < rq->n_headers; i++) {
         const char *h = rq->headers[i];
         if (strpbrk(h, "\r\n") != NULL || strchr(h, ':') == NULL) {
@@ -109,6 +112,9 @@ int http_req_headers_match(const struct http_request *rq, const struct curl_slis
 {
     if (rq->basic_user != NULL && rq->basic_pass != NULL)
         return 0; /* never kept: see http_req_headers_cacheable */
+    if (l == NULL) /* the User-Agent line: the same in every list of a client */
+        return 0;
+    l = l->next;
     for (size_t i = 0; i < rq->n_headers; i++, l = l->next)
         if (l == NULL || strcmp(l->data, rq->headers[i]) != 0)
             return 0;

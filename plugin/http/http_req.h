@@ -9,11 +9,14 @@
 
 #include "http/http.h"
 
-/* The curl header list for rq: its extra headers (refused with VAP_E_INVAL
- * if one holds CR/LF or no colon), Content-Type, "Expect:" for bodies, and
- * Authorization (Bearer, or Basic with both parts form-encoded first). */
-int http_req_headers(const struct http_request *rq, struct curl_slist **out);
-/* 1 when l is exactly the list http_req_headers would build for rq, so a
+/* The curl header list for rq: ua_line ("User-Agent: ..."), its extra
+ * headers (refused with VAP_E_INVAL if one holds CR/LF or no colon),
+ * Content-Type, "Expect:" for bodies, and Authorization (Bearer, or Basic
+ * with both parts form-encoded first). */
+int http_req_headers(const struct http_request *rq, const char *ua_line,
+                     struct curl_slist **out);
+/* 1 when l is exactly the list http_req_headers would build for rq with
+ * the same ua_line (a client's lists all share it), so a
  * slot can keep its list (and the bearer line in it) while the token stays
  * the same, instead of formatting it per request. */
 int http_req_headers_match(const struct http_request *rq, const struct curl_slist *l);

@@ -8,7 +8,6 @@
 
 #include "core/cancel.h"
 #include "core/errors.h"
-#include "core/wipe.h"
 #include "core/log.h"
 #include "http/http_int.h"
 #include "http/http_req.h"
@@ -45,7 +44,9 @@ int http_setup(struct http_client *c, struct http_slot *s,
         if (c->pin != NULL)
             HTTP_SET(CURLOPT_PINNEDPUBLICKEY, c->pin);
         HTTP_SET(CURLOPT_SHARE, c->share);
-        HTTP_SET(CURLOPT_USERAGENT, c->user_agent);
+        /* a CONNECT to a proxy carries none of the request's headers: its
+         * User-Agent is given separately */
+        HTTP_SET(CURLOPT_PROXYHEADER, c->ua_hl);
         HTTP_SET(CURLOPT_TCP_KEEPALIVE, 1L);
         HTTP_SET(CURLOPT_ERRORBUFFER, s->errbuf);
         HTTP_SET(CURLOPT_WRITEFUNCTION, http_on_body);
@@ -81,6 +82,8 @@ int http_setup(struct http_client *c, struct http_slot *s,
     }
     /* libcurl keeps the pointer and reads the list at each transfer: a
      * list freed since and another at the same address is still right */
+    if (hl == NULL)
+        hl = c->ua_hl;
     if (hl != s->hl_set) {
         HTTP_SET(CURLOPT_HTTPHEADER, hl);
         s->hl_set = hl;
@@ -136,10 +139,7 @@ out:
 /* Drop what a failed or finished transfer left in the slot's buffer. */
 void http_xfer_release(struct http_xfer *x)
 {
-    if (x->buf != NULL) {
-        wipe(x->buf, x->cap);
-        free(x->buf);
-    }
+    http_body_free(x->buf, x->len);
     x->buf = NULL;
     x->len = x->cap = 0;
     x->hdrs = NULL;
@@ -224,13 +224,12 @@ static size_t http_on_body(char *p, size_t sz, size_t n, void *ud)
             ncap *= 2;
         if (ncap > x->max + 1)
             ncap = x->max + 1;
-        char *nb = malloc(ncap);
+        char *nb = http_body_alloc(ncap, &ncap);
         if (nb == NULL)
             return 0;
         if (x->buf != NULL) {
             memcpy(nb, x->buf, x->len);
-            wipe(x->buf, x->cap);
-            free(x->buf);
+            http_body_free(x->buf, x->len);
         }
         x->buf = nb;
         x->cap = ncap;

@@ -1,6 +1,6 @@
 /* test_wipe.c - wipe() clears exactly the bytes it is given, at every
- * length and alignment a body can have (its 64-byte loop, its tail and the
- * small-buffer path), and nothing around them. */
+ * length and alignment a body can have (its 128-byte loop, its 16-byte and
+ * byte tails, and the small-buffer path), and nothing around them. */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,8 +10,9 @@ int main(void)
 {
     static unsigned char buf[8192 + 128];
     int failures = 0;
-    static const size_t lens[] = {0, 1, 15, 63, 64, 65, 255, 256, 257, 300, 4095, 4096, 4097,
-                                  4567, 8192};
+    static const size_t lens[] = {0,   1,   15,  63,  64,   65,   127,  128,  129,  143,
+                                  144, 255, 256, 257, 271,  272,  300,  383,  384,  385,
+                                  399, 400, 4095, 4096, 4097, 4111, 4112, 4567, 8192};
     for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++)
         for (size_t off = 0; off < 17; off++) {
             size_t n = lens[li];

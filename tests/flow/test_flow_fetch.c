@@ -102,6 +102,62 @@ static void test_warm_up_asks_the_server_not_openemr(void)
     check(!warned, "warm_up_never_warns");
 }
 
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* A fetch made as soon as the instance exists (a host that made it for a
+ * request in hand) runs with no warm-up handshake beside it, however long
+ * it takes: warming waits until no fetch is running, then tops up to
+ * warm_connections, the fetch's own connection counted.  The fetch is held
+ * 3 s at the simulator, far past the first warm-up's due time. */
+static void test_warm_up_waits_while_a_fetch_runs(void)
+{
+    int conclusive = 0, quiet = 0, after = 0;
+    for (int attempt = 0; attempt < 5 && !conclusive; attempt++) {
+        vap_instance *w = NULL;
+        vap_error err;
+        VAP_INIT(vap_error, err);
+        if (flowkit_control(&k, "faults",
+                            "{\"route\":\"/apis/default/fhir/Patient*\",\"kind\":\"latency\","
+                            "\"count\":1,\"ms\":3000}",
+                            NULL, 0) != 200)
+            break;
+        long opts0 = flowkit_counter(&k, "routes.server-options");
+        if (flowkit_instance(&k, &w, &err, "warm_connections", "2", NULL) != VAP_OK)
+            break;
+        double t_new = mono_ms();
+        vap_fetch_request req;
+        vap_fetch_response *r = NULL;
+        flowkit_get_req(&req, "Patient", "_count=1");
+        /* Only a fetch begun well inside the first warm-up's delay can
+         * show anything; a slower start (a stalled machine) is tried again. */
+        conclusive = mono_ms() - t_new < 100;
+        int rc = k.api->fetch(w, NULL, &req, &r, &err);
+        k.api->release(r);
+        long opts1 = flowkit_counter(&k, "routes.server-options");
+        quiet = rc == VAP_OK && opts1 == opts0;
+        if (conclusive && quiet) {
+            /* Once the fetch is done the warm-up adds the one connection
+             * missing (bounded only by the test's own timeout). */
+            long opts2 = opts1;
+            for (int i = 0; i < 6000 && (opts2 = flowkit_counter(&k, "routes.server-options")) <
+                                            opts1 + 1; i++) {
+                struct timespec ts = {0, 10 * 1000000L};
+                nanosleep(&ts, NULL);
+            }
+            after = opts2 == opts1 + 1;
+        }
+        k.api->instance_free(w);
+    }
+    check(conclusive, "a_fetch_began_right_after_instance_new");
+    check(quiet, "no_warm_up_handshake_while_the_fetch_runs");
+    check(after, "the_warm_up_tops_up_once_the_fetch_is_done");
+}
+
 static void quirks(int on)
 {
     flowkit_control(&k, "quirks", on ? "{\"enabled\":true}" : "{\"enabled\":false}", NULL, 0);
@@ -389,6 +445,7 @@ int main(int argc, char **argv)
     }
     k.api->release(gi);
     test_warm_up_asks_the_server_not_openemr();
+    test_warm_up_waits_while_a_fetch_runs();
     test_all_pages_merges_offset_pages();
     test_all_pages_stops_at_max_pages();
     test_all_pages_adds_no_paging_params();

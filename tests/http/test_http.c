@@ -536,7 +536,42 @@ static void a_new_token_goes_out_on_a_reused_handle(void **state)
             snprintf(expect, sizeof expect, "Bearer %s", seq[i]);
         pthread_mutex_lock(&srv.mu);
         assert_string_equal(srv.last_auth, expect);
+        char ua[sizeof srv.last_ua];
+        memcpy(ua, srv.last_ua, sizeof ua);
         pthread_mutex_unlock(&srv.mu);
+        assert_string_equal(ua, "vap-openemr"); /* kept in the same list */
+        http_response_free(&rs);
+    }
+    http_client_free(c);
+}
+
+/* The User-Agent goes out with every request: one with no headers of its
+ * own, and one with Basic credentials (a list never kept); the warm-up's
+ * is checked in test_http_warm.c. */
+static void every_request_names_the_plugin_as_user_agent(void **state)
+{
+    struct http_client *c = client_with(srv.ca_file, NULL, 1);
+    char url[256];
+    ts_url(&srv, "/echo", url, sizeof url);
+    struct http_request bare = {.url = url, .deadline_ms = plugin_now_ms() + 5000};
+    struct http_request basic = {.method = "POST", .url = url, .body = "a=b", .body_len = 3,
+                                 .content_type = "application/x-www-form-urlencoded",
+                                 .basic_user = "u", .basic_pass = "p",
+                                 .deadline_ms = plugin_now_ms() + 5000};
+    const struct http_request *rqs[] = {&bare, &basic, &bare};
+    for (size_t i = 0; i < sizeof rqs / sizeof rqs[0]; i++) {
+        struct http_response rs;
+        vap_error err;
+        VAP_INIT(vap_error, err);
+        pthread_mutex_lock(&srv.mu);
+        srv.last_ua[0] = '\0';
+        pthread_mutex_unlock(&srv.mu);
+        assert_int_equal(http_request_do(c, rqs[i], &rs, &err), VAP_OK);
+        char ua[sizeof srv.last_ua];
+        pthread_mutex_lock(&srv.mu);
+        memcpy(ua, srv.last_ua, sizeof ua);
+        pthread_mutex_unlock(&srv.mu);
+        assert_string_equal(ua, "vap-openemr");
         http_response_free(&rs);
     }
     http_client_free(c);
@@ -691,6 +726,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(post_form_with_basic_auth_encodes_credentials),
         cmocka_unit_test(methods_switch_cleanly_on_a_reused_handle),
         cmocka_unit_test(a_new_token_goes_out_on_a_reused_handle),
+        cmocka_unit_test(every_request_names_the_plugin_as_user_agent),
         cmocka_unit_test(debug_log_redacts_credentials_and_secret_fields),
         cmocka_unit_test(header_with_line_break_is_refused),
         cmocka_unit_test(concurrent_callers_share_a_small_pool),

@@ -99,6 +99,11 @@ static void warm_up_opens_the_connection_before_the_first_request(void **state)
     assert_int_equal(server_count(&srv.connections) - before, 1);
     /* the warm-up asked the server itself ("OPTIONS *"), not the route */
     assert_int_equal(server_count(&srv.hits_options) - opt_before, 1);
+    char ua[sizeof srv.last_ua];
+    pthread_mutex_lock(&srv.mu);
+    memcpy(ua, srv.last_ua, sizeof ua);
+    pthread_mutex_unlock(&srv.mu);
+    assert_string_equal(ua, "vap-openemr"); /* the warm-up names the plugin too */
     assert_int_equal(server_count(&srv.hits_ok), ok_before);
     assert_int_equal(get(c, "/ok", 5000, NULL, &rs, &err), VAP_OK);
     http_response_free(&rs);
@@ -193,6 +198,11 @@ static void warm_up_refused_with_400_close_is_asked_once_and_quietly(void **stat
         assert_int_equal(http_client_warm(c, url, 4, 0, plugin_now_ms() + 5000, NULL, &err),
                          VAP_OK);
     assert_int_equal(server_count(&srv.hits_options) - opt_before, 1);
+    char ua[sizeof srv.last_ua];
+    pthread_mutex_lock(&srv.mu);
+    memcpy(ua, srv.last_ua, sizeof ua);
+    pthread_mutex_unlock(&srv.mu);
+    assert_string_equal(ua, "vap-openemr"); /* the warm-up names the plugin too */
     char lvl[8];
     snprintf(lvl, sizeof lvl, "%d ", VAP_LOG_WARN);
     assert_int_equal(count_lines(lvl, ""), 0);

@@ -142,8 +142,11 @@ static enum MHD_Result ts_handler(void *cls, struct MHD_Connection *c, const cha
         if (strcmp(url, "/echo") == 0) {
             const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                         MHD_HTTP_HEADER_AUTHORIZATION);
+            const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                         MHD_HTTP_HEADER_USER_AGENT);
             pthread_mutex_lock(&s->mu);
             snprintf(s->last_auth, sizeof s->last_auth, "%s", a ? a : "");
+            snprintf(s->last_ua, sizeof s->last_ua, "%s", ua ? ua : "");
             s->last_body[0] = '\0';
             pthread_mutex_unlock(&s->mu);
         }
@@ -161,8 +164,11 @@ static enum MHD_Result ts_handler(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (strcmp(url, "*") == 0 && strcmp(method, "OPTIONS") == 0) {
+        const char *ua = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_USER_AGENT);
         pthread_mutex_lock(&s->mu);
         s->hits_options++;
+        snprintf(s->last_ua, sizeof s->last_ua, "%s", ua ? ua : "");
         int refuse = s->options_refuse;
         pthread_mutex_unlock(&s->mu);
         if (refuse)

@@ -28,13 +28,15 @@ struct ts_server {
     uint64_t big_sent;     /* bytes /big handed to MHD */
     char last_auth[512];   /* Authorization header of the last /echo */
     char last_body[512];   /* body of the last /echo */
+    char last_ua[128];     /* User-Agent of the last /echo or "OPTIONS *" */
 };
 
 /* Routes: "OPTIONS *" (200, Allow; with options_refuse 400 and
  * Connection: close), /ok (200 "hello"), /big (20 MB, no Content-Length), /hang (waits
  * until ts_release or stop), /redirect (302 to /ok), /busy (503,
  * Retry-After: 7), /link (200 with a Link header), /echo (records the
- * Authorization header and body; answers 200 with the method). */
+ * Authorization and User-Agent headers and the body; answers 200 with the
+ * method). */
 int ts_start(struct ts_server *s);
 void ts_stop(struct ts_server *s);
 /* Block until n requests are waiting in /hang (or 10 s pass: returns -1). */
