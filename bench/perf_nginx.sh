@@ -79,8 +79,8 @@ for p in $plugins; do
     if command -v hyperfine >/dev/null; then
         # both orders, so neither side always runs on the warmer machine
         cp="$bench $base $dir/ca.pem $p $w cold-plugin"; cc="$bench $base $dir/ca.pem $p $w cold-curl"
-        hyperfine -N -S none --warmup 10 --runs 200 --export-json "$dir/c1.json" "$cp" "$cc" >/dev/null
-        hyperfine -N -S none --warmup 10 --runs 200 --export-json "$dir/c2.json" "$cc" "$cp" >/dev/null
+        hyperfine -N --warmup 10 --runs 200 --export-json "$dir/c1.json" "$cp" "$cc" >/dev/null
+        hyperfine -N --warmup 10 --runs 200 --export-json "$dir/c2.json" "$cc" "$cp" >/dev/null
         /usr/bin/python3 - "$dir/c1.json" "$dir/c2.json" <<'PY'
 import json, sys
 runs = {}

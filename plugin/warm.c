@@ -18,6 +18,7 @@
 #include "core/log.h"
 
 static void warm_run(struct renewer_job *job);
+static void warm_kick(struct renewer_job *kick);
 
 void warmer_start(struct vap_instance *inst)
 {
@@ -25,9 +26,13 @@ void warmer_start(struct vap_instance *inst)
     w->stop = 0;
     w->started = 0;
     w->job.run = warm_run;
+    w->kick.run = warm_kick;
     if (inst->cfg.warm_connections <= 0)
         return;
-    if ((w->cancel = cancel_new()) == NULL || renewer_submit_warm(&w->job, renewer_mono_ms() + WARM_START_DELAY_MS) != 0) {
+    /* The renewer's thread runs already (the refresher's schedule); the
+     * warm-up lane's is started by the kick, not by every instance_new. */
+    if ((w->cancel = cancel_new()) == NULL ||
+        renewer_submit(&w->kick, renewer_mono_ms() + WARM_START_DELAY_MS) != 0) {
         cancel_free(w->cancel);
         w->cancel = NULL;
         plog(VAP_LOG_WARN, "connection warm-up disabled: cannot queue it");
@@ -45,6 +50,7 @@ void warmer_stop(struct vap_instance *inst)
     /* A handshake in flight (an unreachable server) must not hold up the
      * host's instance_free: cancel it. */
     cancel_fire(w->cancel);
+    renewer_settle(&w->kick); /* a kick after this would queue a run */
     /* A run that read stop before it was set may queue itself once more
      * while the first settle waits for it: settle until nothing is queued. */
     renewer_settle(&w->job);
@@ -53,6 +59,14 @@ void warmer_stop(struct vap_instance *inst)
     cancel_free(w->cancel);
     w->cancel = NULL;
     w->started = 0;
+}
+
+/* On the renewer's lane: hands the first run to the warm-up lane. */
+static void warm_kick(struct renewer_job *kick)
+{
+    struct warmer *w = (struct warmer *)((char *)kick - offsetof(struct warmer, kick));
+    if (!__atomic_load_n(&w->stop, __ATOMIC_SEQ_CST) && renewer_submit_warm(&w->job, 0) != 0)
+        plog(VAP_LOG_WARN, "connection warm-up disabled: cannot queue it");
 }
 
 static void warm_run(struct renewer_job *job)

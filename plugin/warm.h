@@ -31,6 +31,8 @@ struct vap_instance;
 
 struct warmer {
     struct renewer_job job;
+    struct renewer_job kick; /* the first run's due time, kept on the renewer's
+                                lane so the warm-up lane's thread starts only then */
     vap_cancel *cancel; /* fired by warmer_stop: a warm-up in flight ends at once */
     int stop;           /* atomic: warmer_stop has begun, the job queues itself no more */
     int in_flight;      /* atomic: fetches running now (api_fetch); warming waits for none */
