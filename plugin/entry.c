@@ -163,7 +163,7 @@ static int api_instance_new(const vap_option *opts, size_t n_opts, vap_instance 
         plog(VAP_LOG_INFO, "no client_id configured yet: register the client first "
                            "(vap-host register, or copy it from Administration > System > "
                            "API Clients)");
-    inst->pid = getpid();
+    inst->pid = instance_pid();
     renewer_attach();
     inst->attached = 1;
     warmer_start(inst);

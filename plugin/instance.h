@@ -32,6 +32,9 @@ struct vap_instance {
  * another process (used after fork). */
 int instance_usable(const vap_instance *inst, vap_error *err);
 
+/* This process's id, without a system call per use (kept current across fork). */
+pid_t instance_pid(void);
+
 /* The status scratch grant, made on first use (NULL: out of memory); the
  * caller holds scratch_mu. */
 struct grant *instance_scratch(vap_instance *inst);
