@@ -287,12 +287,12 @@ static int api_fetch(vap_instance *inst, const vap_call *call, const vap_fetch_r
     if ((rc = instance_usable(inst, err)) != VAP_OK)
         return rc;
     PLOG_AS(inst->cfg.log_level);
-    __atomic_add_fetch(&inst->warmer.in_flight, 1, __ATOMIC_RELAXED);
+    warmer_fetch_begin(inst);
     if (req != NULL && VAP_HAS(req, flags) && (req->flags & VAP_FETCH_ALL_PAGES))
         rc = fetch_all_pages(inst, call, req, out, err);
     else
         rc = fetch_do(inst, call, req, out, err);
-    __atomic_sub_fetch(&inst->warmer.in_flight, 1, __ATOMIC_RELAXED);
+    warmer_fetch_end(inst);
     return rc;
 }
 

@@ -61,6 +61,21 @@ void warmer_stop(struct vap_instance *inst)
     w->started = 0;
 }
 
+void warmer_fetch_begin(struct vap_instance *inst)
+{
+    __atomic_add_fetch(&inst->warmer.in_flight, 1, __ATOMIC_SEQ_CST);
+}
+
+void warmer_fetch_end(struct vap_instance *inst)
+{
+    struct warmer *w = &inst->warmer;
+    if (__atomic_sub_fetch(&w->in_flight, 1, __ATOMIC_SEQ_CST) == 0 &&
+        __atomic_load_n(&w->deferred, __ATOMIC_SEQ_CST) &&
+        __atomic_exchange_n(&w->deferred, 0, __ATOMIC_SEQ_CST) &&
+        !__atomic_load_n(&w->stop, __ATOMIC_SEQ_CST) && renewer_submit_warm(&w->job, 0) != 0)
+        plog(VAP_LOG_WARN, "connection warm-up disabled: cannot queue it");
+}
+
 /* On the renewer's lane: hands the first run to the warm-up lane. */
 static void warm_kick(struct renewer_job *kick)
 {
@@ -79,9 +94,13 @@ static void warm_run(struct renewer_job *job)
     PLOG_AS(inst->cfg.log_level);
     if (__atomic_load_n(&w->stop, __ATOMIC_SEQ_CST))
         return;
-    if (__atomic_load_n(&w->in_flight, __ATOMIC_RELAXED) > 0) {
-        renewer_submit_warm(job, renewer_mono_ms() + WARM_BUSY_RETRY_MS);
-        return;
+    if (__atomic_load_n(&w->in_flight, __ATOMIC_SEQ_CST) > 0) {
+        /* Leave it to the last fetch to end, unless it ended meanwhile and
+         * left the flag for this run to take back. */
+        __atomic_store_n(&w->deferred, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&w->in_flight, __ATOMIC_SEQ_CST) > 0 ||
+            !__atomic_exchange_n(&w->deferred, 0, __ATOMIC_SEQ_CST))
+            return;
     }
     /* Handles used within the interval are warm already, and count towards
      * warm_connections: only the others, and only as many as are missing. */

@@ -22,10 +22,6 @@
  * nothing; one made ahead of its calls waits far longer than this for
  * them.  The request's own connection then counts towards warm_connections. */
 #define WARM_START_DELAY_MS 250
-/* While a fetch runs, warming waits this long and looks again: a handshake
- * beside it would take the CPU and the link from the caller's request, and
- * the connection it leaves counts as warm anyway. */
-#define WARM_BUSY_RETRY_MS 100
 
 struct vap_instance;
 
@@ -35,13 +31,21 @@ struct warmer {
                                 lane so the warm-up lane's thread starts only then */
     vap_cancel *cancel; /* fired by warmer_stop: a warm-up in flight ends at once */
     int stop;           /* atomic: warmer_stop has begun, the job queues itself no more */
-    int in_flight;      /* atomic: fetches running now (api_fetch); warming waits for none */
+    int in_flight;      /* atomic: fetches running now; warming waits until there are none */
+    int deferred;       /* atomic: a run found one running; the last to end queues it again */
     int started;
 };
 
 /* Queue the first warm-up (no-op when warm_connections is 0).  Never fails
  * the instance: a warm-up that cannot be queued is only logged. */
 void warmer_start(struct vap_instance *inst);
+
+/* Around every fetch (api_fetch).  While a fetch runs no connection is
+ * warmed: a handshake beside it would take the CPU and the link from the
+ * caller's request, and the connection it leaves counts as warm anyway.  A
+ * run that found one running is queued again by the fetch that ends last. */
+void warmer_fetch_begin(struct vap_instance *inst);
+void warmer_fetch_end(struct vap_instance *inst);
 
 /* Drop the queued job and wait for a run in flight (cancelled); before the
  * HTTP client is freed. */

@@ -23,13 +23,13 @@ void *obj_new(size_t size, obj_dtor_fn dtor)
     if (size < 2 * sizeof(uint32_t) || size > SIZE_MAX - sizeof(struct obj_hdr))
         return NULL;
     /* malloc and memset, not calloc: glibc's calloc skips its per-thread
-     * cache, and an object is made on every fetch (the empty asm keeps the
-     * compiler from folding the pair back into calloc) */
+     * cache, and an object is made on every fetch (the header is set field
+     * by field, which also keeps the compiler from making it calloc again) */
     struct obj_hdr *h = malloc(sizeof *h + size);
     if (h == NULL)
         return NULL;
-    __asm__("" : "+r"(h));
-    memset(h, 0, sizeof *h + size);
+    memset(h + 1, 0, size);
+    h->pad = 0;
     h->magic = OBJ_MAGIC;
     h->size = size;
     h->dtor = dtor;

@@ -13,6 +13,33 @@
 
 #include "core/wipe.h"
 
+/* A kept buffer is marked unreachable for ASan and memcheck, so a body used
+ * or released again after its release is still reported, as with free(). */
+#if defined(__SANITIZE_ADDRESS__)
+#define BODY_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BODY_ASAN 1
+#endif
+#endif
+#if defined(BODY_ASAN)
+#include <sanitizer/asan_interface.h>
+#define BODY_HIDE(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define BODY_SHOW(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#elif __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define BODY_HIDE(p, n) VALGRIND_MAKE_MEM_NOACCESS((p), (n))
+#define BODY_SHOW(p, n)                                                       \
+    do {                                                                      \
+        VALGRIND_MAKE_MEM_DEFINED((p), sizeof(struct body_hdr));              \
+        VALGRIND_MAKE_MEM_UNDEFINED((char *)(p) + sizeof(struct body_hdr),   \
+                                    (n) - sizeof(struct body_hdr));           \
+    } while (0)
+#else
+#define BODY_HIDE(p, n) ((void)0)
+#define BODY_SHOW(p, n) ((void)0)
+#endif
+
 struct body_hdr {
     size_t cap;
     size_t pad; /* the buffer stays 16-byte aligned */
@@ -28,8 +55,9 @@ char *http_body_alloc(size_t want, size_t *cap)
     struct body_hdr *h = NULL;
     size_t n = want <= HTTP_BODY_POOLED ? HTTP_BODY_POOLED : want;
     for (unsigned i = 0; n == HTTP_BODY_POOLED && h == NULL && i < HTTP_BODY_KEEP; i++)
-        if (__atomic_load_n(&g_kept[i], __ATOMIC_RELAXED) != NULL)
-            h = __atomic_exchange_n(&g_kept[i], NULL, __ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&g_kept[i], __ATOMIC_RELAXED) != NULL &&
+            (h = __atomic_exchange_n(&g_kept[i], NULL, __ATOMIC_ACQUIRE)) != NULL)
+            BODY_SHOW(h, sizeof *h + HTTP_BODY_POOLED);
     if (h == NULL) {
         if (n > SIZE_MAX - sizeof *h || (h = malloc(sizeof *h + n)) == NULL)
             return NULL;
@@ -46,13 +74,19 @@ void http_body_free(char *b, size_t used)
         return;
     struct body_hdr *h = (struct body_hdr *)b - 1;
     wipe(b, used < h->cap ? used : h->cap);
-    for (unsigned i = 0; h->cap == HTTP_BODY_POOLED && i < HTTP_BODY_KEEP; i++) {
+    if (h->cap != HTTP_BODY_POOLED) {
+        free(h);
+        return;
+    }
+    BODY_HIDE(h, sizeof *h + HTTP_BODY_POOLED); /* before another thread can take it */
+    for (unsigned i = 0; i < HTTP_BODY_KEEP; i++) {
         struct body_hdr *empty = NULL;
         if (__atomic_load_n(&g_kept[i], __ATOMIC_RELAXED) == NULL &&
             __atomic_compare_exchange_n(&g_kept[i], &empty, h, 0, __ATOMIC_RELEASE,
                                         __ATOMIC_RELAXED))
             return;
     }
+    BODY_SHOW(h, sizeof *h + HTTP_BODY_POOLED);
     free(h);
 }
 
