@@ -202,6 +202,28 @@ static int raw_once(struct rawc *r)
     return code == 200 && r->got == 4096 ? 0 : -1;
 }
 
+/* The same request through a multi handle of its own, added and removed
+ * per request and polled, as a client that can be cancelled from another
+ * thread (curl_multi_wakeup) must run it: the floor for the plugin's way. */
+static int raw_multi_once(struct rawc *r, CURLM *m)
+{
+    long code = 0;
+    int running = 1, q;
+    CURLcode res = CURLE_GOT_NOTHING;
+    CURLMsg *msg;
+    r->got = 0;
+    if (curl_multi_add_handle(m, r->c) != CURLM_OK)
+        return -1;
+    while (running && curl_multi_perform(m, &running) == CURLM_OK && running)
+        curl_multi_poll(m, NULL, 0, 1000, NULL);
+    while ((msg = curl_multi_info_read(m, &q)) != NULL)
+        if (msg->msg == CURLMSG_DONE)
+            res = msg->data.result;
+    curl_multi_remove_handle(m, r->c);
+    curl_easy_getinfo(r->c, CURLINFO_RESPONSE_CODE, &code);
+    return res == CURLE_OK && code == 200 && r->got == 4096 ? 0 : -1;
+}
+
 struct job {
     int plugin;
     int n;
@@ -447,15 +469,20 @@ int main(int argc, char **argv)
         return 1;
     if (strcmp(mode, "cold-plugin") == 0)
         return plugin_fetch_once() == 0 ? 0 : 1;
-    /* loop-plugin / loop-raw N: N warm requests on one thread, for
-     * valgrind --tool=callgrind (instructions per request, load-independent). */
-    if (strcmp(mode, "loop-plugin") == 0 || strcmp(mode, "loop-raw") == 0) {
+    /* loop-plugin / loop-raw / loop-multi N: N warm requests on one thread,
+     * for valgrind --tool=callgrind (instructions per request,
+     * load-independent). */
+    if (strcmp(mode, "loop-plugin") == 0 || strcmp(mode, "loop-raw") == 0 ||
+        strcmp(mode, "loop-multi") == 0) {
         struct rawc r = {0};
+        CURLM *m = mode[5] == 'm' ? curl_multi_init() : NULL;
         int bad = 0;
-        if (mode[5] == 'r')
+        if (mode[5] != 'p')
             raw_init(&r);
         for (int i = 0; i <= n; i++) /* one more: the first one connects */
-            bad |= mode[5] == 'r' ? raw_once(&r) : plugin_fetch_once();
+            bad |= mode[5] == 'r' ? raw_once(&r) : m ? raw_multi_once(&r, m) : plugin_fetch_once();
+        if (m)
+            curl_multi_cleanup(m);
         g_api->instance_free(g_inst);
         return bad ? 1 : 0;
     }

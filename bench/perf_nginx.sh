@@ -2,8 +2,10 @@
 # perf_nginx.sh - the performance figures side by side, in one run against
 # one nginx (loopback HTTPS, a 4 KB FHIR Patient behind a bearer check):
 #   1. callgrind instructions per warm request: vap_openemr.so's fetch beside
-#      raw libcurl with the same headers, with a short and an 800-character
-#      token (load-independent: the difference of two loop lengths);
+#      raw libcurl with the same headers (curl_easy_perform, and the same on
+#      a multi handle of its own, as a cancellable client runs it), with a
+#      short and an 800-character token (load-independent: the difference of
+#      two loop lengths);
 #   2. req/s at 1, 16 and 64 threads (fetch-bench full);
 #   3. cold start: process start to first response, plugin beside libcurl
 #      (wall clock, and callgrind's whole-process instructions);
@@ -55,6 +57,8 @@ if [ -z "${SKIP_CALLGRIND:-}" ] && command -v valgrind >/dev/null; then
     p1=${plugins%% *}
     rs=$(per_req "$short" "$p1" loop-raw short); rl=$(per_req "$long" "$p1" loop-raw long)
     printf '%-44s %10s %10s\n' "raw libcurl, same headers" "$rs" "$rl"
+    ms=$(per_req "$short" "$p1" loop-multi short); ml=$(per_req "$long" "$p1" loop-multi long)
+    printf '%-44s %10s %10s\n' "  the same on a multi handle (cancellable)" "$ms" "$ml"
     for p in $plugins; do
         ps=$(per_req "$short" "$p" loop-plugin short); pl=$(per_req "$long" "$p" loop-plugin long)
         printf '%-44s %10s %10s\n' "$(basename "$(dirname "$(dirname "$p")")")/vap_openemr.so fetch" "$ps" "$pl"
