@@ -80,8 +80,8 @@ int http_request_do(struct http_client *c, const struct http_request *rq,
 void http_response_free(struct http_response *rs);
 
 /* Response body buffers (http_body.c): at least want bytes (*cap: how many),
- * NULL when out of memory.  http_body_free wipes the first used bytes (and
- * the NUL after them) and frees or keeps the buffer; NULL is a no-op.  A
+ * NULL when out of memory.  http_body_free wipes the first used bytes and
+ * frees or keeps the buffer; NULL is a no-op.  A
  * body taken out of an http_response is freed with http_body_free. */
 #define HTTP_BODY_POOLED 16384u
 char *http_body_alloc(size_t want, size_t *cap);
