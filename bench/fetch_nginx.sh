@@ -3,8 +3,8 @@
 # libcurl (the floor) and the curl CLI (the naive integration), all against the
 # same nginx on loopback HTTPS serving a static 4 KB FHIR Patient behind a
 # bearer check; then the cold path (process start -> plugin loaded -> secrets
-# unsealed -> first fetch) beside a bare libcurl program's first request, with
-# hyperfine.  Prints a table; asserts nothing (benchmarks are not tests).
+# unsealed -> first fetch) beside a bare libcurl program's first request and
+# the same request as a dlopen'ed module, with hyperfine.  Prints a table; asserts nothing (benchmarks are not tests).
 # Usage: bench/fetch_nginx.sh BUILD_DIR [REQUESTS]
 set -eu
 build=$(cd "${1:?usage: $0 BUILD_DIR [REQUESTS]}" && pwd)
@@ -37,8 +37,12 @@ echo "== warm fetch ($n requests per row, nginx on loopback, $(nproc) cores)"
 "$bench" "$base" "$dir/ca.pem" "$plugin" "$dir/work" full "$n"
 if command -v hyperfine >/dev/null; then
     echo "== cold path: process start -> first response"
+    url=$base/apis/default/fhir/Patient/1 tok=bench-access-token-0123456789abcdef
     hyperfine -N --warmup 3 --runs 30 --export-markdown "$dir/cold.md" \
-        -n "vap_openemr: load plugin, unseal, first fetch" "$bench $base $dir/ca.pem $plugin $dir/work cold-plugin" \
-        -n "bare libcurl: first request" "$bench $base $dir/ca.pem $plugin $dir/work cold-curl" >/dev/null
+        -n "vap_openemr: load plugin, unseal, first fetch" \
+        "$build/bench/cold-plugin $plugin $base $dir/ca.pem $dir/work 4096" \
+        -n "the same request as a dlopen'ed libcurl module" \
+        "$build/bench/cold-dlopen $build/bench/cold-curl-module.so $url $dir/ca.pem $tok 4096" \
+        -n "bare libcurl: first request" "$build/bench/cold-curl $url $dir/ca.pem $tok 4096" >/dev/null
     cat "$dir/cold.md"
 fi

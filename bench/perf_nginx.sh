@@ -7,8 +7,11 @@
 #      short and an 800-character token (load-independent: the difference of
 #      two loop lengths);
 #   2. req/s at 1, 16 and 64 threads (fetch-bench full);
-#   3. cold start: process start to first response, plugin beside libcurl
-#      (wall clock, and callgrind's whole-process instructions);
+#   3. cold start: process start to first response, the plugin (through a
+#      host that links only the loader) beside a bare libcurl program and
+#      beside the same request as a dlopen'ed module, the floor for any
+#      plugin built on libcurl (wall clock, and callgrind's whole-process
+#      instructions);
 #   4. 1,000 instances in one process: RSS, threads and descriptors per idle
 #      instance (default options and warm_connections=0), instance_new and
 #      instance_free, round-robin fetches from 16 threads beside one instance.
@@ -45,6 +48,17 @@ ir() { # TOKEN PLUGIN MODE N
         "$bench" "$base" "$dir/ca.pem" "$2" "$dir/work-$5" "$3" "$4" >/dev/null 2>&1
     awk '/^summary:/ { print $2 }' "$dir/cg.out"
 }
+# Cold start: a program linking libcurl only; the same request built as a
+# module and dlopen'ed as a host loads a plugin (the floor of any plugin on
+# libcurl); the plugin through a host that links only the loader.
+cold_curl="$build/bench/cold-curl $base/apis/default/fhir/Patient/1 $dir/ca.pem $short 4096"
+cold_dlopen="$build/bench/cold-dlopen $build/bench/cold-curl-module.so $base/apis/default/fhir/Patient/1 $dir/ca.pem $short 4096"
+cold_plugin_bin=$build/bench/cold-plugin
+cg_total() { # COMMAND...
+    valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" "$@" >/dev/null 2>&1
+    awk '/^summary:/ { print $2 }' "$dir/cg.out"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3fx", a / b }'; }
 per_req() { # TOKEN PLUGIN MODE WORK
     # a thousand requests: how often libcurl polls before the answer is in
     # varies with timing, by a few hundred instructions per request
@@ -64,14 +78,16 @@ if [ -z "${SKIP_CALLGRIND:-}" ] && command -v valgrind >/dev/null; then
         printf '%-44s %10s %10s\n' "$(basename "$(dirname "$(dirname "$p")")")/vap_openemr.so fetch" "$ps" "$pl"
         printf '%-44s %10s %10s\n' "  over raw" "+$((ps - rs))" "+$((pl - rl))"
     done
-    echo "== callgrind: whole process, start to first response (cold start, warm-up thread included)"
-    cc=$(ir "$short" "$p1" cold-curl 1 short)
-    printf '%-44s %12s\n' "bare libcurl program" "$cc"
+    echo "== callgrind: whole process, start to first response (cold start, renewer thread included)"
+    c0=$(cg_total $cold_curl); c1=$(cg_total $cold_dlopen)
+    printf '%-52s %12s %8s\n' "bare libcurl program (the goal's peer)" "$c0" "1.000x"
+    printf '%-52s %12s %8s\n' "the same request as a module, dlopen RTLD_NOW" "$c1" "$(ratio "$c1" "$c0")"
     for p in $plugins; do
-        cp=$(ir "$short" "$p" cold-plugin 1 short)
-        [ -n "$cc" ] && [ -n "$cp" ] || { echo "callgrind gave no totals"; break; }
-        printf '%-44s %12s %8s\n' "$(basename "$(dirname "$(dirname "$p")")")/vap_openemr.so load+instance+fetch" \
-            "$cp" "$(awk -v a="$cp" -v b="$cc" 'BEGIN { printf "%.3fx", a / b }')"
+        cp=$(cg_total "$cold_plugin_bin" "$p" "$base" "$dir/ca.pem" "$w" 4096)
+        [ -n "$c0" ] && [ -n "$cp" ] || { echo "callgrind gave no totals"; break; }
+        printf '%-52s %12s %8s  (%s over the module)\n' \
+            "$(basename "$(dirname "$(dirname "$p")")")/vap_openemr.so load+instance+fetch" \
+            "$cp" "$(ratio "$cp" "$c0")" "$(ratio "$cp" "$c1")"
     done
 fi
 
@@ -81,29 +97,31 @@ for p in $plugins; do
     "$bench" "$base" "$dir/ca.pem" "$p" "$w" full "$n" | grep -v '^RSS'
     echo "-- cold start: process start -> plugin loaded -> unsealed -> first response"
     if command -v hyperfine >/dev/null; then
-        # both orders, so neither side always runs on the warmer machine
-        cp="$bench $base $dir/ca.pem $p $w cold-plugin"; cc="$bench $base $dir/ca.pem $p $w cold-curl"
-        hyperfine -N --warmup 10 --runs 200 --export-json "$dir/c1.json" "$cp" "$cc" >/dev/null
-        hyperfine -N --warmup 10 --runs 200 --export-json "$dir/c2.json" "$cc" "$cp" >/dev/null
+        # both orders, so no side always runs on the warmer machine
+        cp="$cold_plugin_bin $p $base $dir/ca.pem $w 4096"
+        hyperfine -N --warmup 10 --runs 200 --export-json "$dir/c1.json" "$cp" "$cold_dlopen" "$cold_curl" >/dev/null
+        hyperfine -N --warmup 10 --runs 200 --export-json "$dir/c2.json" "$cold_curl" "$cold_dlopen" "$cp" >/dev/null
         /usr/bin/python3 - "$dir/c1.json" "$dir/c2.json" <<'PY'
 import json, sys
 runs = {}
 for f in sys.argv[1:]:
     for r in json.load(open(f))["results"]:
-        runs.setdefault(r["command"].split()[-1], []).extend(r["times"])
+        runs.setdefault(r["command"].split()[0].rsplit("/", 1)[-1], []).extend(r["times"])
 med = {k: sorted(v)[len(v) // 2] * 1e3 for k, v in runs.items()}
 mean = {k: sum(v) / len(v) * 1e3 for k, v in runs.items()}
-for k in ("cold-plugin", "cold-curl"):
-    print(f"{k}: median {med[k]:.2f} ms, mean {mean[k]:.2f} ms ({len(runs[k])} runs, hyperfine)")
-print(f"plugin over bare libcurl: {med['cold-plugin'] / med['cold-curl']:.3f}x median, "
-      f"{mean['cold-plugin'] / mean['cold-curl']:.3f}x mean")
+names = {"cold-curl": "bare libcurl program", "cold-dlopen": "the same as a dlopen'ed module",
+         "cold-plugin": "vap_openemr.so load+instance+fetch"}
+for k in ("cold-curl", "cold-dlopen", "cold-plugin"):
+    print(f"{names[k]:36s} median {med[k]:6.2f} ms ({med[k] / med['cold-curl']:.3f}x), "
+          f"mean {mean[k]:6.2f} ms ({len(runs[k])} runs, hyperfine)")
+print(f"plugin over the dlopen'ed module: {med['cold-plugin'] / med['cold-dlopen']:.3f}x median")
 PY
     else
         echo "(hyperfine not installed: apt-get install hyperfine; mean of 20 instead)"
-        for m in cold-plugin cold-curl; do
+        for c in "$cold_curl" "$cold_dlopen" "$cold_plugin_bin $p $base $dir/ca.pem $w 4096"; do
             s=$(date +%s%N)
-            i=0; while [ $i -lt 20 ]; do "$bench" "$base" "$dir/ca.pem" "$p" "$w" $m; i=$((i + 1)); done
-            echo "$m: $((($(date +%s%N) - s) / 20000)) us"
+            i=0; while [ $i -lt 20 ]; do $c; i=$((i + 1)); done
+            echo "${c%% *}: $((($(date +%s%N) - s) / 20000)) us"
         done
     fi
     echo "-- 1,000 instances in one process"

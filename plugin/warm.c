@@ -72,7 +72,8 @@ void warmer_fetch_end(struct vap_instance *inst)
     if (__atomic_sub_fetch(&w->in_flight, 1, __ATOMIC_SEQ_CST) == 0 &&
         __atomic_load_n(&w->deferred, __ATOMIC_SEQ_CST) &&
         __atomic_exchange_n(&w->deferred, 0, __ATOMIC_SEQ_CST) &&
-        !__atomic_load_n(&w->stop, __ATOMIC_SEQ_CST) && renewer_submit_warm(&w->job, 0) != 0)
+        !__atomic_load_n(&w->stop, __ATOMIC_SEQ_CST) &&
+        renewer_submit_warm(&w->job, renewer_mono_ms() + WARM_QUIET_MS) != 0)
         plog(VAP_LOG_WARN, "connection warm-up disabled: cannot queue it");
 }
 

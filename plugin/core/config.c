@@ -8,7 +8,6 @@
 #include "core/config.h"
 
 #include <curl/curl.h>
-#include <libpq-fe.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include "core/log.h"
 #include "core/scope.h"
 #include "core/url.h"
+#include "core/pqlib.h"
 
 #define OPT_MAX_VALUE 4096
 #define PIN_B64_LEN 44
@@ -240,6 +240,9 @@ static int check_grant_store(const char *v, vap_error *err)
                        "grant_store is neither file nor a PostgreSQL URI or conninfo string: use "
                        "grant_store=file (the default) or, for example, "
                        "grant_store=postgresql://vap@db.example.org/vap");
+    char why[320];
+    if (pqlib_load(why, sizeof why) != 0)
+        return err_set(err, VAP_E_CONFIG, "grant_store names a PostgreSQL database, but %s", why);
     char *perr = NULL;
     PQconninfoOption *opts = PQconninfoParse(v, &perr);
     if (opts == NULL) {

@@ -171,20 +171,30 @@ static int submit_locked(struct refresher *r, int force, uint64_t seen)
     return -1;
 }
 
+/* With r->mu held; now is the host's clock, read before the lock. */
+static void schedule_ahead_locked(struct vap_instance *inst, int64_t now)
+{
+    struct refresher *r = &inst->refresher;
+    const struct grant *g = r->cur;
+    int64_t exp = g->access_expires_at_ms;
+    /* once per token: every later call finds the timer set for it */
+    if (r->ahead_for_expiry == exp || r->closing)
+        return;
+    int64_t due = refresh_due_ms(&inst->cfg, r->loaded ? g : NULL);
+    /* Queued under r->mu, so that once refresh_shutdown has set closing
+     * nothing queues a timer it would not settle. */
+    if (due > 0) {
+        r->ahead_for_expiry = exp;
+        renewer_submit(&r->ahead, renewer_mono_ms() + (due > now ? due - now : 0));
+    }
+}
+
 void refresh_schedule_ahead(struct vap_instance *inst)
 {
     struct refresher *r = &inst->refresher;
     int64_t now = plugin_now_ms(); /* before the lock: a host callback */
     pthread_mutex_lock(&r->mu);
-    const struct grant *g = r->cur;
-    int64_t exp = g->access_expires_at_ms;
-    int64_t due = refresh_due_ms(&inst->cfg, r->loaded ? g : NULL);
-    /* Queued under r->mu, so that once refresh_shutdown has set closing
-     * nothing queues a timer it would not settle. */
-    if (due > 0 && r->ahead_for_expiry != exp && !r->closing) {
-        r->ahead_for_expiry = exp;
-        renewer_submit(&r->ahead, renewer_mono_ms() + (due > now ? due - now : 0));
-    }
+    schedule_ahead_locked(inst, now);
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -361,6 +371,8 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
             memcpy(token, g->access_token, n + 1);
             *generation = g->generation;
             *obtained_at_ms = g->obtained_at_ms;
+            /* under the lock already held: no second one per request */
+            schedule_ahead_locked(inst, now);
             rc = VAP_OK;
             break;
         }
@@ -423,8 +435,6 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
         force = 0; /* renewed: the next pass hands out the new token */
     }
     pthread_mutex_unlock(&r->mu);
-    if (rc == VAP_OK)
-        refresh_schedule_ahead(inst);
     /* Logged here: no host callback is made under a plugin lock. */
     if (pending_saved)
         plog(VAP_LOG_INFO, "the renewed grant is saved at last; the lock is released");

@@ -513,7 +513,7 @@ static int tokresp_invalid_client(int status, vap_error *err)
 
 static int tokresp_invalid_scope(const tokresp_error *e, vap_error *err)
 {
-    char name[96], advice[128];
+    char name[96], advice[192];
 
     if (!tokresp_hint_name(e->hint, name, sizeof name))
         tokresp_clean_text("(not named by the server)", name, sizeof name);

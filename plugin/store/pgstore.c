@@ -5,7 +5,6 @@
  * clock; a lost connection is re-made on the next statement. */
 #include "store/pgstore.h"
 
-#include <libpq-fe.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include <time.h>
 
 #include "core/errors.h"
+#include "core/pqlib.h"
 
 #define PG_POLL_MS 20         /* re-read while another machine holds the lease */
 #define PG_RECONNECT_MS 100   /* between attempts to reach a restarting server */
@@ -74,6 +74,9 @@ static void sleep_ms(int64_t ms)
 int pgstore_new(const char *conninfo, const char *practice, struct pgstore **out,
                 vap_error *err)
 {
+    char why[320];
+    if (pqlib_load(why, sizeof why) != 0)
+        return err_set(err, VAP_E_CONFIG, "the grant is kept in PostgreSQL, but %s", why);
     struct pgstore *s = calloc(1, sizeof *s);
     if (s == NULL || (s->conninfo = strdup(conninfo)) == NULL ||
         (s->practice = strdup(practice)) == NULL) {
