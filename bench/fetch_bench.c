@@ -226,6 +226,7 @@ static int raw_multi_once(struct rawc *r, CURLM *m)
 }
 
 struct job {
+    pthread_barrier_t *start;
     int plugin;
     int n;
     double *lat;
@@ -238,11 +239,14 @@ static void *worker(void *arg)
     struct rawc r = {0};
     if (!j->plugin)
         raw_init(&r);
-    /* warm: the connection (and, for the plugin, the pool handle) */
+    /* warm: the connection (and, for the plugin, the pool handle), outside
+     * the timed window: raw opens its connections anew every run, the
+     * plugin's pool keeps them from the run before */
     if (j->plugin)
         plugin_fetch_once();
     else
         raw_once(&r);
+    pthread_barrier_wait(j->start);
     for (int i = 0; i < j->n; i++) {
         double t0 = now_us();
         int rc = j->plugin ? plugin_fetch_once() : raw_once(&r);
@@ -266,18 +270,22 @@ static struct result run(int plugin, int threads, int per_thread)
 {
     pthread_t t[64];
     struct job jobs[64];
+    pthread_barrier_t start;
     double *all = calloc((size_t)threads * per_thread, sizeof *all);
     for (int i = 0; i < threads; i++)
-        jobs[i] = (struct job){plugin, per_thread, all + (size_t)i * per_thread, 0};
-    double t0 = now_us();
+        jobs[i] = (struct job){&start, plugin, per_thread, all + (size_t)i * per_thread, 0};
+    pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
     for (int i = 0; i < threads; i++)
         pthread_create(&t[i], NULL, worker, &jobs[i]);
+    pthread_barrier_wait(&start);
+    double t0 = now_us();
     struct result r = {0};
     for (int i = 0; i < threads; i++) {
         pthread_join(t[i], NULL);
         r.failures += jobs[i].failures;
     }
     double secs = (now_us() - t0) / 1e6;
+    pthread_barrier_destroy(&start);
     size_t n = (size_t)threads * per_thread;
     qsort(all, n, sizeof *all, cmp_double);
     r.rps = n / secs;
@@ -438,7 +446,7 @@ int main(int argc, char **argv)
 {
     if (argc < 5) {
         fprintf(stderr, "usage: fetch-bench BASE CA_FILE PLUGIN WORKDIR "
-                        " [full|setup|many|loop-plugin|loop-raw|loop-multi] [REQUESTS]\n");
+                        " [full|setup|many|loop-plugin|loop-raw|loop-multi|side-raw|side-plugin] [REQUESTS]\n");
         return 2;
     }
     g_base = argv[1];
@@ -481,6 +489,15 @@ int main(int argc, char **argv)
         return bad ? 1 : 0;
     }
 
+    /* side-raw / side-plugin N THREADS: one side alone, for perf stat */
+    if (strncmp(mode, "side-", 5) == 0) {
+        int th = argc > 7 ? atoi(argv[7]) : 1;
+        th = th < 1 ? 1 : th > 64 ? 64 : th;
+        struct result r = run(strcmp(mode, "side-plugin") == 0, th, n / th);
+        printf("%s, %d threads: %.0f req/s, p50 %.1f us\n", mode + 5, th, r.rps, r.p50);
+        g_api->instance_free(g_inst);
+        return r.failures ? 1 : 0;
+    }
     /* Rounds of each side in turn, the order swapped every round, and the
      * median of each: on a shared machine one run can be 10% off the next
      * (where the scheduler puts the client beside nginx), which a best of
