@@ -445,7 +445,7 @@ static int many(const char *module, int n_inst, const char *warm, int per_thread
 int main(int argc, char **argv)
 {
     if (argc < 5) {
-        fprintf(stderr, "usage: fetch-bench BASE CA_FILE PLUGIN WORKDIR "
+        fprintf(stderr, "usage: fetch-bench BASE CA_FILE PLUGIN WORKDIR"
                         " [full|setup|many|loop-plugin|loop-raw|loop-multi|side-raw|side-plugin] [REQUESTS]\n");
         return 2;
     }
@@ -499,9 +499,8 @@ int main(int argc, char **argv)
         return r.failures ? 1 : 0;
     }
     /* Rounds of each side in turn, the order swapped every round, and the
-     * median of each: on a shared machine one run can be 10% off the next
-     * (where the scheduler puts the client beside nginx), which a best of
-     * two does not outvote.  VAP_BENCH_ROUNDS sets how many (odd). */
+     * median of each: on this shared 2-core VM one run can be 10% off the
+     * next, which a best of two does not outvote.  VAP_BENCH_ROUNDS sets how many (odd). */
     int rounds = getenv("VAP_BENCH_ROUNDS") ? atoi(getenv("VAP_BENCH_ROUNDS")) : 7;
     if (rounds < 1 || rounds > 99)
         rounds = 7;
