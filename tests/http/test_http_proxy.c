@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -38,6 +39,7 @@ struct proxy {
     unsigned live;       /* tunnels running */
     unsigned connects;  /* CONNECT requests seen */
     char last_target[128];
+    char last_head[4096]; /* the last CONNECT request, its header lines */
     volatile int stop;
 };
 
@@ -64,6 +66,7 @@ static void *proxy_tunnel(void *arg)
     pthread_mutex_lock(&px.mu);
     px.connects++;
     snprintf(px.last_target, sizeof px.last_target, "%s:%u", host, port);
+    snprintf(px.last_head, sizeof px.last_head, "%s", head);
     int refuse = px.refuse;
     pthread_mutex_unlock(&px.mu);
     if (refuse) {
@@ -150,9 +153,11 @@ static unsigned proxy_connects(void)
 
 /* ---- the client ------------------------------------------------------------ */
 
-static int get_via(const char *proxy, int *status, vap_error *err)
+static int get_via_as(const char *proxy, const char *ua, const char *bearer, int *status,
+                      vap_error *err)
 {
-    struct http_client_opts o = {.ca_file = srv.ca_file, .pool_size = 1, .proxy = proxy};
+    struct http_client_opts o = {.ca_file = srv.ca_file, .pool_size = 1, .proxy = proxy,
+                                 .user_agent = ua};
     struct http_client *c = NULL;
     VAP_INIT(vap_error, *err);
     int rc = http_client_new(&o, &c, err);
@@ -160,13 +165,41 @@ static int get_via(const char *proxy, int *status, vap_error *err)
         return rc;
     char url[256];
     ts_url(&srv, "/ok", url, sizeof url);
-    struct http_request rq = {.url = url, .deadline_ms = plugin_now_ms() + 5000};
+    static const char *const extra[] = {"Accept: application/fhir+json"};
+    struct http_request rq = {.url = url, .deadline_ms = plugin_now_ms() + 5000,
+                              .bearer = bearer, .headers = extra, .n_headers = 1};
     struct http_response rs;
     rc = http_request_do(c, &rq, &rs, err);
     *status = rs.status;
     http_response_free(&rs);
     http_client_free(c);
     return rc;
+}
+
+static int get_via(const char *proxy, int *status, vap_error *err)
+{
+    return get_via_as(proxy, NULL, NULL, status, err);
+}
+
+/* The value of header NAME in the proxy's last CONNECT, or NULL. */
+static const char *connect_header(const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    pthread_mutex_lock(&px.mu);
+    const char *p = strstr(px.last_head, "\r\n"), *found = NULL;
+    while (p != NULL && found == NULL) {
+        p += 2;
+        if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+            const char *v = p + nl + 1, *e = strstr(v, "\r\n");
+            while (*v == ' ')
+                v++;
+            snprintf(out, cap, "%.*s", (int)(e ? e - v : (long)strlen(v)), v);
+            found = out;
+        }
+        p = strstr(p, "\r\n");
+    }
+    pthread_mutex_unlock(&px.mu);
+    return found;
 }
 
 static void clear_env(void)
@@ -232,6 +265,26 @@ static void proxy_url_sends_the_request_through_the_proxy(void **state)
     assert_int_equal(status, 200);
     assert_int_equal(proxy_connects() - before, 1);
     assert_string_equal(px.last_target, target);
+}
+
+/* The tunnel is asked for with the plugin's User-Agent (a proxy's logs and
+ * rules see who is calling) and with none of the request's own headers:
+ * the bearer token goes only inside the TLS tunnel, never to the proxy. */
+static void proxy_connect_carries_the_user_agent_and_no_request_header(void **state)
+{
+    char proxy[64], v[256];
+    snprintf(proxy, sizeof proxy, "http://127.0.0.1:%u", px.port);
+    int status = 0;
+    vap_error err;
+    assert_int_equal(get_via_as(proxy, "vap-test-agent/1.0", "tok-abc123", &status, &err), VAP_OK);
+    assert_int_equal(status, 200);
+    assert_non_null(connect_header("User-Agent", v, sizeof v));
+    assert_string_equal(v, "vap-test-agent/1.0");
+    assert_null(connect_header("Authorization", v, sizeof v));
+    assert_null(connect_header("Accept", v, sizeof v));
+    pthread_mutex_lock(&px.mu);
+    assert_null(strstr(px.last_head, "tok-abc123"));
+    pthread_mutex_unlock(&px.mu);
 }
 
 static void proxy_env_uses_https_proxy_of_the_environment(void **state)
@@ -340,6 +393,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(proxy_url_sends_the_request_through_the_proxy, setup),
+        cmocka_unit_test_setup(proxy_connect_carries_the_user_agent_and_no_request_header, setup),
         cmocka_unit_test_setup(proxy_env_uses_https_proxy_of_the_environment, setup),
         cmocka_unit_test_setup(proxy_env_skips_the_proxy_for_a_no_proxy_host, setup),
         cmocka_unit_test_setup(proxy_none_ignores_the_environment, setup),
