@@ -1,8 +1,8 @@
 /* pqlib.h - libpq, loaded the first time a PostgreSQL grant_store is named.
  *
- * A host whose grants live in files never maps libpq, nor the OpenSSL and
- * Kerberos libraries it pulls in (over a millisecond of every process start
- * here), and runs without libpq5 installed.  Code that includes this header
+ * A host whose grants live in files never maps libpq, nor the libssl it
+ * brings (1.5M instructions at load, 6% of a bare libcurl program's whole
+ * cold start, by callgrind), and runs without libpq5 installed.  Code that includes this header
  * calls PQ* as usual: the calls go through the table pqlib_load fills.
  * Every entry point (pgstore_new, the grant_store option) loads it first. */
 #ifndef VAP_PQLIB_H
