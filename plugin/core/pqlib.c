@@ -25,7 +25,7 @@ static void pq_resolve(void)
                  "(grant_store=file)", e ? e : "libpq.so.5 not found");
         return;
     }
-    struct pqlib t;
+    struct pqlib t = {0};
     const char *missing = NULL;
 #define PQLIB_SYM(f)                                                                   \
     if (missing == NULL && (*(void **)&t.f = dlsym(h, #f)) == NULL)                    \
