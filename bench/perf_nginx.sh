@@ -101,7 +101,7 @@ for p in $plugins; do
     "$bench" "$base" "$dir/ca.pem" "$p" "$w" full "$n" | grep -v '^RSS'
     echo "-- cold start: process start -> plugin loaded -> unsealed -> first response"
     if command -v hyperfine >/dev/null; then
-        # both orders, so no side always runs on the warmer machine
+        # forward, then reversed: neither end always runs on the warmer machine
         cp="$cold_plugin_bin $p $base $dir/ca.pem $w 4096"
         hyperfine -N --warmup 10 --runs 200 --export-json "$dir/c1.json" "$cp" "$cold_dlopen" "$cold_curl" >/dev/null
         hyperfine -N --warmup 10 --runs 200 --export-json "$dir/c2.json" "$cold_curl" "$cold_dlopen" "$cp" >/dev/null

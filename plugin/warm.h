@@ -22,10 +22,11 @@
  * nothing; one made ahead of its calls waits far longer than this for
  * them.  The request's own connection then counts towards warm_connections. */
 #define WARM_START_DELAY_MS 250
-/* A run put off by a fetch is queued again this long after the last fetch
- * ends, not at once: a caller fetching back to back would otherwise wake
- * the warm-up thread after every request (a thread switch each, on the
- * cores the caller and the server need). */
+/* A run put off by a fetch is queued again this long after the first fetch
+ * that leaves none running, not at once: a caller fetching back to back
+ * would otherwise wake the warm-up thread after every request (a thread
+ * switch each, on the cores the caller and the server need).  A run that
+ * finds a fetch running again is put off again: warming waits for a gap. */
 #define WARM_QUIET_MS 100
 
 struct vap_instance;
@@ -48,8 +49,8 @@ void warmer_start(struct vap_instance *inst);
 /* Around every fetch (api_fetch).  While a fetch runs no connection is
  * warmed: a handshake beside it would take the CPU and the link from the
  * caller's request, and the connection it leaves counts as warm anyway.  A
- * run that found one running is queued again by the fetch that ends last,
- * WARM_QUIET_MS later. */
+ * run that found one running is queued again, WARM_QUIET_MS after the fetch
+ * that leaves none running. */
 void warmer_fetch_begin(struct vap_instance *inst);
 void warmer_fetch_end(struct vap_instance *inst);
 

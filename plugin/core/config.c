@@ -240,9 +240,9 @@ static int check_grant_store(const char *v, vap_error *err)
                        "grant_store is neither file nor a PostgreSQL URI or conninfo string: use "
                        "grant_store=file (the default) or, for example, "
                        "grant_store=postgresql://vap@db.example.org/vap");
-    char why[320];
+    char why[200];
     if (pqlib_load(why, sizeof why) != 0)
-        return err_set(err, VAP_E_CONFIG, "grant_store names a PostgreSQL database, but %s", why);
+        return err_set(err, VAP_E_CONFIG, "grant_store names PostgreSQL, but %s", why);
     char *perr = NULL;
     PQconninfoOption *opts = PQconninfoParse(v, &perr);
     if (opts == NULL) {

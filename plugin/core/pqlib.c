@@ -10,19 +10,18 @@ struct pqlib pqlib;
 
 static pthread_once_t pq_once = PTHREAD_ONCE_INIT;
 static int pq_ok;
-static char pq_why[320];
+static char pq_why[200];
 
 static void pq_resolve(void)
 {
-    /* libpq's soname has been 5 since PostgreSQL 8.3; never closed: its
+    /* libpq's soname has been 5 since PostgreSQL 8.2; never closed: its
      * connections may outlive any one instance. */
     void *h = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
     if (h == NULL) {
         const char *e = dlerror();
         snprintf(pq_why, sizeof pq_why,
-                 "PostgreSQL's client library cannot be loaded (%.120s): install it "
-                 "(Debian: apt-get install libpq5) or keep the grant in a file "
-                 "(grant_store=file)", e ? e : "libpq.so.5 not found");
+                 "libpq cannot be loaded (%.60s): install libpq5 and restart, or "
+                 "use grant_store=file", e ? e : "libpq.so.5 not found");
         return;
     }
     struct pqlib t = {0};
@@ -34,8 +33,9 @@ static void pq_resolve(void)
 #undef PQLIB_SYM
     if (missing != NULL) {
         snprintf(pq_why, sizeof pq_why,
-                 "PostgreSQL's client library libpq.so.5 has no %s: install a libpq5 "
-                 "of PostgreSQL 10 or later", missing);
+                 "the libpq.so.5 found has no %s: install a libpq5 of PostgreSQL 10 "
+                 "or later and restart", missing);
+        dlclose(h);
         return;
     }
     pqlib = t;

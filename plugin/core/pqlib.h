@@ -24,8 +24,9 @@ struct pqlib {
 #undef PQLIB_FIELD
 extern struct pqlib pqlib;
 
-/* 0 once every function is in the table (once per process; any thread);
- * -1 with why saying what to install. */
+/* 0 once every function is in the table (tried once per process, from any
+ * thread: installing libpq5 later needs a restart); -1 with why saying what
+ * to install. */
 int pqlib_load(char *why, size_t why_size);
 
 #define PQclear(...) pqlib.PQclear(__VA_ARGS__)

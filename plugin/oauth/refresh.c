@@ -310,7 +310,7 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
                    uint64_t *generation, int64_t *obtained_at_ms, vap_error *err)
 {
     struct refresher *r = &inst->refresher;
-    int rc = VAP_OK, pending_saved = 0, pending_failed = 0;
+    int rc = VAP_OK, pending_saved = 0, pending_failed = 0, slow_pass = 0;
     /* The host's clock is read with no lock held (plugin.h: no callback
      * under a plugin lock); it is re-read after every wait. */
     int64_t now = plugin_now_ms();
@@ -324,11 +324,13 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
             pthread_mutex_lock(&r->mu);
         }
         first = 0;
+        slow_pass = 0;
         if (r->pending.active) {
             /* Rule 4: a parked seal is retried on every call; until it
              * succeeds the renewed access token in memory is used. */
             vap_error perr;
             VAP_INIT(vap_error, perr);
+            slow_pass = 1;
             if (refresh_retry_pending(inst, &perr) == VAP_OK)
                 pending_saved = 1;
             else
@@ -339,8 +341,11 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
         if (r->loaded && r->cur->reauth_required && inst->cfg.grant_store != NULL &&
             !r->refreshing && !r->pending.active)
             r->loaded = 0;
-        if (!r->loaded && !r->refreshing && (rc = load_locked(inst, err)) != VAP_OK)
-            break;
+        if (!r->loaded && !r->refreshing) {
+            slow_pass = 1;
+            if ((rc = load_locked(inst, err)) != VAP_OK)
+                break;
+        }
         const struct grant *g = r->cur;
         if (r->loaded && g->reauth_required) {
             rc = err_set(err, VAP_E_REAUTH_REQUIRED,
@@ -371,8 +376,11 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
             memcpy(token, g->access_token, n + 1);
             *generation = g->generation;
             *obtained_at_ms = g->obtained_at_ms;
-            /* under the lock already held: no second one per request */
-            schedule_ahead_locked(inst, now);
+            /* Under the lock already held: no second one per request.  A
+             * pass that read the store or retried a seal (a disk or
+             * database round trip) schedules after it with a fresh clock. */
+            if (!slow_pass)
+                schedule_ahead_locked(inst, now);
             rc = VAP_OK;
             break;
         }
@@ -435,6 +443,8 @@ int refresh_bearer(struct vap_instance *inst, int64_t deadline_ms, vap_cancel *c
         force = 0; /* renewed: the next pass hands out the new token */
     }
     pthread_mutex_unlock(&r->mu);
+    if (rc == VAP_OK && slow_pass)
+        refresh_schedule_ahead(inst);
     /* Logged here: no host callback is made under a plugin lock. */
     if (pending_saved)
         plog(VAP_LOG_INFO, "the renewed grant is saved at last; the lock is released");

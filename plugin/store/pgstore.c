@@ -74,9 +74,9 @@ static void sleep_ms(int64_t ms)
 int pgstore_new(const char *conninfo, const char *practice, struct pgstore **out,
                 vap_error *err)
 {
-    char why[320];
+    char why[200];
     if (pqlib_load(why, sizeof why) != 0)
-        return err_set(err, VAP_E_CONFIG, "the grant is kept in PostgreSQL, but %s", why);
+        return err_set(err, VAP_E_CONFIG, "grant_store names PostgreSQL, but %s", why);
     struct pgstore *s = calloc(1, sizeof *s);
     if (s == NULL || (s->conninfo = strdup(conninfo)) == NULL ||
         (s->practice = strdup(practice)) == NULL) {
