@@ -22,8 +22,9 @@
  * Ahead of need ("ahead"), on the real clock: with 12 s access tokens (a 3 s
  * margin) and a token endpoint 1 s late (longer on a slower machine), the renewer thread renews each
  * token before it expires with no caller asking, a fetch loop with a
- * 300 ms deadline running meanwhile never times out, and status says when
- * the next renewal is due.
+ * 300 ms deadline running meanwhile never times out, status says when
+ * the next renewal is due, and a fresh instance whose only call was one
+ * fetch renews ahead of need too.
  *
  * Usage: test-flow-renew MODULE deadline|cancel|exchange|ahead EXPIRIES */
 #include <jansson.h>
@@ -340,6 +341,29 @@ static void test_ahead(int cycles)
     check(l.calls > 0 && l.timeouts == 0 && l.failures == 0,
           "steady_state_fetches_never_wait_for_a_token_request");
     check(refreshes() == r0 + 1 + cycles, "one_token_request_per_renewal_ahead");
+
+    /* A process whose only contact with the grant is one fetch, made while
+     * its token is fresh (it read the sealed grant; the renewals so far
+     * were another instance's), renews it ahead of need all the same: its
+     * renewal timer is set by that fetch. */
+    K.api->instance_free(I);
+    I = NULL;
+    VAP_INIT(vap_error, err);
+    check(flowkit_instance(&K, &I, &err, NULL) == VAP_OK, "a_fresh_instance_over_the_store");
+    vap_grant_info c, d;
+    vap_fetch_request req;
+    vap_fetch_response *resp = NULL;
+    flowkit_get_req(&req, "Patient", "_count=1");
+    long r1 = refreshes();
+    int frc = K.api->fetch(I, NULL, &req, &resp, &err);
+    K.api->release(resp);
+    check(frc == VAP_OK && refreshes() == r1, "its_one_fetch_needs_no_renewal");
+    check(grant_info(&c) == 0, "status_of_the_fresh_instance");
+    for (int i = 0; i < ttl * 600 && grant_info(&d) == 0 && d.generation == c.generation; i++)
+        sleep_ms(5);
+    check(grant_info(&d) == 0 && d.generation == c.generation + 1 && refreshes() == r1 + 1,
+          "a_fresh_instance_renews_ahead_of_need_after_one_fetch");
+    check(d.obtained_at_ms < c.access_expires_at_ms, "before_the_token_it_read_expired");
     flowkit_control(&K, "access-ttl", "{\"seconds\":3600}", NULL, 0);
 }
 
