@@ -43,10 +43,13 @@ done
 w=$dir/work-short
 
 # Instructions of MODE over N requests, from callgrind's totals.
-ir() { # TOKEN PLUGIN MODE N
-    VAP_BENCH_TOKEN=$1 valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" \
-        "$bench" "$base" "$dir/ca.pem" "$2" "$dir/work-$5" "$3" "$4" >/dev/null 2>&1
+cg_total() { # COMMAND...
+    valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" "$@" >/dev/null 2>&1
     awk '/^summary:/ { print $2 }' "$dir/cg.out"
+}
+ir() { # TOKEN PLUGIN MODE N WORK
+    (VAP_BENCH_TOKEN=$1 && export VAP_BENCH_TOKEN &&
+        cg_total "$bench" "$base" "$dir/ca.pem" "$2" "$dir/work-$5" "$3" "$4")
 }
 # Cold start: a program linking libcurl only; the same request built as a
 # module and dlopen'ed as a host loads a plugin (the floor of any plugin on
@@ -54,10 +57,6 @@ ir() { # TOKEN PLUGIN MODE N
 cold_curl="$build/bench/cold-curl $base/apis/default/fhir/Patient/1 $dir/ca.pem $short 4096"
 cold_dlopen="$build/bench/cold-dlopen $build/bench/cold-curl-module.so $base/apis/default/fhir/Patient/1 $dir/ca.pem $short 4096"
 cold_plugin_bin=$build/bench/cold-plugin
-cg_total() { # COMMAND...
-    valgrind --tool=callgrind --callgrind-out-file="$dir/cg.out" "$@" >/dev/null 2>&1
-    awk '/^summary:/ { print $2 }' "$dir/cg.out"
-}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3fx", a / b }'; }
 per_req() { # TOKEN PLUGIN MODE WORK
     # a thousand requests, the median of three such differences: how often
