@@ -1,11 +1,14 @@
 /* cold_curl.c - the floors for cold start: the plugin's first request (same
  * URL, CA file and headers) made once by code that links libcurl and
- * nothing else, built twice:
+ * nothing else, built three times:
  *   cold-curl              a program (libcurl loaded at exec);
  *   cold-curl-module.so    the same request as a module that cold-dlopen
- *                          loads as a host loads vap_openemr.so (dlopen
- *                          RTLD_NOW | RTLD_LOCAL): what any plugin built on
- *                          libcurl pays before its own first line runs.
+ *                          loads as the loader loads vap_openemr.so (linked
+ *                          -z now, dlopen RTLD_LAZY | RTLD_LOCAL): what any
+ *                          plugin built on libcurl pays before its own
+ *                          first line runs;
+ *   cold-curl-module-libs.so  the same, also mapping GnuTLS, Jansson and
+ *                          libsodium (unused) as the plugin does.
  * fetch-bench's cold-curl mode runs inside a binary that also carries the
  * plugin's libraries, which a bare libcurl program would not load.  Never a
  * test: for hyperfine and callgrind.

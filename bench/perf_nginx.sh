@@ -9,9 +9,10 @@
 #   2. req/s at 1, 16 and 64 threads (fetch-bench full);
 #   3. cold start: process start to first response, the plugin (through a
 #      host that links only the loader) beside a bare libcurl program and
-#      beside the same request as a dlopen'ed module, the floor for any
-#      plugin built on libcurl (wall clock, and callgrind's whole-process
-#      instructions);
+#      beside the same request as a module opened as the loader opens the
+#      plugin, the floor for any plugin built on libcurl, and as a module
+#      that also maps the plugin's other libraries (wall clock, and
+#      callgrind's whole-process instructions);
 #   4. 1,000 instances in one process: RSS, threads and descriptors per idle
 #      instance (default options and warm_connections=0), instance_new and
 #      instance_free, round-robin fetches from 16 threads beside one instance.
@@ -56,6 +57,7 @@ ir() { # TOKEN PLUGIN MODE N WORK
 # libcurl); the plugin through a host that links only the loader.
 cold_curl="$build/bench/cold-curl $base/apis/default/fhir/Patient/1 $dir/ca.pem $short 4096"
 cold_dlopen="$build/bench/cold-dlopen $build/bench/cold-curl-module.so $base/apis/default/fhir/Patient/1 $dir/ca.pem $short 4096"
+cold_libs="$build/bench/cold-dlopen $build/bench/cold-curl-module-libs.so $base/apis/default/fhir/Patient/1 $dir/ca.pem $short 4096"
 cold_plugin_bin=$build/bench/cold-plugin
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3fx", a / b }'; }
 per_req() { # TOKEN PLUGIN MODE WORK
@@ -82,15 +84,16 @@ if [ -z "${SKIP_CALLGRIND:-}" ] && command -v valgrind >/dev/null; then
         printf '%-44s %10s %10s\n' "  ratio to raw" "$(ratio "$ps" "$rs")" "$(ratio "$pl" "$rl")"
     done
     echo "== callgrind: whole process, start to first response (cold start, renewer thread included)"
-    c0=$(cg_total $cold_curl); c1=$(cg_total $cold_dlopen)
+    c0=$(cg_total $cold_curl); c1=$(cg_total $cold_dlopen); c2=$(cg_total $cold_libs)
     printf '%-52s %12s %8s\n' "bare libcurl program (the goal's peer)" "$c0" "1.000x"
-    printf '%-52s %12s %8s\n' "the same request as a module, dlopen RTLD_NOW" "$c1" "$(ratio "$c1" "$c0")"
+    printf '%-52s %12s %8s\n' "the same request as a module, opened as the loader" "$c1" "$(ratio "$c1" "$c0")"
+    printf '%-52s %12s %8s\n' "  the module also mapping GnuTLS, Jansson, sodium" "$c2" "$(ratio "$c2" "$c0")"
     for p in $plugins; do
         cp=$(cg_total "$cold_plugin_bin" "$p" "$base" "$dir/ca.pem" "$w" 4096)
         [ -n "$c0" ] && [ -n "$cp" ] || { echo "callgrind gave no totals"; break; }
-        printf '%-52s %12s %8s  (%s over the module)\n' \
+        printf '%-52s %12s %8s  (%s over the module with those libraries)\n' \
             "$(basename "$(dirname "$(dirname "$p")")")/vap_openemr.so load+instance+fetch" \
-            "$cp" "$(ratio "$cp" "$c0")" "$(ratio "$cp" "$c1")"
+            "$cp" "$(ratio "$cp" "$c0")" "$(ratio "$cp" "$c2")"
     done
 fi
 
@@ -102,26 +105,28 @@ for p in $plugins; do
     if command -v hyperfine >/dev/null; then
         # forward, then reversed: neither end always runs on the warmer machine
         cp="$cold_plugin_bin $p $base $dir/ca.pem $w 4096"
-        hyperfine -N --warmup 10 --runs 200 --export-json "$dir/c1.json" "$cp" "$cold_dlopen" "$cold_curl" >/dev/null
-        hyperfine -N --warmup 10 --runs 200 --export-json "$dir/c2.json" "$cold_curl" "$cold_dlopen" "$cp" >/dev/null
+        hyperfine -N --warmup 10 --runs 200 --export-json "$dir/c1.json" -n plugin "$cp" \
+            -n libs "$cold_libs" -n module "$cold_dlopen" -n curl "$cold_curl" >/dev/null
+        hyperfine -N --warmup 10 --runs 200 --export-json "$dir/c2.json" -n curl "$cold_curl" \
+            -n module "$cold_dlopen" -n libs "$cold_libs" -n plugin "$cp" >/dev/null
         /usr/bin/python3 - "$dir/c1.json" "$dir/c2.json" <<'PY'
 import json, sys
 runs = {}
 for f in sys.argv[1:]:
     for r in json.load(open(f))["results"]:
-        runs.setdefault(r["command"].split()[0].rsplit("/", 1)[-1], []).extend(r["times"])
+        runs.setdefault(r["command"], []).extend(r["times"])
 med = {k: sorted(v)[len(v) // 2] * 1e3 for k, v in runs.items()}
 mean = {k: sum(v) / len(v) * 1e3 for k, v in runs.items()}
-names = {"cold-curl": "bare libcurl program", "cold-dlopen": "the same as a dlopen'ed module",
-         "cold-plugin": "vap_openemr.so load+instance+fetch"}
-for k in ("cold-curl", "cold-dlopen", "cold-plugin"):
-    print(f"{names[k]:36s} median {med[k]:6.2f} ms ({med[k] / med['cold-curl']:.3f}x), "
+names = {"curl": "bare libcurl program", "module": "the same as a dlopen'ed module",
+         "libs": "  also mapping GnuTLS, Jansson, sodium", "plugin": "vap_openemr.so load+instance+fetch"}
+for k in ("curl", "module", "libs", "plugin"):
+    print(f"{names[k]:38s} median {med[k]:6.2f} ms ({med[k] / med['curl']:.3f}x), "
           f"mean {mean[k]:6.2f} ms ({len(runs[k])} runs, hyperfine)")
-print(f"plugin over the dlopen'ed module: {med['cold-plugin'] / med['cold-dlopen']:.3f}x median")
+print(f"plugin over the module with those libraries: {med['plugin'] / med['libs']:.3f}x median")
 PY
     else
         echo "(hyperfine not installed: apt-get install hyperfine; mean of 20 instead)"
-        for c in "$cold_curl" "$cold_dlopen" "$cold_plugin_bin $p $base $dir/ca.pem $w 4096"; do
+        for c in "$cold_curl" "$cold_dlopen" "$cold_libs" "$cold_plugin_bin $p $base $dir/ca.pem $w 4096"; do
             s=$(date +%s%N)
             i=0; while [ $i -lt 20 ]; do $c; i=$((i + 1)); done
             echo "${c%% *}: $((($(date +%s%N) - s) / 20000)) us"

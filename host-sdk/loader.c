@@ -10,9 +10,11 @@
 #include "loader.h"
 
 #include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,6 +42,7 @@ static int loader_fail(char *errbuf, size_t errlen, int code, const char *fmt, .
     __attribute__((format(printf, 4, 5)));
 static int loader_open_checked(const char *path, int *fd_out, struct stat *st_out,
                                char *errbuf, size_t errlen);
+static int loader_binds_itself_now(int fd);
 static int loader_check_dirs(const char *label, const char *dir, char *errbuf, size_t errlen);
 static int loader_check_owner_mode(const char *label, const char *what, const char *name,
                                    const struct stat *st, char *errbuf, size_t errlen);
@@ -320,6 +323,50 @@ static int loader_check_owner_mode(const char *label, const char *what, const ch
 }
 
 /*
+ * 1 when the ELF file on fd asks the dynamic linker to bind all its symbols
+ * at load (DT_BIND_NOW, DF_BIND_NOW or DF_1_NOW), 0 otherwise or when the
+ * file cannot be read as an ELF object of this machine's class.
+ */
+static int loader_binds_itself_now(int fd)
+{
+    ElfW(Ehdr) eh;
+    ElfW(Phdr) ph;
+    ElfW(Dyn) dyn[64];
+
+    if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh ||
+        memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+        eh.e_ident[EI_CLASS] != (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32) ||
+        eh.e_phentsize != sizeof ph || eh.e_phnum > 512)
+        return 0;
+    for (unsigned i = 0; i < eh.e_phnum; i++) {
+        off_t at = (off_t)eh.e_phoff + (off_t)i * (off_t)sizeof ph;
+        if (pread(fd, &ph, sizeof ph, at) != (ssize_t)sizeof ph)
+            return 0;
+        if (ph.p_type != PT_DYNAMIC)
+            continue;
+        /* a real dynamic section has a few dozen entries; 64 KiB bounds it */
+        size_t size = ph.p_filesz < 64 * sizeof dyn ? (size_t)ph.p_filesz : 64 * sizeof dyn;
+        for (size_t done = 0; done + sizeof dyn[0] <= size;) {
+            size_t want = size - done < sizeof dyn ? size - done : sizeof dyn;
+            ssize_t got = pread(fd, dyn, want, (off_t)(ph.p_offset + done));
+            if (got < (ssize_t)sizeof dyn[0])
+                return 0;
+            for (size_t k = 0; k < (size_t)got / sizeof dyn[0]; k++) {
+                if (dyn[k].d_tag == DT_NULL)
+                    return 0;
+                if (dyn[k].d_tag == DT_BIND_NOW ||
+                    (dyn[k].d_tag == DT_FLAGS && (dyn[k].d_un.d_val & DF_BIND_NOW)) ||
+                    (dyn[k].d_tag == DT_FLAGS_1 && (dyn[k].d_un.d_val & DF_1_NOW)))
+                    return 1;
+            }
+            done += (size_t)got - (size_t)got % sizeof dyn[0];
+        }
+        return 0;
+    }
+    return 0;
+}
+
+/*
  * dlopen the checked descriptor, find the entry, call it once and check
  * the descriptor.  Fills m; returns 1 when m must be remembered (the entry
  * point ran, or the module is loaded), 0 when nothing of it stays.
@@ -337,7 +384,13 @@ static int loader_dlopen_fd(const char *module, int fd, const vap_host_api *host
      * Keeping the descriptor open for good keeps N unique. */
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
     dlerror();
-    void *handle = dlopen(proc, RTLD_NOW | RTLD_LOCAL);
+    /* A module linked -z now has every symbol of its own bound by dlopen
+     * even under RTLD_LAZY, so a missing one still fails here; its
+     * libraries then bind as in any program that links them, rather than
+     * all at once (RTLD_NOW binds krb5, gmp, ... eagerly: ~12% of a libcurl
+     * plugin's cold start).  A module not linked so gets RTLD_NOW. */
+    int mode = loader_binds_itself_now(fd) ? RTLD_LAZY : RTLD_NOW;
+    void *handle = dlopen(proc, mode | RTLD_LOCAL);
     if (handle != NULL)
         *keep_fd = 1;
     if (handle == NULL) {

@@ -100,7 +100,9 @@ static int setup_work(void **state)
     snprintf(work, sizeof work, "/tmp/vaploader-XXXXXX");
     if (mkdtemp(work) == NULL)
         return -1;
-    const char *variants[] = {"good", "nosym", "v2", "small", "large", "refuse"};
+    const char *variants[] = {"good",  "nosym",      "v2",        "small",
+                              "large", "refuse",     "unres_lazy", "unres_now",
+                              "lazydep"};
     for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
         char name[64];
         snprintf(name, sizeof name, "%s.so", variants[i]);
@@ -207,6 +209,32 @@ static void load_refuses_fifo(void **state)
     assert_int_equal(mkfifo(p, 0600), 0);
     snprintf(want, sizeof want, "%s: not a regular file", p);
     expect_load(p, VAP_E_CONFIG, want);
+}
+
+/* A symbol defined nowhere is found at load, not when a call first needs
+ * it (which would end the host's process mid-conversation). */
+static void load_refuses_module_with_undefined_symbol(void **state)
+{
+    const char *files[] = {"unres_lazy.so", "unres_now.so"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char p[PATH_MAX], want[2 * PATH_MAX];
+        path_in(p, work, files[i]);
+        snprintf(want, sizeof want, "%s: cannot be loaded: undefined symbol: "
+                                    "testmod_no_such_function", p);
+        expect_load(p, VAP_E_ABI, want);
+    }
+}
+
+/* A module linked -z now binds its own symbols at load; its libraries bind
+ * as in a program that links them, so one with an unresolvable function
+ * nobody calls does not stop the load. */
+static void load_binds_a_modules_libraries_as_a_program_would(void **state)
+{
+    char p[PATH_MAX], err[1024];
+    const vap_plugin_api *api = NULL;
+    path_in(p, work, "lazydep.so");
+    assert_int_equal(vaploader_load(p, &host, &api, err, sizeof err), VAP_OK);
+    assert_non_null(api);
 }
 
 static void load_accepts_larger_descriptor(void **state)
@@ -516,6 +544,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(load_reports_entry_refusal),
         cmocka_unit_test(load_refuses_symlinked_module),
         cmocka_unit_test(load_refuses_fifo),
+        cmocka_unit_test(load_refuses_module_with_undefined_symbol),
+        cmocka_unit_test(load_binds_a_modules_libraries_as_a_program_would),
         cmocka_unit_test(load_accepts_larger_descriptor),
         cmocka_unit_test(load_twice_calls_entry_once),
         cmocka_unit_test(load_two_modules_get_their_own_descriptors),

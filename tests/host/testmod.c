@@ -1,7 +1,8 @@
 /*
  * testmod.c - tiny modules for the loader tests, one per variant
- * (TESTMOD_GOOD, _NOSYM, _V2, _SMALL, _LARGE, _REFUSE, _FULL), each built
- * with shared_module.  The good ones log through the host on entry and on
+ * (TESTMOD_GOOD, _NOSYM, _V2, _SMALL, _LARGE, _REFUSE, _FULL, and the
+ * linking cases _UNRES_LAZY, _UNRES_NOW, _LAZYDEP), each built with
+ * shared_module.  The good ones log through the host on entry and on
  * instance_new so the tests can see the host api travel through the ABI.
  * TESTMOD_FULL also answers status/refresh/fetch as its "mode" option says,
  * so vap-host's output and exit codes can be tested without a server.
@@ -47,8 +48,23 @@ static int testmod_instance_new(const vap_option *opts, size_t n_opts, vap_insta
     return VAP_OK;
 }
 
+#if defined(TESTMOD_UNRES_LAZY) || defined(TESTMOD_UNRES_NOW)
+/* Defined nowhere: loading must fail however the module was linked. */
+int testmod_no_such_function(void);
+#elif defined(TESTMOD_LAZYDEP)
+/* In testmod_lazydep_lib, whose other function calls a symbol defined nowhere. */
+int testmod_lazydep_answer(void);
+#endif
+
 static void testmod_instance_free(vap_instance *inst)
 {
+#if defined(TESTMOD_UNRES_LAZY) || defined(TESTMOD_UNRES_NOW)
+    if (inst == NULL)
+        (void)testmod_no_such_function();
+#elif defined(TESTMOD_LAZYDEP)
+    if (inst == NULL)
+        (void)testmod_lazydep_answer();
+#endif
     free(inst);
 }
 
