@@ -33,6 +33,10 @@ int client_key_set_read(struct secrets *s, const struct config *cfg, const char 
     if (rc != VAP_OK)
         return rc;
     pthread_mutex_lock(&s->mu);
+    if ((rc = secrets_plain_take(s, err)) != VAP_OK) {
+        pthread_mutex_unlock(&s->mu);
+        return rc;
+    }
     /* Items are replaced by rename, so a read without the item's lock sees
      * one whole key set. */
     int r = seal_store_read(s->store, s->ring, CKEY_ITEM, &bind, s->plain, &se);
@@ -47,7 +51,7 @@ int client_key_set_read(struct secrets *s, const struct config *cfg, const char 
     int pr = r == SEAL_OK
                  ? ckey_set_parse(seal_secret_data(s->plain), seal_secret_size(s->plain), out)
                  : CKEY_E_FORMAT;
-    seal_secret_clear(s->plain);
+    secrets_plain_give(s);
     pthread_mutex_unlock(&s->mu);
     if (r == SEAL_E_NOENT)
         return err_set(

@@ -2,6 +2,7 @@
 #include "oauth/secrets.h"
 
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,31 +30,80 @@ int secrets_init(struct secrets *s, vap_error *err)
     return VAP_OK;
 }
 
-/* The secure buffers (~100 KiB of locked memory) come with the first open,
- * not with the instance: a process may hold many instances never used. */
+/* The client secret's buffer comes with the first open, not with the
+ * instance: a process may hold many instances never used. */
 static int buffers_locked(struct secrets *s, vap_error *err)
 {
-    if (s->payload != NULL)
+    if (s->client_secret != NULL)
         return VAP_OK;
+    if ((s->client_secret = sodium_malloc(SECRETS_CLIENT_SECRET_MAX + 1)) == NULL)
+        return err_set(err, VAP_E_NOMEM, "out of memory for the secure buffers");
+    s->client_secret[0] = '\0';
+    return VAP_OK;
+}
+
+/* The unseal buffer (68 KiB) and the serialization buffer (48 KiB) are
+ * locked memory used for microseconds under one instance's lock: the
+ * process's instances share a few of each rather than holding their own
+ * (RLIMIT_MEMLOCK bounds what a service user may lock; past it libsodium
+ * carries on unlocked).  Lock-free slots, so a fork cannot leave one held. */
+#define SCRATCH_KEPT 4
+static _Atomic(seal_secret *) kept_plain[SCRATCH_KEPT];
+static _Atomic(char *) kept_payload[SCRATCH_KEPT];
+
+int secrets_plain_take(struct secrets *s, vap_error *err)
+{
+    for (int i = 0; i < SCRATCH_KEPT && s->plain == NULL; i++)
+        s->plain = atomic_exchange(&kept_plain[i], NULL);
     seal_err se = {0};
-    if (s->client_secret == NULL &&
-        (s->client_secret = sodium_malloc(SECRETS_CLIENT_SECRET_MAX + 1)) != NULL)
-        s->client_secret[0] = '\0';
-    if (s->plain == NULL && seal_secret_new(&s->plain, &se) != 0)
+    if (s->plain == NULL && seal_secret_new(&s->plain, &se) != 0) {
         s->plain = NULL;
-    if (s->client_secret != NULL && s->plain != NULL)
-        s->payload = sodium_malloc(GRANT_PAYLOAD_MAX);
-    return s->payload != NULL ? VAP_OK
-                              : err_set(err, VAP_E_NOMEM, "out of memory for the secure buffers");
+        return secrets_map_error(&se, err);
+    }
+    return VAP_OK;
+}
+
+void secrets_plain_give(struct secrets *s)
+{
+    seal_secret *p = s->plain;
+    s->plain = NULL;
+    if (p == NULL)
+        return;
+    seal_secret_clear(p);
+    for (int i = 0; i < SCRATCH_KEPT; i++) {
+        seal_secret *none = NULL;
+        if (atomic_compare_exchange_strong(&kept_plain[i], &none, p))
+            return;
+    }
+    seal_secret_free(p);
+}
+
+static char *payload_take(void)
+{
+    for (int i = 0; i < SCRATCH_KEPT; i++) {
+        char *p = atomic_exchange(&kept_payload[i], NULL);
+        if (p != NULL)
+            return p;
+    }
+    return sodium_malloc(GRANT_PAYLOAD_MAX);
+}
+
+static void payload_give(char *p)
+{
+    sodium_memzero(p, GRANT_PAYLOAD_MAX);
+    for (int i = 0; i < SCRATCH_KEPT; i++) {
+        char *none = NULL;
+        if (atomic_compare_exchange_strong(&kept_payload[i], &none, p))
+            return;
+    }
+    sodium_free(p);
 }
 
 void secrets_destroy(struct secrets *s)
 {
     if (s->client_secret)
         sodium_free(s->client_secret);
-    if (s->payload)
-        sodium_free(s->payload);
-    seal_secret_free(s->plain);
+    secrets_plain_give(s);
     seal_keyring_free(s->ring);
     seal_store_close(s->store);
     pgstore_free(s->pg);
@@ -119,12 +169,17 @@ int secrets_seal_grant(struct secrets *s, const struct config *cfg, const struct
     size_t len = 0;
     int rc;
     pthread_mutex_lock(&s->mu);
-    if (grant_serialize(g, s->payload, GRANT_PAYLOAD_MAX, &len) != 0) {
+    char *payload = payload_take();
+    if (payload == NULL) {
+        rc = err_set(err, VAP_E_NOMEM, "out of memory for the secure buffers");
+        goto out;
+    }
+    if (grant_serialize(g, payload, GRANT_PAYLOAD_MAX, &len) != 0) {
         rc = err_set(err, VAP_E_PROTOCOL, "the server's tokens are too large to store");
         goto out;
     }
     if (seal_keyring_load(cfg->keyring, seal_store_owner(s->store), &fresh, &se) != 0 ||
-        put(ctx, fresh, &bind, (const uint8_t *)s->payload, len, &se) != 0) {
+        put(ctx, fresh, &bind, (const uint8_t *)payload, len, &se) != 0) {
         rc = secrets_map_error(&se, err);
         goto out;
     }
@@ -134,7 +189,8 @@ int secrets_seal_grant(struct secrets *s, const struct config *cfg, const struct
     rc = VAP_OK;
 out:
     seal_keyring_free(fresh);
-    sodium_memzero(s->payload, GRANT_PAYLOAD_MAX);
+    if (payload != NULL)
+        payload_give(payload);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
@@ -174,6 +230,10 @@ static int grant_read(struct secrets *s, const struct config *cfg, struct grant 
     if (lock && (rc = lock_bounded(s, cfg, 0, &lk, err)) != VAP_OK)
         return rc;
     pthread_mutex_lock(&s->mu);
+    if ((rc = secrets_plain_take(s, err)) != VAP_OK) {
+        seal_lock_release(&lk);
+        goto out;
+    }
     int src = seal_store_read(s->store, s->ring, GRANT_ITEM, &bind, s->plain, &se);
     if (src == SEAL_E_KEY_UNKNOWN) {
         /* An admin ran vap-seal rotate-key and the host has not called
@@ -206,8 +266,7 @@ static int grant_read(struct secrets *s, const struct config *cfg, struct grant 
     g->generation = seal_secret_generation(s->plain);
     rc = VAP_OK;
 out:
-    if (s->plain)
-        seal_secret_clear(s->plain);
+    secrets_plain_give(s);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
@@ -347,13 +406,16 @@ static int load_client_secret_locked(struct secrets *s, const struct config *cfg
         return VAP_OK; /* the sealed key authenticates; a left-over secret is not read */
     seal_binding bind = {cfg->issuer, cfg->client_id};
     seal_err se = {0};
+    int rc = secrets_plain_take(s, err);
+    if (rc != VAP_OK)
+        return rc;
     int src = seal_store_read(s->store, s->ring, SECRETS_CLIENT_SECRET_ITEM, &bind, s->plain, &se);
-    if (src == SEAL_E_NOENT)
-        return VAP_OK; /* reported when a call needs it */
-    if (src != 0)
-        return secrets_map_error(&se, err);
+    if (src == SEAL_E_NOENT || src != 0) {
+        secrets_plain_give(s);
+        /* none sealed is reported when a call needs it */
+        return src == SEAL_E_NOENT ? VAP_OK : secrets_map_error(&se, err);
+    }
     size_t n = seal_secret_size(s->plain);
-    int rc = VAP_OK;
     if (n == 0 || n > SECRETS_CLIENT_SECRET_MAX)
         rc = err_set(err, VAP_E_SEAL, "the sealed client secret is empty or longer than %d bytes: "
                                       "seal it again with vap-seal put client_secret",
@@ -363,7 +425,7 @@ static int load_client_secret_locked(struct secrets *s, const struct config *cfg
         s->client_secret[n] = '\0';
         s->client_secret_len = n;
     }
-    seal_secret_clear(s->plain);
+    secrets_plain_give(s);
     return rc;
 }
 

@@ -25,10 +25,9 @@ struct secrets {
     int opened;
     seal_store *store;
     seal_keyring *ring;
-    seal_secret *plain;  /* reused for every unseal */
+    seal_secret *plain;  /* the process's unseal buffer, between take and give */
     char *client_secret; /* sodium_malloc'd, NUL-terminated, "" when none */
     size_t client_secret_len;
-    char *payload;       /* sodium_malloc'd serialization buffer */
     struct pgstore *pg;  /* grant_store=postgresql://: the grant's row; NULL: the file */
 };
 
@@ -104,6 +103,12 @@ int secrets_pg_write(struct secrets *s, const struct config *cfg, struct grant *
                      vap_error *err);
 /* Create the table (vap-host db init, or first use); *created 1 if it was new. */
 int secrets_pg_init(struct secrets *s, const struct config *cfg, int *created, vap_error *err);
+
+/* Under s->mu, around one unseal into s->plain: take one of the buffers the
+ * process's instances share (VAP_E_NOMEM when none can be made), and give
+ * it back wiped. */
+int secrets_plain_take(struct secrets *s, vap_error *err);
+void secrets_plain_give(struct secrets *s);
 
 /* Map a libvapseal error to a vap_status and message. */
 int secrets_map_error(const seal_err *se, vap_error *err);

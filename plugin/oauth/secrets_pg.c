@@ -49,6 +49,8 @@ int secrets_pg_unseal(struct secrets *s, const struct config *cfg, const uint8_t
     seal_err se = {0};
     int rc;
     pthread_mutex_lock(&s->mu);
+    if ((rc = secrets_plain_take(s, err)) != VAP_OK)
+        goto out;
     int src = seal_format_open(s->ring, GRANT_ITEM, &bind, buf, len, s->plain, &se);
     if (src == SEAL_E_KEY_UNKNOWN) {
         /* Sealed on another machine after a rotation this one has not
@@ -87,7 +89,7 @@ int secrets_pg_unseal(struct secrets *s, const struct config *cfg, const uint8_t
     g->generation = seal_secret_generation(s->plain);
     rc = VAP_OK;
 out:
-    seal_secret_clear(s->plain);
+    secrets_plain_give(s);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
