@@ -416,12 +416,13 @@ static int many(const char *module, int n_inst, const char *warm, int per_thread
     }
     double new_us = (now_us() - t0) / n_inst;
     usleep(1000000); /* let any warm-up settle */
-    long rss1 = rss_kib();
+    long rss1 = rss_kib(), lck1 = status_kib("VmLck:");
     int th1 = count_dir("/proc/self/task"), fd1 = count_dir("/proc/self/fd");
-    printf("%d idle instances (warm_connections=%s): per instance %.1f KiB RSS, %.3f threads, "
-           "%.2f fds; instance_new %.1f us mean, %.1f us worst\n",
+    printf("%d idle instances (warm_connections=%s): per instance %.1f KiB RSS (%.1f KiB locked), "
+           "%.3f threads, %.2f fds; instance_new %.1f us mean, %.1f us worst\n",
            n_inst, warm ? warm : "default", (double)(rss1 - rss0) / n_inst,
-           (double)(th1 - th0) / n_inst, (double)(fd1 - fd0) / n_inst, new_us, worst);
+           (double)(lck1 - lck0) / n_inst, (double)(th1 - th0) / n_inst,
+           (double)(fd1 - fd0) / n_inst, new_us, worst);
     if (per_thread > 0) {
         vap_instance *one[1] = {first};
         for (int i = 0; i < n_inst; i++) /* unseal and connect each once */

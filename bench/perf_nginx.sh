@@ -124,6 +124,24 @@ for k in ("curl", "module", "libs", "plugin"):
           f"mean {mean[k]:6.2f} ms ({len(runs[k])} runs, hyperfine)")
 print(f"plugin over the module with those libraries: {med['plugin'] / med['libs']:.3f}x median")
 PY
+        # hyperfine runs each command's 200 in a block, so a drift of the
+        # machine's speed lands on one of them: the same four again, one
+        # run of each per round in rotated order
+        /usr/bin/python3 - "$cp" "$cold_libs" "$cold_dlopen" "$cold_curl" <<'PY'
+import statistics, subprocess, sys, time
+names = ["plugin", "libs", "module", "curl"]
+cmds = [c.split() for c in sys.argv[1:]]
+times = {n: [] for n in names}
+for r in range(200):
+    for i in range(4):
+        k = (r + i) % 4
+        t = time.perf_counter()
+        subprocess.run(cmds[k], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        times[names[k]].append(time.perf_counter() - t)
+med = {n: statistics.median(v) * 1e3 for n, v in times.items()}
+print("interleaved (200 rounds, one run of each per round, medians): " +
+      ", ".join(f"{n} {med[n]:.2f} ms ({med[n] / med['curl']:.3f}x)" for n in reversed(names)))
+PY
     else
         echo "(hyperfine not installed: apt-get install hyperfine; mean of 20 instead)"
         for c in "$cold_curl" "$cold_dlopen" "$cold_libs" "$cold_plugin_bin $p $base $dir/ca.pem $w 4096"; do

@@ -6,11 +6,16 @@
  * opens; a missing required member is refused. */
 #include "oauth/grant.h"
 
+#include <errno.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 
 #include "core/json.h"
+#include "core/log.h"
 
 #define GRANT_VERSION 1
 
@@ -20,6 +25,26 @@ struct grant *grant_new(void)
     if (g != NULL)
         grant_clear(g);
     return g;
+}
+
+void grant_warn_if_unlocked(const struct grant *g)
+{
+    static atomic_int warned;
+    /* pages sodium_malloc locked lock again at no cost; ones it could not
+     * (the process's RLIMIT_MEMLOCK is spent) fail here as they did there */
+    if (mlock(g, sizeof *g) == 0 || atomic_exchange(&warned, 1))
+        return;
+    int why = errno;
+    struct rlimit rl = {0};
+    if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        plog(VAP_LOG_WARN,
+             "secrets can no longer be kept out of swap: this process may lock only %llu KiB "
+             "of memory (ulimit -l) and each instance needs about 52 KiB; raise the service's "
+             "limit (LimitMEMLOCK= in its systemd unit, or memlock in "
+             "/etc/security/limits.conf)", (unsigned long long)(rl.rlim_cur / 1024));
+    else
+        plog(VAP_LOG_WARN, "secrets can no longer be kept out of swap: locking memory failed (%s)",
+             strerror(why));
 }
 
 void grant_free(struct grant *g)

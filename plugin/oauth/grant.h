@@ -36,6 +36,9 @@ struct grant {
 /* A wiped grant in sodium_malloc memory; NULL on out of memory. */
 struct grant *grant_new(void);
 void grant_free(struct grant *g);
+/* Logs once per process, with the fix, when g's pages could not be locked
+ * in memory (sodium_malloc carries on without). */
+void grant_warn_if_unlocked(const struct grant *g);
 void grant_clear(struct grant *g);
 void grant_copy(struct grant *dst, const struct grant *src);
 

@@ -48,7 +48,8 @@ int refresher_init(struct refresher *r, vap_error *err)
     pthread_condattr_t ca;
     memset(r, 0, sizeof *r);
     r->pending.lock.fd = -1;
-    r->cur = grant_new();
+    if ((r->cur = grant_new()) != NULL)
+        grant_warn_if_unlocked(r->cur);
     r->presend = cancel_new();
     r->job.run = renew_job_run;
     r->ahead.run = ahead_job_run;
