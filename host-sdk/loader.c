@@ -17,6 +17,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,11 +43,11 @@ static int loader_fail(char *errbuf, size_t errlen, int code, const char *fmt, .
     __attribute__((format(printf, 4, 5)));
 static int loader_open_checked(const char *path, int *fd_out, struct stat *st_out,
                                char *errbuf, size_t errlen);
-static int loader_binds_itself_now(int fd);
+static int loader_binds_itself_now(int fd, uint64_t size);
 static int loader_check_dirs(const char *label, const char *dir, char *errbuf, size_t errlen);
 static int loader_check_owner_mode(const char *label, const char *what, const char *name,
                                    const struct stat *st, char *errbuf, size_t errlen);
-static int loader_dlopen_fd(const char *module, int fd, const vap_host_api *host,
+static int loader_dlopen_fd(const char *module, int fd, off_t size, const vap_host_api *host,
                             struct loader_module *m, int *keep_fd);
 
 int vaploader_check_path(const char *path, char *errbuf, size_t errlen)
@@ -143,7 +144,7 @@ int vaploader_load(const char *module, const vap_host_api *host,
         }
         struct loader_module fresh = {.dev = st.st_dev, .ino = st.st_ino};
         int keep_fd = 0;
-        int cache = loader_dlopen_fd(module, fd, host, &fresh, &keep_fd);
+        int cache = loader_dlopen_fd(module, fd, st.st_size, host, &fresh, &keep_fd);
         if (keep_fd)
             fd = -1; /* stays open for good: see loader_dlopen_fd */
         if (cache)
@@ -323,11 +324,12 @@ static int loader_check_owner_mode(const char *label, const char *what, const ch
 }
 
 /*
- * 1 when the ELF file on fd asks the dynamic linker to bind all its symbols
- * at load (DT_BIND_NOW, DF_BIND_NOW or DF_1_NOW), 0 otherwise or when the
+ * 1 when the ELF file on fd (size bytes) asks the dynamic linker to bind
+ * all its symbols at load (DT_BIND_NOW, or DF_BIND_NOW / DF_1_NOW in the
+ * last DT_FLAGS / DT_FLAGS_1, as ld.so reads them), 0 otherwise or when the
  * file cannot be read as an ELF object of this machine's class.
  */
-static int loader_binds_itself_now(int fd)
+static int loader_binds_itself_now(int fd, uint64_t size)
 {
     ElfW(Ehdr) eh;
     ElfW(Phdr) ph;
@@ -336,32 +338,39 @@ static int loader_binds_itself_now(int fd)
     if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh ||
         memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
         eh.e_ident[EI_CLASS] != (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32) ||
-        eh.e_phentsize != sizeof ph || eh.e_phnum > 512)
+        eh.e_phentsize != sizeof ph || eh.e_phnum > 512 || eh.e_phoff > size ||
+        (uint64_t)eh.e_phnum * sizeof ph > size - eh.e_phoff)
         return 0;
     for (unsigned i = 0; i < eh.e_phnum; i++) {
-        off_t at = (off_t)eh.e_phoff + (off_t)i * (off_t)sizeof ph;
-        if (pread(fd, &ph, sizeof ph, at) != (ssize_t)sizeof ph)
+        if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + (uint64_t)i * sizeof ph)) !=
+            (ssize_t)sizeof ph)
             return 0;
         if (ph.p_type != PT_DYNAMIC)
             continue;
+        if (ph.p_offset > size || ph.p_filesz > size - ph.p_offset)
+            return 0;
         /* a real dynamic section has a few dozen entries; 64 KiB bounds it */
-        size_t size = ph.p_filesz < 64 * sizeof dyn ? (size_t)ph.p_filesz : 64 * sizeof dyn;
-        for (size_t done = 0; done + sizeof dyn[0] <= size;) {
-            size_t want = size - done < sizeof dyn ? size - done : sizeof dyn;
+        uint64_t end = ph.p_filesz < 64 * sizeof dyn ? ph.p_filesz : 64 * sizeof dyn;
+        uint64_t flags = 0, flags_1 = 0;
+        int bind_now = 0;
+        for (uint64_t done = 0; done + sizeof dyn[0] <= end;) {
+            size_t want = end - done < sizeof dyn ? (size_t)(end - done) : sizeof dyn;
             ssize_t got = pread(fd, dyn, want, (off_t)(ph.p_offset + done));
             if (got < (ssize_t)sizeof dyn[0])
                 return 0;
             for (size_t k = 0; k < (size_t)got / sizeof dyn[0]; k++) {
                 if (dyn[k].d_tag == DT_NULL)
-                    return 0;
-                if (dyn[k].d_tag == DT_BIND_NOW ||
-                    (dyn[k].d_tag == DT_FLAGS && (dyn[k].d_un.d_val & DF_BIND_NOW)) ||
-                    (dyn[k].d_tag == DT_FLAGS_1 && (dyn[k].d_un.d_val & DF_1_NOW)))
-                    return 1;
+                    return bind_now || (flags & DF_BIND_NOW) || (flags_1 & DF_1_NOW);
+                if (dyn[k].d_tag == DT_BIND_NOW)
+                    bind_now = 1;
+                else if (dyn[k].d_tag == DT_FLAGS)
+                    flags = dyn[k].d_un.d_val;
+                else if (dyn[k].d_tag == DT_FLAGS_1)
+                    flags_1 = dyn[k].d_un.d_val;
             }
-            done += (size_t)got - (size_t)got % sizeof dyn[0];
+            done += (uint64_t)got - (uint64_t)got % sizeof dyn[0];
         }
-        return 0;
+        return 0; /* no DT_NULL: not what ld.so would load */
     }
     return 0;
 }
@@ -371,7 +380,7 @@ static int loader_binds_itself_now(int fd)
  * the descriptor.  Fills m; returns 1 when m must be remembered (the entry
  * point ran, or the module is loaded), 0 when nothing of it stays.
  */
-static int loader_dlopen_fd(const char *module, int fd, const vap_host_api *host,
+static int loader_dlopen_fd(const char *module, int fd, off_t size, const vap_host_api *host,
                             struct loader_module *m, int *keep_fd)
 {
     char proc[64];
@@ -387,10 +396,13 @@ static int loader_dlopen_fd(const char *module, int fd, const vap_host_api *host
     /* A module linked -z now has every symbol of its own bound by dlopen
      * even under RTLD_LAZY, so a missing one still fails here; its
      * libraries then bind as in any program that links them, rather than
-     * all at once (RTLD_NOW binds krb5, gmp, ... eagerly: ~12% of a libcurl
-     * plugin's cold start).  A module not linked so gets RTLD_NOW. */
-    int mode = loader_binds_itself_now(fd) ? RTLD_LAZY : RTLD_NOW;
-    void *handle = dlopen(proc, mode | RTLD_LOCAL);
+     * all at once (RTLD_NOW binds krb5, gmp, ... eagerly: a tenth of a
+     * libcurl plugin's cold start).  A module not linked so gets RTLD_NOW,
+     * as does any under LD_AUDIT or LD_PROFILE, which ld.so lets bind
+     * lazily despite -z now. */
+    int lazy = getenv("LD_AUDIT") == NULL && getenv("LD_PROFILE") == NULL &&
+               loader_binds_itself_now(fd, (uint64_t)size);
+    void *handle = dlopen(proc, (lazy ? RTLD_LAZY : RTLD_NOW) | RTLD_LOCAL);
     if (handle != NULL)
         *keep_fd = 1;
     if (handle == NULL) {

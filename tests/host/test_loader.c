@@ -225,6 +225,22 @@ static void load_refuses_module_with_undefined_symbol(void **state)
     }
 }
 
+/* Under LD_AUDIT or LD_PROFILE ld.so may leave even a -z now module's
+ * symbols to bind on first call, so everything is bound at load then: the
+ * library's unresolvable function now fails the load.  Runs before the
+ * library is loaded lazily below (a loaded library is not bound again). */
+static void load_binds_everything_under_ld_profile(void **state)
+{
+    char p[PATH_MAX], want[2 * PATH_MAX];
+    path_in(p, work, "lazydep-profiled.so");
+    put_module(work, "lazydep", "lazydep-profiled.so", 0755);
+    snprintf(want, sizeof want, "%s: cannot be loaded: %s/libtestmod_lazydep_lib.so: undefined "
+                                "symbol: testmod_lazydep_undefined", p, build_dir);
+    assert_int_equal(setenv("LD_PROFILE", "testmod_lazydep.so", 1), 0);
+    expect_load(p, VAP_E_ABI, want);
+    assert_int_equal(unsetenv("LD_PROFILE"), 0);
+}
+
 /* A module linked -z now binds its own symbols at load; its libraries bind
  * as in a program that links them, so one with an unresolvable function
  * nobody calls does not stop the load. */
@@ -545,6 +561,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(load_refuses_symlinked_module),
         cmocka_unit_test(load_refuses_fifo),
         cmocka_unit_test(load_refuses_module_with_undefined_symbol),
+        cmocka_unit_test(load_binds_everything_under_ld_profile),
         cmocka_unit_test(load_binds_a_modules_libraries_as_a_program_would),
         cmocka_unit_test(load_accepts_larger_descriptor),
         cmocka_unit_test(load_twice_calls_entry_once),

@@ -15,6 +15,7 @@
 #include "fakehost.h"
 #include "oauth/grant.h"
 #include "oauth/secrets.h"
+#include "seal_internal.h" /* the unseal buffer's bytes, to see them wiped */
 #include "vapseal.h"
 
 static fakehost *fh;
@@ -223,6 +224,24 @@ static void test_status_no_grant_then_grant(void)
     check(w == VAP_OK && g->generation == 1, "setup_grant_sealed_generation_1");
     secrets_destroy(&s);
     grant_free(g);
+
+    /* The process's instances share the unseal buffer: one given back
+     * holds nothing of the grant the last instance opened in it. */
+    struct secrets a, b;
+    struct grant *got = grant_new();
+    VAP_INIT(vap_error, e2);
+    int ra = secrets_init(&a, &e2) == VAP_OK ? secrets_grant_read(&a, &cfg, got, &e2) : -1;
+    check(ra == VAP_OK && strcmp(got->access_token, "AT-SECRET-VALUE") == 0,
+          "one_instance_unseals_the_grant");
+    int rb = secrets_init(&b, &e2) == VAP_OK ? secrets_plain_take(&b, &e2) : -1;
+    const seal_secret *lent = b.plain;
+    check(rb == VAP_OK && lent != NULL && seal_secret_data(lent) == NULL &&
+              memmem(lent->buf, SEAL_FILE_MAX + SEAL_SECRET_TAIL, "SECRET-VALUE", 12) == NULL,
+          "the_unseal_buffer_lent_to_another_holds_none_of_it");
+    secrets_plain_give(&b);
+    secrets_destroy(&b);
+    secrets_destroy(&a);
+    grant_free(got);
 
     rc = api->status(inst, NULL, &info, &err);
     check(rc == VAP_OK && info && info->state == VAP_GRANT_VALID && info->generation == 1 &&
