@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "procstatus.h"
 #include "testcheck.h"
 #include "flowkit.h"
 
@@ -94,21 +95,6 @@ static void stalled_warm_up_does_not_delay_a_renewal(struct flowkit *k)
         close(conn);
     if (bh >= 0)
         close(bh);
-}
-
-/* A "Vm...:" figure of /proc/self/status, in KiB. */
-static long status_kib(const char *key)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    size_t klen = strlen(key);
-    long kib = -1;
-    while (f != NULL && fgets(line, sizeof line, f) != NULL)
-        if (strncmp(line, key, klen) == 0)
-            kib = strtol(line + klen, NULL, 10);
-    if (f != NULL)
-        fclose(f);
-    return kib;
 }
 
 /* CAP_IPC_LOCK in the effective set (root's): mlock ignores the limit. */

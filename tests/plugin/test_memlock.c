@@ -14,25 +14,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "procstatus.h"
 #include "testcheck.h"
 #include "fakehost.h"
 #include "vapseal.h"
 
 #define INSTANCES 64
-
-static long status_kib(const char *key)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    size_t klen = strlen(key);
-    long kib = -1;
-    while (f != NULL && fgets(line, sizeof line, f) != NULL)
-        if (strncmp(line, key, klen) == 0)
-            kib = strtol(line + klen, NULL, 10);
-    if (f != NULL)
-        fclose(f);
-    return kib;
-}
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
