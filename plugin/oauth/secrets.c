@@ -410,7 +410,7 @@ static int load_client_secret_locked(struct secrets *s, const struct config *cfg
     if (rc != VAP_OK)
         return rc;
     int src = seal_store_read(s->store, s->ring, SECRETS_CLIENT_SECRET_ITEM, &bind, s->plain, &se);
-    if (src == SEAL_E_NOENT || src != 0) {
+    if (src != 0) {
         secrets_plain_give(s);
         /* none sealed is reported when a call needs it */
         return src == SEAL_E_NOENT ? VAP_OK : secrets_map_error(&se, err);
