@@ -46,6 +46,13 @@ int main(int argc, char **argv)
     seal_keyring *ring = NULL;
     if (argc != 2 || mkdtemp(dir) == NULL)
         return 2;
+#if defined(__SANITIZE_ADDRESS__)
+    /* AddressSanitizer's interceptor makes mlock a no-op that succeeds: no
+     * page can be seen to fail to lock (meson counts 77 as a skip) */
+    printf("SKIP: under AddressSanitizer mlock never fails\n");
+    rmdir(dir);
+    return 77;
+#endif
     snprintf(store, sizeof store, "%s/store", dir);
     snprintf(keyring, sizeof keyring, "%s/keyring", dir);
     if (mkdir(store, 0700) != 0 || seal_init(&se) != 0 || seal_keyring_new(&ring, &se) != 0 ||
